@@ -1,0 +1,74 @@
+# The README's two commands: `make run` and `make test`. Each does its own set-up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PYTHONDONTWRITEBYTECODE := 1
+export SAM_CLI_TELEMETRY := 0
+
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+# python3.13 where it really runs (a pyenv shim may exist without the version), else python3 >= 3.11.
+PYTHON := $(shell for p in python3.13 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+PYTEST_WORKERS ?= 2
+
+.PHONY: help run test lint unit integration template e2e sam-validate sam-build invoke validate deploy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt constraints.txt
+	@test -n "$(PYTHON)" || { echo "need python3.13, or python3 >= 3.11, on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	@test -n "$(PYTHON)" || { echo "need python3.13, or python3 >= 3.11, on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+run: $(VENV)/.installed ## start the whole stack locally (API on 127.0.0.1:3000, moto on :4566)
+	$(PY) -m local
+
+test: lint unit-integration-template e2e sam-validate sam-build ## every check CI runs
+
+lint: $(VENV)/.installed ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit-integration-template: $(VENV)/.installed
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/unit tests/integration tests/template
+
+unit: $(VENV)/.installed ## pure tests, no AWS
+	$(PY) -m pytest tests/unit
+
+integration: $(VENV)/.installed ## handlers on moto, tables from template.yaml
+	$(PY) -m pytest tests/integration
+
+template: $(VENV)/.installed ## cfn-lint on the translated template, handlers, routes, tables vs models
+	$(PY) -m pytest tests/template
+
+e2e: $(VENV)/.installed ## the local stack over HTTP
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/e2e
+
+sam-validate: $(SAM_VENV)/.installed ## sam validate --lint
+	$(SAM) validate --lint
+
+sam-build: $(SAM_VENV)/.installed ## sam build (needs python3.13, as the runtime does)
+	@if python3.13 -c '' 2>/dev/null; then $(SAM) build; \
+	else echo "WARNING: python3.13 is not on PATH: skipping sam build (the python3.13 runtime needs it)" >&2; fi
+
+invoke: $(VENV)/.installed ## run one handler in-process: make invoke FUNCTION=IngestFunction EVENT=events/ingest-qualify.json
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; }
+	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
+
+validate: sam-validate template ## lint the template every way we can
+
+deploy: $(SAM_VENV)/.installed ## sam build, then a guided deploy to your AWS account
+	$(SAM) build
+	$(SAM) deploy --guided
+
+clean: ## remove venvs, build output and local state
+	rm -rf $(VENV) .tools .aws-sam .local .pytest_cache .ruff_cache .hypothesis

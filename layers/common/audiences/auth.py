@@ -1,0 +1,54 @@
+"""API keys: generated once, stored only as SHA-256 hashes, resolved to a tenant and scope.
+
+Keys are 256 bits of randomness, so a plain SHA-256 is a safe lookup hash: there is no
+dictionary to attack, and a slow hash would only slow every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from audiences.cache import TTLCache
+from audiences.domain import Principal, Scope, Tenant
+from audiences.errors import Forbidden
+from audiences.settings import get_settings
+from audiences.stores import tenants as tenant_store
+
+_KEY_PREFIX = {Scope.PUBLIC: "pa_pub_", Scope.PRIVATE: "pa_prv_"}
+
+_principals: TTLCache[Principal | None] = TTLCache(lambda: get_settings().auth_cache_seconds)
+_tenants: TTLCache[Tenant | None] = TTLCache(lambda: get_settings().auth_cache_seconds)
+
+
+def hash_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def generate_key(scope: Scope) -> str:
+    return _KEY_PREFIX[scope] + secrets.token_urlsafe(32)
+
+
+def issue_key(principal: Principal, raw_key: str | None = None) -> str:
+    """Store a key for `principal` and return it: the only time it is ever visible."""
+    raw_key = raw_key or generate_key(principal.scope)
+    tenant_store.put_key(hash_key(raw_key), principal)
+    return raw_key
+
+
+def authenticate(raw_key: str | None, required: Scope) -> Principal:
+    """The principal behind `raw_key`, if it exists and its scope allows `required`."""
+    if not raw_key:
+        raise Forbidden()
+    key_hash = hash_key(raw_key)
+    principal = _principals.get_or_load(key_hash, lambda: tenant_store.get_principal(key_hash))
+    if principal is None or not principal.scope.allows(required):
+        raise Forbidden()
+    return principal
+
+
+def tenant_of(principal: Principal) -> Tenant:
+    tenant = _tenants.get_or_load(principal.tenant_id, lambda: tenant_store.get_tenant(principal.tenant_id))
+    if tenant is None:  # a key whose tenant was removed is as good as no key
+        raise Forbidden()
+    return tenant

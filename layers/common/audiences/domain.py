@@ -1,0 +1,107 @@
+"""Value types of the core and the one rule that orders membership changes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+AUDIENCE_KEY = re.compile(r"[a-z0-9_]{1,64}")
+TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+IDENTIFIER_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+class Scope(StrEnum):
+    PUBLIC = "public"  # send events, query one customer's audiences
+    PRIVATE = "private"  # everything
+
+    def allows(self, required: Scope) -> bool:
+        return self is Scope.PRIVATE or required is Scope.PUBLIC
+
+
+class Confidence(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+
+
+class State(StrEnum):
+    QUALIFIED = "qualified"
+    DISQUALIFIED = "disqualified"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant an API key resolved to, and what the key may do."""
+
+    tenant_id: str
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    identifiers: dict[str, Confidence]
+    revision: int = 1
+
+    def high_confidence_identifiers(self) -> list[str]:
+        return sorted(name for name, level in self.identifiers.items() if level is Confidence.HIGH)
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """A user is exactly an (identifier field, value) pair; there is no identity resolution."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    user: UserRef
+    external_id: str
+    state: State
+    ts: float
+
+
+@dataclass(frozen=True)
+class Audience:
+    key: str
+    external_id: str
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    revision: int = 1
+    enabled: bool = True
+
+
+def supersedes(incoming: tuple[State, float], current: tuple[State, float] | None) -> bool:
+    """Last writer wins by ts; on equal ts a disqualify beats a qualify.
+
+    The membership store enforces exactly this rule as a DynamoDB condition; this pure
+    form is the model tests compare the store against.
+    """
+    if current is None:
+        return True
+    state, ts = incoming
+    current_state, current_ts = current
+    if ts != current_ts:
+        return ts > current_ts
+    return state is State.DISQUALIFIED and current_state is State.QUALIFIED
+
+
+# Epoch seconds reach 10^11 only in the year 5138; epoch milliseconds passed it in 1973.
+_MILLISECONDS_FROM = 10**11
+
+
+def checked_ts(value: object, now: float, max_future_skew: float) -> float:
+    """A membership ts in epoch seconds, or ValueError saying what is wrong with it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"ts must be epoch seconds as a number, got {type(value).__name__}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("ts must be a finite number of epoch seconds")
+    if value < 0:
+        raise ValueError(f"ts must not be negative, got {value}")
+    if value >= _MILLISECONDS_FROM:
+        raise ValueError(f"ts {value} looks like epoch milliseconds: send epoch seconds (divide by 1000)")
+    if value > now + max_future_skew:
+        raise ValueError(f"ts {value} is {value - now:.0f} s in the future; at most {max_future_skew:.0f} s is allowed")
+    return float(value)

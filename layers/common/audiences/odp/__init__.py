@@ -1,0 +1,1 @@
+"""The Optimizely Data Platform dialect: its wire shapes, translated to and from the core."""

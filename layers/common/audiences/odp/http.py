@@ -1,0 +1,88 @@
+"""The one place that turns outcomes and domain errors into ODP's HTTP response shapes.
+
+ODP answers with a different error body per API family; each handler installs its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from audiences.errors import (
+    AudiencesError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    UnsupportedMediaType,
+)
+
+logger = Logger(child=True)
+
+_STATUS: dict[type[AudiencesError], HTTPStatus] = {
+    InvalidInput: HTTPStatus.BAD_REQUEST,
+    PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.CONFLICT,
+}
+
+ErrorBody = Callable[[HTTPStatus, str, tuple[Problem, ...]], dict]
+
+
+def timestamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_response(status: int, body: dict) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def accepted() -> Response:
+    """ODP's answer once every event of an upload is durably applied."""
+    return json_response(HTTPStatus.ACCEPTED, {"title": "Accepted", "status": 202, "timestamp": timestamp()})
+
+
+def events_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
+    """Upload-events API: title/status/timestamp, with every invalid event listed."""
+    detail: dict = {"message": message}
+    if problems:
+        detail["invalids"] = [{"event": problem.where, "message": problem.message} for problem in problems]
+    return {"title": status.phrase, "status": status.value, "timestamp": timestamp(), "detail": detail}
+
+
+def segments_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
+    """Segments API: code/message/details."""
+    return {"code": status.value, "message": message, "details": [f"{p.where}: {p.message}" for p in problems]}
+
+
+def graphql_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
+    """GraphQL transport errors (the request never reached the executor)."""
+    return {"errors": [{"message": message, "extensions": {"classification": "InvalidSyntax"}}]}
+
+
+def install_error_handlers(app: APIGatewayRestResolver, error_body: ErrorBody) -> None:
+    @app.exception_handler(Forbidden)
+    def forbidden(_: Forbidden) -> Response:
+        # API Gateway's own answer to a bad key: says nothing of why.
+        return json_response(HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
+
+    @app.exception_handler(AudiencesError)
+    def rejected(error: AudiencesError) -> Response:
+        status = next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+        logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
+        problems = error.problems if isinstance(error, InvalidInput) else ()
+        return json_response(status, error_body(status, error.message, problems))
+
+    @app.exception_handler(Exception)
+    def failed(_: Exception) -> Response:
+        logger.exception("request failed")
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        return json_response(status, error_body(status, "internal error: retrying the same request is safe", ()))

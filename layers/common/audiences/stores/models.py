@@ -1,0 +1,88 @@
+"""PynamoDB models. Table names and key schemas must match template.yaml (a test checks)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from audiences.settings import get_settings
+
+_settings = get_settings()
+
+
+class _Table(Model):
+    """Every table keys on generic pk/sk so one table can hold several item kinds."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class TenantItem(_Table):
+    """pk=TENANT#<tenant_id>, sk=CONFIG. identifiers: field -> merge confidence."""
+
+    class Meta:
+        table_name = _settings.tenants_table
+        region = _settings.region
+
+    identifiers = MapAttribute(default=dict)
+    revision = NumberAttribute(default=1)
+    created_at = UTCDateTimeAttribute()
+
+
+class ApiKeyItem(_Table):
+    """pk=KEY#<sha256 of the key>, sk=KEY. The key itself is never stored."""
+
+    class Meta:
+        table_name = _settings.tenants_table
+        region = _settings.region
+
+    tenant_id = UnicodeAttribute()
+    scope = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class AudienceItem(_Table):
+    """pk=<tenant_id>, sk=AUDIENCE#<key>."""
+
+    class Meta:
+        table_name = _settings.catalog_table
+        region = _settings.region
+
+    audience_id = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    metadata = MapAttribute(default=dict)
+    revision = NumberAttribute()
+    enabled = BooleanAttribute(default=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class ExternalIdClaim(_Table):
+    """pk=<tenant_id>, sk=EXTERNAL#<external_id>: makes an external id unique per tenant."""
+
+    class Meta:
+        table_name = _settings.catalog_table
+        region = _settings.region
+
+    audience_key = UnicodeAttribute()
+
+
+class MembershipItem(_Table):
+    """pk=<tenant_id>#<identifier field>#<value>, sk=<external audience id>.
+
+    The value comes last in pk, so any character in it is unambiguous.
+    """
+
+    class Meta:
+        table_name = _settings.memberships_table
+        region = _settings.region
+
+    state = UnicodeAttribute()
+    ts = NumberAttribute()

@@ -1,0 +1,142 @@
+"""An HTTP server that routes like the template's Api events and sends v1 proxy events."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local.lambdas import LocalFunction
+from local.template import Route
+
+STAGE = "live"
+
+
+@dataclass(frozen=True)
+class Target:
+    route: Route
+    pattern: re.Pattern
+    function: LocalFunction
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        parts = self.route.path.strip("/").split("/")
+        return (sum(not p.startswith("{") for p in parts), len(parts))
+
+
+def _pattern(path: str) -> re.Pattern:
+    def part(segment: str) -> str:
+        if match := re.fullmatch(r"\{(\w+)\+\}", segment):
+            return f"(?P<{match.group(1)}>.+)"
+        if match := re.fullmatch(r"\{(\w+)\}", segment):
+            return f"(?P<{match.group(1)}>[^/]+)"
+        return re.escape(segment)
+
+    return re.compile("/" + "/".join(part(s) for s in path.strip("/").split("/")))
+
+
+class Router:
+    def __init__(self, functions: list[LocalFunction]) -> None:
+        targets = [Target(route, _pattern(route.path), fn) for fn in functions for route in fn.function.routes]
+        # API Gateway prefers literal path parts over parameters, then longer paths.
+        self.targets = sorted(targets, key=lambda t: t.specificity, reverse=True)
+
+    def match(self, method: str, path: str) -> tuple[Target, dict[str, str]] | None:
+        for target in self.targets:
+            if target.route.method not in (method, "ANY"):
+                continue
+            if match := target.pattern.fullmatch(path):
+                return target, {name: unquote(value) for name, value in match.groupdict().items()}
+        return None
+
+
+def proxy_event(
+    target: Target, params: dict, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes
+) -> dict:
+    """An API Gateway REST (v1) proxy integration event."""
+    url = urlsplit(raw_path)
+    query = parse_qsl(url.query, keep_blank_values=True)
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in query:
+        multi_query.setdefault(name, []).append(value)
+    try:
+        text, is_base64 = body.decode(), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    return {
+        "resource": target.route.path,
+        "path": url.path,
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": target.route.path,
+            "httpMethod": method,
+            "path": f"/{STAGE}{url.path}",
+            "stage": STAGE,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _gateway_error(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    return status, [("Content-Type", "application/json")], json.dumps({"message": message}).encode()
+
+
+def respond(router: Router, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes):
+    """(status, headers, body) for one HTTP request, as API Gateway would answer it."""
+    found = router.match(method, urlsplit(raw_path).path)
+    if found is None:
+        return _gateway_error(403, "Missing Authentication Token")  # API Gateway's answer to an unknown route
+    target, params = found
+    try:
+        result = target.function.invoke(proxy_event(target, params, method, raw_path, headers, body))
+    except Exception:  # the Lambda failed: API Gateway hides why
+        return _gateway_error(502, "Internal server error")
+    out_headers = list((result.get("headers") or {}).items())
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        out_headers.extend((name, value) for value in values)
+    payload = result.get("body") or ""
+    data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+    return int(result["statusCode"]), out_headers, data
+
+
+def serve(router: Router, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, data = respond(router, self.command, self.path, list(self.headers.items()), body)
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+        def log_request(self, code="-", size="-") -> None:
+            # Method, path and status only: query strings, headers and bodies may hold keys or user ids.
+            print(f"{self.command} {urlsplit(self.path).path} {code}", flush=True)
+
+    return ThreadingHTTPServer((host, port), Handler)

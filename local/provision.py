@@ -1,0 +1,144 @@
+"""Create every table, queue, bucket and bucket notification of template.yaml in (moto) AWS.
+
+Physical names are deterministic, so tests can compute the functions' environment before
+anything exists. Resource policies and IAM are not enforced by moto and are not applied.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import boto3
+
+from local.template import Function, Intrinsics
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+STACK_NAME = "passthrough-audiences-local"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/0c0ffee0-0000-4000-8000-00000000a11d"
+
+_PSEUDO = {
+    "AWS::AccountId": ACCOUNT_ID,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::StackName": STACK_NAME,
+    "AWS::StackId": STACK_ID,
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Physical names of the template's resources, and the intrinsics resolved against them."""
+
+    template: dict
+    names: dict[str, str]
+    intrinsics: Intrinsics
+
+    def of_type(self, resource_type: str) -> dict[str, dict]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+    def environment(self, functions: list[Function]) -> dict[str, str]:
+        """The functions' variables merged; they share one process locally, so they must agree."""
+        merged: dict[str, str] = {}
+        for function in functions:
+            for name, value in function.environment.items():
+                value = str(self.intrinsics.resolve(value))
+                if merged.setdefault(name, value) != value:
+                    raise ValueError(f"{function.logical_id} sets {name}={value!r}, another function {merged[name]!r}")
+        return merged
+
+
+def plan(template: dict) -> Plan:
+    refs = dict(_PSEUDO)
+    refs.update({name: spec.get("Default", "") for name, spec in template.get("Parameters", {}).items()})
+    attributes: dict[tuple[str, str], str] = {}
+    names: dict[str, str] = {}
+    intrinsics = Intrinsics(refs, attributes)
+    for logical_id, resource in template["Resources"].items():
+        kind, props = resource["Type"], resource.get("Properties", {})
+        if kind == "AWS::DynamoDB::Table":
+            name = f"{STACK_NAME}-{logical_id}"
+            attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+        elif kind == "AWS::SQS::Queue":
+            name = f"{STACK_NAME}-{logical_id}"
+            attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+            attributes[(logical_id, "QueueName")] = name
+        elif kind == "AWS::S3::Bucket":
+            name = (
+                intrinsics.resolve(props["BucketName"])
+                if "BucketName" in props
+                else f"{STACK_NAME}-{logical_id}".lower()
+            )
+            attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        else:
+            name = logical_id
+        names[logical_id] = name
+        refs[logical_id] = name
+    return Plan(template=template, names=names, intrinsics=intrinsics)
+
+
+def provision(stack: Plan, session: boto3.Session | None = None) -> None:
+    session = session or boto3.Session(region_name=REGION)
+    _create_queues(stack, session.client("sqs"))
+    _create_tables(stack, session.client("dynamodb"))
+    _create_buckets(stack, session.client("s3"))
+
+
+def _create_tables(stack: Plan, dynamodb) -> None:
+    for logical_id, resource in stack.of_type("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        request = {
+            "TableName": stack.names[logical_id],
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        for optional in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if optional in props:
+                request[optional] = props[optional]
+        dynamodb.create_table(**request)
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(
+                TableName=request["TableName"], TimeToLiveSpecification=props["TimeToLiveSpecification"]
+            )
+
+
+def _create_queues(stack: Plan, sqs) -> None:
+    queues = stack.of_type("AWS::SQS::Queue")
+    # A queue's dead-letter queue must exist before it.
+    for logical_id, resource in sorted(
+        queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {})
+    ):
+        attributes = {}
+        for name, value in resource.get("Properties", {}).items():
+            value = stack.intrinsics.resolve(value)
+            attributes[name] = (
+                json.dumps(value)
+                if isinstance(value, dict)
+                else str(value).lower()
+                if isinstance(value, bool)
+                else str(value)
+            )
+        sqs.create_queue(QueueName=stack.names[logical_id], Attributes=attributes)
+
+
+def _create_buckets(stack: Plan, s3) -> None:
+    for logical_id, resource in stack.of_type("AWS::S3::Bucket").items():
+        bucket = stack.names[logical_id]
+        s3.create_bucket(Bucket=bucket)
+        notifications = resource.get("Properties", {}).get("NotificationConfiguration", {})
+        queue_configs = [
+            {"QueueArn": stack.intrinsics.resolve(config["Queue"]), "Events": [config["Event"]]}
+            | ({"Filter": config["Filter"]} if "Filter" in config else {})
+            for config in notifications.get("QueueConfigurations", [])
+        ]
+        if queue_configs:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configs}
+            )

@@ -1,0 +1,95 @@
+"""The whole local stack in one process: moto, resources from the template, handlers, gateway, poller."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+from local import lambdas, provision, template
+from local.gateway import Router, serve
+from local.poller import QueuePoller
+
+HOST = "127.0.0.1"  # loopback only: the local stack has no real authentication of AWS calls
+
+
+def configure_process(plan: provision.Plan, functions: list[template.Function], endpoint_url: str | None) -> None:
+    """Make this process look like the functions' Lambda environment, pointed at local AWS."""
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_REGION=provision.REGION,
+        AWS_DEFAULT_REGION=provision.REGION,
+        POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
+    )
+    os.environ.update(plan.environment(functions))
+    if endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    lambdas.use_layer()
+
+
+@dataclass
+class LocalStack:
+    api_port: int = 3000
+    aws_port: int = 4566
+    state_dir: Path = template.ROOT / ".local"
+    demo_public_key: str | None = None
+    demo_private_key: str | None = None
+    queue_retry_seconds: int = 5
+    _stoppers: list = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.api_port}"
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{HOST}:{self.aws_port}"
+
+    def start(self) -> dict[str, str]:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
+        moto.start()
+        self._stoppers.append(moto.stop)
+
+        spec = template.load()
+        functions = template.functions(spec)
+        plan = provision.plan(spec)
+        configure_process(plan, functions, self.aws_url)
+        provision.provision(plan)
+
+        from local.seed import seed_demo  # imports the layer: only after the environment is set
+
+        loaded = [lambdas.load(function) for function in functions]
+        keys = seed_demo(self.demo_public_key, self.demo_private_key)
+
+        server = serve(Router(loaded), HOST, self.api_port)
+        threading.Thread(target=server.serve_forever, name="gateway", daemon=True).start()
+        self._stoppers.append(server.shutdown)
+        for function in loaded:
+            for queue in function.function.queues:
+                poller = QueuePoller(function, plan.names[queue], self.queue_retry_seconds)
+                poller.start()
+                self._stoppers.append(poller.stopping.set)
+
+        settings = {
+            **keys,
+            "API_URL": self.api_url,
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "IMPORTS_BUCKET": plan.names["ImportsBucket"],
+        }
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        env_file = self.state_dir / "demo.env"
+        env_file.write_text("".join(f"export {name}={value}\n" for name, value in settings.items()))
+        env_file.chmod(0o600)
+        return settings
+
+    def stop(self) -> None:
+        for stop in reversed(self._stoppers):
+            stop()
+        self._stoppers.clear()

@@ -1,0 +1,12 @@
+"""Every test process looks like a Lambda environment of this template, before anything imports the layer."""
+
+import moto  # noqa: F401  (must patch botocore before any client exists)
+
+from local import provision, template
+from local.stack import configure_process
+
+TEMPLATE = template.load()
+FUNCTIONS = template.functions(TEMPLATE)
+PLAN = provision.plan(TEMPLATE)
+
+configure_process(PLAN, FUNCTIONS, endpoint_url=None)
