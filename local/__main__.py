@@ -19,6 +19,13 @@ def _port(name: str, default: int) -> int:
     return int(raw)
 
 
+def _seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit():
+        sys.exit(f"{name} must be whole seconds, got {raw!r}")
+    return int(raw)
+
+
 def main() -> None:
     stack = LocalStack(
         api_port=_port("API_PORT", 3000),
@@ -26,6 +33,7 @@ def main() -> None:
         state_dir=Path(os.environ.get("LOCAL_STATE_DIR") or ROOT / ".local"),
         demo_public_key=os.environ.get("DEMO_PUBLIC_KEY"),
         demo_private_key=os.environ.get("DEMO_PRIVATE_KEY"),
+        queue_retry_seconds=_seconds("LOCAL_QUEUE_RETRY_SECONDS", 5),
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,75 @@
+"""The local stack exactly as `make run` starts it, on free ports, driven over HTTP."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from local.template import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    api_url: str
+    aws_url: str
+    public_key: str
+    private_key: str
+    state_dir: Path
+    log: Path
+
+    def call(self, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {}) | ({"x-api-key": key} if key else {})
+        return requests.request(method, self.api_url + path, headers=headers, timeout=10, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    state_dir = tmp_path_factory.mktemp("stack")
+    log = state_dir / "stack.log"
+    api_port, aws_port = free_port(), free_port()
+    keys = {"DEMO_PUBLIC_KEY": f"pa_pub_{secrets.token_hex(8)}", "DEMO_PRIVATE_KEY": f"pa_prv_{secrets.token_hex(8)}"}
+    env = (
+        os.environ
+        | keys
+        | {
+            "API_PORT": str(api_port),
+            "AWS_PORT": str(aws_port),
+            "LOCAL_STATE_DIR": str(state_dir),
+            "LOCAL_QUEUE_RETRY_SECONDS": "1",
+        }
+    )
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=out, stderr=out)
+    deadline = time.monotonic() + 60
+    while not (state_dir / "demo.env").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the local stack did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield Stack(
+        f"http://127.0.0.1:{api_port}",
+        f"http://127.0.0.1:{aws_port}",
+        keys["DEMO_PUBLIC_KEY"],
+        keys["DEMO_PRIVATE_KEY"],
+        state_dir,
+        log,
+    )
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0, log.read_text()
+    assert "local stack stopped" in log.read_text()

@@ -1,0 +1,79 @@
+"""The running local stack: routing from the template, S3 -> SQS -> imports, invoke against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import unquote_plus
+
+import boto3
+
+from local.provision import REGION
+from local.template import ROOT
+from tests.conftest import PLAN
+
+
+def aws(stack, service: str):
+    return boto3.client(
+        service, endpoint_url=stack.aws_url, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
+def test_routes_not_in_the_template_answer_like_api_gateway(stack):
+    reply = stack.call("GET", "/v3/segments", key=stack.private_key)
+    assert (reply.status_code, reply.json()) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_keys_are_checked_and_scoped(stack):
+    body = {"definition": {"external": {"external_audience_id": "x"}}}
+    assert stack.call("PUT", "/v3/segments/scoped", key="wrong", json=body).status_code == 403
+    assert stack.call("PUT", "/v3/segments/scoped", key=stack.public_key, json=body).status_code == 403
+    assert stack.call("PUT", "/v3/segments/scoped", key=stack.private_key, json=body).json() == {"revision": 1}
+
+
+def test_every_template_resource_exists_in_local_aws(stack):
+    tables = aws(stack, "dynamodb").list_tables()["TableNames"]
+    assert sorted(tables) == sorted(PLAN.names[t] for t in PLAN.of_type("AWS::DynamoDB::Table"))
+    buckets = [b["Name"] for b in aws(stack, "s3").list_buckets()["Buckets"]]
+    assert sorted(buckets) == sorted(PLAN.names[b] for b in PLAN.of_type("AWS::S3::Bucket"))
+    queues = aws(stack, "sqs").list_queues()["QueueUrls"]
+    assert sorted(url.rsplit("/", 1)[1] for url in queues) == sorted(
+        PLAN.names[q] for q in PLAN.of_type("AWS::SQS::Queue")
+    )
+
+
+def test_an_uploaded_file_is_kept_in_the_dead_letter_queue_until_imports_exist(stack):
+    sqs = aws(stack, "sqs")
+    dlq = sqs.get_queue_url(QueueName=PLAN.names["ImportsDeadLetterQueue"])["QueueUrl"]
+    key = "demo/audience-diffs/e2e_upload.csv.gz"
+    aws(stack, "s3").put_object(Bucket=PLAN.names["ImportsBucket"], Key=key, Body=b"\x1f\x8b")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        ):
+            records = json.loads(message["Body"]).get("Records", [])
+            if any(unquote_plus(r["s3"]["object"]["key"]) == key for r in records):
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the notification for {key} never reached the dead-letter queue")
+
+
+def test_make_invoke_runs_a_handler_against_the_running_stack(stack):
+    env = os.environ | {"LOCAL_STATE_DIR": str(stack.state_dir)}
+    run = subprocess.run(
+        [sys.executable, "-m", "local.invoke", "IngestFunction", "events/ingest-qualify.json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "against the running local stack" in run.stderr
+    assert json.loads(run.stdout[run.stdout.index("{\n") :])["statusCode"] == 202
+    query = {"query": '{customer(fs_user_id: "user-123") {audiences {edges {node {name}}}}}'}
+    reply = stack.call("POST", "/v3/graphql", key=stack.public_key, json=query)
+    assert "errors" not in reply.json()  # the invoked event's membership is in the running stack

@@ -1,0 +1,34 @@
+"""The README's curl session, run verbatim against the local stack, must answer what the README shows."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+from local.template import ROOT
+
+TIMESTAMP = re.compile(r'"timestamp": "[^"]+"')
+
+
+def readme_session() -> tuple[str, list[str]]:
+    """The bash block under 'Try it', and the answers its comments promise."""
+    section = (ROOT / "README.md").read_text().split("## Try it", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    expected = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# {")]
+    return block, expected
+
+
+def normalized(line: str) -> object:
+    return json.loads(TIMESTAMP.sub('"timestamp": "T"', line))
+
+
+def test_readme_curl_session_works_verbatim(stack, tmp_path):
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".local" / "demo.env").symlink_to(stack.state_dir / "demo.env")
+    block, expected = readme_session()
+    assert len(expected) == 5
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    answers = run.stdout.splitlines()
+    assert [normalized(line) for line in answers] == [normalized(line) for line in expected]

@@ -1,0 +1,111 @@
+"""The template against itself, the code and the models: what `sam validate --lint` misses."""
+
+from __future__ import annotations
+
+import pytest
+from cfnlint.api import lint_all
+from pynamodb.models import Model
+
+from audiences.stores import models
+from local import lambdas, provision, template
+from local.gateway import Router, respond
+from tests.conftest import FUNCTIONS, PLAN, TEMPLATE
+
+TEMPLATE_TEXT = template.TEMPLATE.read_text()
+
+
+def problems(text: str) -> list[str]:
+    """cfn-lint errors and warnings; cfn-lint runs the SAM transform first, so this lints what deploys."""
+    return [f"{m.rule.id} {m.path} {m.message}" for m in lint_all(text) if m.rule.id[0] in "EW"]
+
+
+def test_translated_template_lints_clean():
+    assert problems(TEMPLATE_TEXT) == []
+
+
+def test_lint_catches_the_bucket_notification_cycle():
+    """If the queue policy named the bucket by reference, deploys would fail; the check must see it."""
+    cyclic = TEMPLATE_TEXT.replace(
+        "            Condition:\n              ArnEquals:",
+        "            Condition:\n"
+        '              ArnLike: {"aws:SourceArn": !GetAtt ImportsBucket.Arn}\n'
+        "              ArnEquals:",
+        1,
+    )
+    assert cyclic != TEMPLATE_TEXT
+    assert any(problem.startswith("E3004") for problem in problems(cyclic))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.logical_id)
+def test_every_handler_is_importable(function):
+    assert callable(lambdas.load(function).handler)
+
+
+def test_function_code_dirs_do_not_shadow_each_other():
+    """Lambda gives each function its own root; locally they share sys.path, so only app.py may repeat."""
+    seen: dict[str, str] = {}
+    for function in FUNCTIONS:
+        for path in function.code_dir.iterdir():
+            name = path.stem if path.suffix == ".py" else path.name
+            if name in ("app", "__pycache__"):
+                continue
+            assert name not in seen, f"{function.logical_id} and {seen[name]} both define {name}"
+            seen[name] = function.logical_id
+
+
+ROUTES = [(function, route) for function in FUNCTIONS for route in function.routes]
+
+
+@pytest.mark.parametrize("function,route", ROUTES, ids=lambda x: getattr(x, "path", getattr(x, "logical_id", "")))
+def test_every_template_route_is_served_by_its_function(function, route):
+    """An unauthenticated call must reach the function's own route (its 403), not a 404 of the resolver."""
+    router = Router([lambdas.load(function)])
+    path = route.path.replace("{segment_id}", "some_segment")
+    status, _, body = respond(router, route.method, path, [], b"{}")
+    assert (status, body) == (403, b'{"message": "Forbidden"}')
+
+
+def _table_models() -> list[type[Model]]:
+    return [
+        value
+        for value in vars(models).values()
+        if isinstance(value, type) and issubclass(value, Model) and hasattr(getattr(value, "Meta", None), "table_name")
+    ]
+
+
+def test_every_model_matches_a_template_table_and_every_table_has_a_model():
+    tables = {PLAN.names[logical_id]: resource for logical_id, resource in PLAN.of_type("AWS::DynamoDB::Table").items()}
+    used = set()
+    for model in _table_models():
+        assert model.Meta.table_name in tables, f"{model.__name__} uses a table the template lacks"
+        props = tables[model.Meta.table_name]["Properties"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+        keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
+        model_keys = {"HASH": model._hash_keyname, "RANGE": model._range_keyname}
+        assert keys == {kind: name for kind, name in model_keys.items() if name}, model.__name__
+        for name in keys.values():
+            assert model.get_attributes()[name].attr_type == types[name], f"{model.__name__}.{name}"
+        used.add(model.Meta.table_name)
+    assert used == set(tables)
+
+
+def test_functions_get_every_table_name_they_need():
+    env = PLAN.environment(FUNCTIONS)
+    for variable, logical_id in [
+        ("TENANTS_TABLE", "TenantsTable"),
+        ("CATALOG_TABLE", "CatalogTable"),
+        ("MEMBERSHIPS_TABLE", "MembershipsTable"),
+    ]:
+        assert env[variable] == PLAN.names[logical_id]
+
+
+def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_function():
+    bucket = TEMPLATE["Resources"]["ImportsBucket"]["Properties"]
+    [config] = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Queue"] == {"Fn::GetAtt": ["ImportsQueue", "Arn"]}
+    [consumer] = [f for f in FUNCTIONS if f.queues]
+    assert (consumer.logical_id, consumer.queues) == ("ImportsFunction", ["ImportsQueue"])
+    events = TEMPLATE["Resources"]["ImportsFunction"]["Properties"]["Events"]["ImportRequests"]["Properties"]
+    assert events["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert provision.STACK_ID.rsplit("/", 1)[1] in PLAN.names["ImportsBucket"]

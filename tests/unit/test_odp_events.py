@@ -1,0 +1,95 @@
+"""Parsing ODP upload-events bodies: every rule, with the message a client sees."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from audiences.domain import Confidence, MembershipChange, State, Tenant, UserRef
+from audiences.errors import InvalidInput
+from audiences.odp.events import MAX_EVENTS, parse_events
+
+NOW = 1_748_851_070.0
+TENANT = Tenant("t", {"fs_user_id": Confidence.HIGH, "email": Confidence.HIGH, "vuid": Confidence.LOW})
+
+
+def event(**overrides) -> dict:
+    base = {
+        "type": "passthrough",
+        "action": "qualify",
+        "identifiers": {"fs_user_id": "u1"},
+        "data": {"audience_id": "vip", "ts": NOW},
+    }
+    return base | overrides
+
+
+def parse(document) -> list[MembershipChange]:
+    return parse_events(json.dumps(document), TENANT, NOW, 300)
+
+
+def problems(document) -> list[tuple[int | str, str]]:
+    with pytest.raises(InvalidInput) as raised:
+        parse(document)
+    return [(problem.where, problem.message) for problem in raised.value.problems]
+
+
+def test_one_object_and_an_array_both_parse():
+    expected = [MembershipChange(UserRef("fs_user_id", "u1"), "vip", State.QUALIFIED, NOW)]
+    assert parse(event()) == expected
+    assert parse([event()]) == expected
+
+
+def test_disqualify_and_extra_sdk_data_fields():
+    data = {"audience_id": "vip", "ts": NOW - 5, "idempotence_id": "x", "data_source": "python-sdk"}
+    [change] = parse(event(action="disqualify", data=data))
+    assert (change.state, change.ts) == (State.DISQUALIFIED, NOW - 5)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (None, "the request body is empty"),
+        ("  ", "the request body is empty"),
+        ("[1,", "the request body is not valid JSON"),
+        ('{"ts": NaN}', "NaN is not valid JSON"),
+        ('"text"', "one event object or a JSON array"),
+        ("[]", "the array of events is empty"),
+        (json.dumps([event()] * (MAX_EVENTS + 1)), f"at most {MAX_EVENTS} events, got {MAX_EVENTS + 1}"),
+    ],
+)
+def test_body_level_errors(body, message):
+    with pytest.raises(InvalidInput) as raised:
+        parse_events(body, TENANT, NOW, 300)
+    assert message in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("bad_event", "message"),
+    [
+        ("not an object", "an event must be a JSON object"),
+        (event(type=""), "type must be a non-empty string"),
+        (event(type="fullstack"), "type 'fullstack' is not supported"),
+        (event(action="join"), "action must be 'qualify' or 'disqualify' for passthrough events, got 'join'"),
+        (event(identifiers={}), "identifiers must be an object naming one identifier (one of: email, fs_user_id)"),
+        (event(identifiers={"fs_user_id": "u", "email": "e"}), "exactly one identifier, got 2"),
+        (event(identifiers={"vuid": "v"}), "identifier 'vuid' is low-confidence; passthrough events need one of"),
+        (event(identifiers={"phone": "1"}), "identifier 'phone' is not configured"),
+        (event(identifiers={"fs_user_id": ""}), "identifiers.fs_user_id must be a non-empty string"),
+        (event(identifiers={"fs_user_id": 7}), "identifiers.fs_user_id must be a non-empty string"),
+        (event(identifiers={"fs_user_id": "x" * 1025}), "longer than 1024 bytes"),
+        (event(data=[]), "data must be a JSON object"),
+        (event(data={"ts": NOW}), "data.audience_id must be a non-empty string"),
+        (event(data={"audience_id": "v", "ts": NOW * 1000}), "data.ts"),
+        (event(data={"audience_id": "v", "ts": "soon"}), "data.ts must be epoch seconds as a number, got str"),
+    ],
+)
+def test_event_level_errors_name_the_event(bad_event, message):
+    [(where, text)] = problems([event(), bad_event])
+    assert where == 1
+    assert message in text
+
+
+def test_every_invalid_event_is_listed():
+    listed = problems([event(action="x"), event(), event(type=""), event(data={"ts": 1})])
+    assert [where for where, _ in listed] == [0, 2, 3]
