@@ -58,3 +58,11 @@ def demo(aws) -> dict[str, str]:
     from local.seed import seed_demo
 
     return seed_demo()
+
+
+@pytest.fixture
+def aws_calls():
+    from tests.aws_calls import AWS_CALLS
+
+    AWS_CALLS.reset()
+    return AWS_CALLS
