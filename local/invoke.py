@@ -62,6 +62,10 @@ def main(argv: list[str]) -> int:
     else:
         from moto import mock_aws
 
+        from local import moto_fidelity
+
+        moto_fidelity.install()
+
         print(f"no local stack is running: invoking {logical_id} against an in-memory moto", file=sys.stderr)
         configure_process(plan, functions, endpoint_url=None)
         with mock_aws():

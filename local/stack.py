@@ -10,7 +10,7 @@ from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
-from local import lambdas, provision, template
+from local import lambdas, moto_fidelity, provision, template
 from local.gateway import Router, serve
 from local.poller import QueuePoller
 
@@ -53,6 +53,7 @@ class LocalStack:
 
     def start(self) -> dict[str, str]:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        moto_fidelity.install()
         moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
         moto.start()
         self._stoppers.append(moto.stop)

@@ -1,9 +1,13 @@
-"""Counting AWS API calls with a botocore event hook: what each request really costs."""
+"""Counting and failing AWS API calls with botocore event hooks: the AWS boundary, nothing of ours."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import threading
 from collections import Counter
 
+from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 
 
@@ -21,7 +25,74 @@ class AwsCalls:
         return Counter(self.calls)
 
 
+class InjectedFault(Exception):
+    """A crash injected around an AWS call."""
+
+
+class AwsFaults:
+    """Fails the n-th AWS call after arming: before AWS sees it, or after AWS applied it (the answer lost)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.disarm()
+
+    def arm(self, index: int, when: str) -> None:
+        assert when in ("before", "after")
+        with self._lock:
+            self.index, self.when, self._numbers = index, when, itertools.count()
+
+    def disarm(self) -> None:
+        self.arm(-1, "before")
+
+    def before_call(self, context, **_) -> None:
+        with self._lock:
+            context["call_number"] = number = next(self._numbers)
+        if number == self.index and self.when == "before":
+            raise InjectedFault(f"crash before AWS call {number}")
+
+    def after_call(self, context, **_) -> None:
+        if context.get("call_number") == self.index and self.when == "after":
+            raise InjectedFault(f"crash after AWS call {context['call_number']}")
+
+
+class DynamoDbConflicts:
+    """Answers the next N TransactWriteItems as DynamoDB does when another transaction holds an item.
+
+    A before-call handler's answer replaces the request: AWS never sees it.
+    """
+
+    def __init__(self) -> None:
+        self.remaining = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, model, params, **_):
+        if model.name != "TransactWriteItems":
+            return None
+        with self._lock:
+            if self.remaining <= 0:
+                return None
+            self.remaining -= 1
+        reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+        items = json.loads(params["body"])["TransactItems"]  # params: the serialized request
+        reasons += [{"Code": "None"}] * (len(items) - 1)
+        parsed = {
+            "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+            "CancellationReasons": reasons,
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+        return AWSResponse("https://dynamodb", 400, {}, None), parsed
+
+
 # Every botocore session (boto3's, PynamoDB's) copies BUILTIN_HANDLERS when created, as moto
 # relies on too; so this must run before any session exists: the root conftest imports it.
 AWS_CALLS = AwsCalls()
-BUILTIN_HANDLERS.append(("before-call", AWS_CALLS))
+AWS_FAULTS = AwsFaults()
+DYNAMODB_CONFLICTS = DynamoDbConflicts()
+BUILTIN_HANDLERS.extend(
+    [
+        ("before-call", AWS_CALLS),
+        ("before-call", AWS_FAULTS.before_call),
+        ("before-call", DYNAMODB_CONFLICTS),
+        ("after-call", AWS_FAULTS.after_call),
+    ]
+)

@@ -7,10 +7,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from audiences import auth, memberships
+from audiences import auth, ingest
 from audiences.domain import Scope
+from audiences.errors import InvalidInput
 from audiences.odp import http
-from audiences.odp.events import parse_events
+from audiences.odp.body import body_text, check_json_transport
+from audiences.odp.events import MAX_BODY_BYTES, parse_events
 from audiences.settings import get_settings
 
 logger = Logger()
@@ -23,15 +25,24 @@ http.install_error_handlers(app, http.events_error)
 @app.post("/v3/events")
 @tracer.capture_method
 def upload_events():
-    metrics.add_metric("UploadRequests", MetricUnit.Count, 1)
-    principal = auth.authenticate(app.current_event.headers.get("x-api-key"), Scope.PUBLIC)
+    request = app.current_event
+    principal = auth.authenticate(request.headers.get("x-api-key"), Scope.PUBLIC)
     logger.append_keys(tenant=principal.tenant_id)
-    changes = parse_events(
-        app.current_event.body, auth.tenant_of(principal), time.time(), get_settings().max_future_skew_seconds
-    )
-    result = memberships.apply(principal.tenant_id, changes)
-    metrics.add_metric("EventsApplied", MetricUnit.Count, result.applied)
+    body = body_text(request.body, request.is_base64_encoded)
+    check_json_transport(request.headers.get("content-type"), body, MAX_BODY_BYTES)
+    now = time.time()
+    try:
+        upload = parse_events(body, auth.tenant_of(principal), now, get_settings().max_future_skew_seconds)
+    except InvalidInput as rejected:
+        metrics.add_metric("EventsRejected", MetricUnit.Count, max(1, len(rejected.problems)))
+        raise
+    metrics.add_metric("EventsReceived", MetricUnit.Count, len(upload.events))
+    result = ingest.accept(principal.tenant_id, body, upload.events, upload.changes, now)
+    metrics.add_metric("MembershipsQualified", MetricUnit.Count, result.qualified)
+    metrics.add_metric("MembershipsDisqualified", MetricUnit.Count, result.disqualified)
+    metrics.add_metric("MembershipsUpdated", MetricUnit.Count, result.updated)
     metrics.add_metric("EventsStale", MetricUnit.Count, result.stale)
+    logger.info("upload accepted", extra={"events": len(upload.events), "changes": len(upload.changes)})
     return http.accepted()
 
 

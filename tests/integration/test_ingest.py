@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import time
+from http import HTTPStatus
 
+import boto3
 import pytest
 
 from audiences.domain import Principal, Scope, State, UserRef
+from audiences.settings import get_settings
 from audiences.stores import memberships as membership_store
+from local.gateway import proxy_event
 from tests.integration.helpers import event
 
 T = 1_748_851_070
@@ -89,3 +96,97 @@ def test_tenants_do_not_share_memberships(api, demo):
     api.call("POST", "/v3/events", event("qualify", "u1", "vip", T), key=other_key)
     assert state_of("u1", "vip") is None
     assert membership_store.user_memberships("other", UserRef("fs_user_id", "u1")) == {"vip": (State.QUALIFIED, T)}
+
+
+def archived() -> dict[str, list[dict]]:
+    """Every archived upload in DataBucket: key -> its JSON lines."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = get_settings().data_bucket
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="events/").get("Contents", [])]
+    return {
+        key: [
+            json.loads(line)
+            for line in gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).splitlines()
+        ]
+        for key in keys
+    }
+
+
+def test_every_accepted_event_is_archived_by_tenant_and_date(api, demo):
+    identify = {"type": "fullstack", "action": "identified", "identifiers": {"vuid": "v1", "fs_user_id": "u1"}}
+    batch = [event("qualify", "u1", "vip", T), identify]
+    assert api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"]).status == 202
+    [(key, lines)] = archived().items()
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    assert key.startswith(f"events/tenant=demo/date={day}/") and key.endswith(".jsonl.gz")
+    assert [line["event"] for line in lines] == batch
+    assert all(line["received_at"].startswith(day) for line in lines)
+    assert state_of("u1", "vip") == (State.QUALIFIED, T)
+
+
+def test_a_retried_upload_is_archived_once(api, demo):
+    batch = [event("qualify", "u1", "vip", T)]
+    for _ in range(3):
+        assert api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"]).status == 202
+    assert len(archived()) == 1
+
+
+def test_other_event_types_are_accepted_without_membership_changes(api, demo):
+    sdk_event = {"type": "fullstack", "action": "client_initialized", "identifiers": {"vuid": "v1"}, "data": {}}
+    assert api.call("POST", "/v3/events", sdk_event, key=demo["DEMO_PUBLIC_KEY"]).status == 202
+    [lines] = archived().values()
+    assert [line["event"] for line in lines] == [sdk_event]
+
+
+def raw_call(api, body: bytes, content_type: str | None, key: str, base64_body: bool = False):
+    """A request with exactly these bytes and Content-Type, through the gateway's event builder."""
+    target = api.router.match("POST", "/v3/events")[0]
+    headers = [("x-api-key", key)] + ([("content-type", content_type)] if content_type else [])
+    event_ = proxy_event(target, {}, "POST", "/v3/events", headers, body)
+    if base64_body:
+        event_["body"], event_["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    result = target.function.invoke(event_)
+    return result["statusCode"], json.loads(result["body"])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b'{"a":1}', "text/plain", 415, "Content-Type must be application/json, got 'text/plain'"),
+        (b"x=1", "application/x-www-form-urlencoded", 415, "Content-Type must be application/json"),
+        (b"[" + b" " * (1024 * 1024) + b"]", "application/json", 413, "larger than 1048576 bytes"),
+        (b"", "application/json", 400, "the request body is empty"),
+        (b"[]", "application/json; charset=utf-8", 400, "the array of events is empty"),
+        (b"{oops", None, 400, "the request body is not valid JSON"),
+        (b"42", "application/json", 400, "one event object or a JSON array"),
+    ],
+)
+def test_bad_bodies_get_a_clear_4xx_and_change_nothing(api, demo, body, content_type, status, message):
+    got_status, answer = raw_call(api, body, content_type, demo["DEMO_PUBLIC_KEY"])
+    assert got_status == status
+    assert answer["status"] == status and answer["title"] == HTTPStatus(status).phrase
+    assert message in answer["detail"]["message"]
+    assert archived() == {}
+
+
+def test_more_than_500_events_is_refused_whole(api, demo):
+    batch = [event("qualify", f"u{n}", "vip", T) for n in range(501)]
+    reply = api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"])
+    assert reply.status == 400
+    assert "at most 500 events, got 501: split the batch" in reply.body["detail"]["message"]
+    assert state_of("u0", "vip") is None and archived() == {}
+
+
+def test_a_body_that_is_not_utf8_is_refused(api, demo):
+    status, answer = raw_call(api, b"\xff\xfe{}", "application/json", demo["DEMO_PUBLIC_KEY"], base64_body=True)
+    assert status == 400 and "not UTF-8" in answer["detail"]["message"]
+
+
+def test_an_invalid_batch_is_neither_applied_nor_archived(api, demo):
+    batch = [event("qualify", "u1", "vip", T), event("qualify", "u2", "vip", time.time() + 3600)]
+    reply = api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"])
+    assert reply.status == 400
+    [invalid] = reply.body["detail"]["invalids"]
+    assert invalid["event"] == 1
+    assert "s in the future; at most 300 s is allowed" in invalid["message"]
+    assert state_of("u1", "vip") is None and archived() == {}

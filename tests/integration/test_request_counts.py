@@ -10,20 +10,38 @@ from tests.integration.helpers import customer_query, event, segment
 T = 1_748_851_070
 
 
-def test_passthrough_events_cost_one_write_each_on_a_warm_container(api, demo, aws_calls):
-    key = demo["DEMO_PUBLIC_KEY"]
-    api.call("POST", "/v3/events", event("qualify", "warm-up", "vip", T), key=key)
+def upload(api, demo, aws_calls, batch) -> Counter:
     aws_calls.reset()
-    batch = [event("qualify", f"u{i}", "vip", T) for i in range(20)] + [event("disqualify", "u0", "vip", T - 1)]
-    assert api.call("POST", "/v3/events", batch, key=key).status == 202
-    assert aws_calls.counts() == Counter({"dynamodb.UpdateItem": 21})
+    assert api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"]).status == 202
+    return aws_calls.counts()
+
+
+def test_joining_and_leaving_cost_one_transaction_each_plus_one_archive_object(api, demo, aws_calls):
+    upload(api, demo, aws_calls, event("qualify", "warm-up", "vip", T))
+    joins = [event("qualify", f"u{i}", "vip", T) for i in range(20)]
+    assert upload(api, demo, aws_calls, joins) == Counter({"dynamodb.TransactWriteItems": 20, "s3.PutObject": 1})
+    leaves = [event("disqualify", f"u{i}", "vip", T + 1) for i in range(5)]
+    assert upload(api, demo, aws_calls, leaves) == Counter({"dynamodb.TransactWriteItems": 5, "s3.PutObject": 1})
+
+
+def test_changes_that_move_no_size_cost_two_requests_and_stale_ones_one(api, demo, aws_calls):
+    upload(api, demo, aws_calls, event("qualify", "u1", "vip", T))
+    requalify = upload(api, demo, aws_calls, event("qualify", "u1", "vip", T + 5))
+    assert requalify == Counter({"dynamodb.TransactWriteItems": 1, "dynamodb.UpdateItem": 1, "s3.PutObject": 1})
+    stale = upload(api, demo, aws_calls, event("disqualify", "u1", "vip", T))
+    assert stale == Counter({"dynamodb.TransactWriteItems": 1, "s3.PutObject": 1})
+
+
+def test_events_superseded_within_the_batch_cost_nothing(api, demo, aws_calls):
+    upload(api, demo, aws_calls, event("qualify", "warm-up", "vip", T))
+    batch = [event("qualify", "u1", "vip", T + n) for n in range(10)] + [event("disqualify", "u1", "vip", T - 1)]
+    assert upload(api, demo, aws_calls, batch) == Counter({"dynamodb.TransactWriteItems": 1, "s3.PutObject": 1})
 
 
 def test_a_cold_container_first_resolves_key_and_tenant(api, demo, aws_calls):
     cache.clear_all()
-    aws_calls.reset()
-    api.call("POST", "/v3/events", event("qualify", "u1", "vip", T), key=demo["DEMO_PUBLIC_KEY"])
-    assert aws_calls.counts() == Counter({"dynamodb.GetItem": 2, "dynamodb.UpdateItem": 1})
+    counts = upload(api, demo, aws_calls, event("qualify", "u1", "vip", T))
+    assert counts == Counter({"dynamodb.GetItem": 2, "dynamodb.TransactWriteItems": 1, "s3.PutObject": 1})
 
 
 def test_customer_query_costs_two_queries_and_no_per_audience_reads(api, demo, aws_calls):

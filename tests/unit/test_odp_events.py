@@ -25,7 +25,7 @@ def event(**overrides) -> dict:
 
 
 def parse(document) -> list[MembershipChange]:
-    return parse_events(json.dumps(document), TENANT, NOW, 300)
+    return parse_events(json.dumps(document), TENANT, NOW, 300).changes
 
 
 def problems(document) -> list[tuple[int | str, str]]:
@@ -38,6 +38,14 @@ def test_one_object_and_an_array_both_parse():
     expected = [MembershipChange(UserRef("fs_user_id", "u1"), "vip", State.QUALIFIED, NOW)]
     assert parse(event()) == expected
     assert parse([event()]) == expected
+
+
+def test_other_event_types_are_accepted_and_kept_but_change_nothing():
+    identify = {"type": "fullstack", "action": "identified", "identifiers": {"vuid": "v1", "fs_user_id": "u1"}}
+    sdk = {"type": "fullstack", "action": "client_initialized", "identifiers": {"vuid": "v1"}, "data": {"n": None}}
+    upload = parse_events(json.dumps([identify, event(), sdk]), TENANT, NOW, 300)
+    assert upload.events == [identify, event(), sdk]
+    assert [change.user for change in upload.changes] == [UserRef("fs_user_id", "u1")]
 
 
 def test_disqualify_and_extra_sdk_data_fields():
@@ -69,9 +77,14 @@ def test_body_level_errors(body, message):
     [
         ("not an object", "an event must be a JSON object"),
         (event(type=""), "type must be a non-empty string"),
-        (event(type="fullstack"), "type 'fullstack' is not supported"),
+        (event(type=7), "type must be a non-empty string"),
+        (event(action=None), "action must be a string"),
+        (event(type="custom", action=["x"]), "action must be a string"),
+        (event(type="custom", identifiers={"vuid": ""}), "identifiers.vuid must be a non-empty string"),
+        (event(type="custom", data={"nested": {"a": 1}}), "data.nested must be a string, number, boolean or null"),
+        (event(data={"audience_id": "vip", "list": [1]}), "data.list must be a string, number, boolean or null"),
         (event(action="join"), "action must be 'qualify' or 'disqualify' for passthrough events, got 'join'"),
-        (event(identifiers={}), "identifiers must be an object naming one identifier (one of: email, fs_user_id)"),
+        (event(identifiers={}), "identifiers must be an object with at least one identifier"),
         (event(identifiers={"fs_user_id": "u", "email": "e"}), "exactly one identifier, got 2"),
         (event(identifiers={"vuid": "v"}), "identifier 'vuid' is low-confidence; passthrough events need one of"),
         (event(identifiers={"phone": "1"}), "identifier 'phone' is not configured"),

@@ -5,7 +5,7 @@ import pytest
 from audiences.cache import TTLCache
 from audiences.settings import Settings, SettingsError
 
-TABLES = {"TENANTS_TABLE": "t", "CATALOG_TABLE": "c", "MEMBERSHIPS_TABLE": "m"}
+TABLES = {"TENANTS_TABLE": "t", "CATALOG_TABLE": "c", "MEMBERSHIPS_TABLE": "m", "DATA_BUCKET": "d"}
 
 
 def test_settings_from_env_with_defaults():

@@ -1,25 +1,62 @@
-"""The single write path for memberships, and the membership read behind customer queries."""
+"""The single write path for memberships, and the reads behind customer queries and sizes."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from audiences.domain import Audience, MembershipChange, State, UserRef
+from audiences.domain import Audience, MembershipChange, State, UserRef, supersedes
 from audiences.stores import catalog as catalog_store
 from audiences.stores import memberships as membership_store
+from audiences.stores.memberships import Outcome
+
+# Requests in flight per invocation: enough to hide DynamoDB's latency, and no more than the
+# 10 connections PynamoDB's botocore client pools, so no thread waits for a socket.
+APPLY_CONCURRENCY = 10
+_pool = ThreadPoolExecutor(max_workers=APPLY_CONCURRENCY, thread_name_prefix="apply")
 
 
 @dataclass(frozen=True)
 class ApplyResult:
-    applied: int
-    stale: int  # older than what is stored: ignored by last-writer-wins
+    qualified: int = 0  # users who joined an audience
+    disqualified: int = 0  # users who left one
+    updated: int = 0  # newer ts without a change of membership
+    stale: int = 0  # older than what is stored, or superseded within the batch: ignored
+
+
+def winners(changes: Sequence[MembershipChange]) -> list[MembershipChange]:
+    """Per (user, audience), the one change last-writer-wins keeps: the others cannot matter."""
+    best: dict[tuple[UserRef, str], MembershipChange] = {}
+    for change in changes:
+        key = (change.user, change.external_id)
+        held = best.get(key)
+        if held is None or supersedes((change.state, change.ts), (held.state, held.ts)):
+            best[key] = change
+    return list(best.values())
 
 
 def apply(tenant_id: str, changes: Sequence[MembershipChange]) -> ApplyResult:
-    """Apply every change; each is one conditional write, so replays and reorders are harmless."""
-    applied = sum(membership_store.write_if_newer(tenant_id, change) for change in changes)
-    return ApplyResult(applied=applied, stale=len(changes) - applied)
+    """Apply every change, in parallel; a failure is raised only once every write has ended.
+
+    No write outlives the call (Lambda would freeze it mid-flight), and a failed request may be
+    retried as a whole: the changes already applied are then stale, the rest apply.
+    """
+    to_write = winners(changes)
+    futures = [_pool.submit(membership_store.write, tenant_id, change) for change in to_write]
+    wait(futures)
+    outcomes = Counter(future.result() for future in futures)
+    return ApplyResult(
+        qualified=outcomes[Outcome.QUALIFIED],
+        disqualified=outcomes[Outcome.DISQUALIFIED],
+        updated=outcomes[Outcome.UPDATED],
+        stale=outcomes[Outcome.STALE] + len(changes) - len(to_write),
+    )
+
+
+def audience_size(tenant_id: str, external_id: str) -> int:
+    return membership_store.audience_size(tenant_id, external_id)
 
 
 def customer_audiences(tenant_id: str, user: UserRef) -> list[Audience] | None:

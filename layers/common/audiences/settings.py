@@ -18,6 +18,7 @@ class Settings:
     tenants_table: str
     catalog_table: str
     memberships_table: str
+    data_bucket: str
     # How far in the future an event's ts may be: further would lock the entry against
     # every real update until the clock catches up.
     max_future_skew_seconds: int = 300
@@ -45,6 +46,7 @@ class Settings:
             tenants_table=required("TENANTS_TABLE"),
             catalog_table=required("CATALOG_TABLE"),
             memberships_table=required("MEMBERSHIPS_TABLE"),
+            data_bucket=required("DATA_BUCKET"),
             max_future_skew_seconds=seconds("MAX_FUTURE_SKEW_SECONDS", cls.max_future_skew_seconds),
             auth_cache_seconds=seconds("AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
         )

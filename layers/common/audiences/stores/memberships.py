@@ -1,38 +1,118 @@
-"""Membership items: the only code that writes them, and the one Query that reads a user's."""
+"""Membership items and audience sizes: the only code that writes either.
+
+A change is applied with no read before the write. It is first tried as the transition
+that moves the audience's size (a user becoming qualified, or a qualified user leaving):
+one transaction that writes the membership and adds +1/-1 to a size shard, conditioned on
+the state that makes it such a transition. If that condition fails, DynamoDB returns the
+stored item, which tells whether the change is stale (nothing to do) or moves no size (one
+UpdateItem conditioned on exactly the state just seen). Every step is a single atomic call
+whose condition fails on a replay, so duplicates, reordering, concurrency and a crash
+between any two calls followed by a retry all leave states and sizes exact.
+"""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import UpdateError
+import hashlib
+import random
+import time
+from enum import Enum
 
-from audiences.domain import MembershipChange, State, UserRef
-from audiences.stores.models import MembershipItem
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from audiences.domain import MembershipChange, State, UserRef, supersedes
+from audiences.settings import get_settings
+from audiences.stores.models import MembershipItem, SizeShard
+
+SIZE_SHARDS = 16  # fixed: sizes are read by summing shards 0..15
+_RACE_ATTEMPTS = 8
+_RETRYABLE_CANCELLATIONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_BASE_BACKOFF_SECONDS = 0.025
+
+_connection = Connection(region=get_settings().region)
+
+
+class Outcome(Enum):
+    QUALIFIED = 1  # the user joined: size +1
+    DISQUALIFIED = -1  # the user left: size -1
+    UPDATED = 0  # newer ts, same effect on size (a re-qualify, a tombstone)
+    STALE = None  # an equal or newer state is stored: ignored
+
+
+class ContendedError(RuntimeError):
+    """The same membership kept changing under us; the request should be retried."""
 
 
 def _user_pk(tenant_id: str, user: UserRef) -> str:
     return f"{tenant_id}#{user.field}#{user.value}"
 
 
-def write_if_newer(tenant_id: str, change: MembershipChange) -> bool:
-    """One conditional UpdateItem, no read: True if applied, False if a newer state stands.
+def _shard_pk(tenant_id: str, shard: int, external_id: str) -> str:
+    return f"SIZE#{tenant_id}#{shard}#{external_id}"
 
-    The condition is `audiences.domain.supersedes` in DynamoDB's words.
-    """
-    newer = MembershipItem.ts.does_not_exist() | (MembershipItem.ts < change.ts)
-    if change.state is State.DISQUALIFIED:
-        newer |= (MembershipItem.ts == change.ts) & (MembershipItem.state == State.QUALIFIED.value)
+
+def _shard_of(user: UserRef) -> int:
+    return hashlib.blake2b(f"{user.field}#{user.value}".encode(), digest_size=2).digest()[0] % SIZE_SHARDS
+
+
+def write(tenant_id: str, change: MembershipChange) -> Outcome:
     item = MembershipItem(_user_pk(tenant_id, change.user), change.external_id)
-    try:
-        item.update(
-            actions=[MembershipItem.state.set(change.state.value), MembershipItem.ts.set(change.ts)],
-            condition=newer,
+    set_state = [MembershipItem.state.set(change.state.value), MembershipItem.ts.set(change.ts)]
+    if change.state is State.QUALIFIED:
+        moves_size = MembershipItem.ts.does_not_exist() | (
+            (MembershipItem.state == State.DISQUALIFIED.value) & (MembershipItem.ts < change.ts)
         )
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+        flipped = Outcome.QUALIFIED
+    else:
+        moves_size = (MembershipItem.state == State.QUALIFIED.value) & (MembershipItem.ts <= change.ts)
+        flipped = Outcome.DISQUALIFIED
+    shard = SizeShard(_shard_pk(tenant_id, _shard_of(change.user), change.external_id), "SIZE")
+
+    for attempt in range(_RACE_ATTEMPTS):
+        try:
+            with TransactWrite(connection=_connection) as transaction:
+                transaction.update(item, actions=set_state, condition=moves_size, return_values="ALL_OLD")
+                transaction.update(shard, actions=[SizeShard.qualified.add(flipped.value)])
+            return flipped
+        except TransactWriteError as error:
+            reason = (error.cancellation_reasons or [None])[0]
+            codes = {r.code for r in error.cancellation_reasons or [] if r is not None}
+            if codes & _RETRYABLE_CANCELLATIONS:
+                _back_off(attempt)
+                continue
+            if reason is None or reason.code != "ConditionalCheckFailed":
+                raise
+            stored = reason.raw_item
+
+        current = (State(stored["state"]["S"]), float(stored["ts"]["N"])) if stored else None
+        if not supersedes((change.state, change.ts), current):
+            return Outcome.STALE
+        as_seen = (
+            MembershipItem.ts.does_not_exist()
+            if current is None
+            else (MembershipItem.state == current[0].value) & (MembershipItem.ts == current[1])
+        )
+        try:
+            item.update(actions=set_state, condition=as_seen)
+            return Outcome.UPDATED
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            # Changed between our two calls: look again.
+    raise ContendedError(f"membership kept changing during {_RACE_ATTEMPTS} attempts")
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, _BASE_BACKOFF_SECONDS * 2**attempt))
 
 
 def user_memberships(tenant_id: str, user: UserRef) -> dict[str, tuple[State, float]]:
     """Every audience entry of one user (qualified and tombstones), by external id: one Query."""
     return {item.sk: (State(item.state), float(item.ts)) for item in MembershipItem.query(_user_pk(tenant_id, user))}
+
+
+def audience_size(tenant_id: str, external_id: str) -> int:
+    """The exact number of qualified members: one BatchGetItem of the shards."""
+    keys = [(_shard_pk(tenant_id, shard, external_id), "SIZE") for shard in range(SIZE_SHARDS)]
+    return sum(int(shard.qualified) for shard in SizeShard.batch_get(keys))

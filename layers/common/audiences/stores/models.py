@@ -86,3 +86,18 @@ class MembershipItem(_Table):
 
     state = UnicodeAttribute()
     ts = NumberAttribute()
+
+
+class SizeShard(_Table):
+    """pk=SIZE#<tenant_id>#<shard>#<external audience id>, sk=SIZE: one slice of an audience's size.
+
+    An audience's size is the sum of its shards; each shard has its own partition, so no
+    single item caps how fast an audience can change. Tenant ids are lower case, so these
+    keys never meet a membership's.
+    """
+
+    class Meta:
+        table_name = _settings.memberships_table
+        region = _settings.region
+
+    qualified = NumberAttribute(default=0)

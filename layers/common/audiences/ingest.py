@@ -1,0 +1,25 @@
+"""Accepting an upload of events: archive it whole, then apply its membership changes."""
+
+from __future__ import annotations
+
+import hashlib
+
+from audiences import memberships
+from audiences.domain import MembershipChange
+from audiences.memberships import ApplyResult
+from audiences.stores import archive
+
+
+def upload_id(tenant_id: str, body: str) -> str:
+    """Names an upload by its content, so a client's retry of it overwrites one archive object."""
+    return hashlib.sha256(f"{tenant_id}\n{body}".encode()).hexdigest()[:32]
+
+
+def accept(tenant_id: str, body: str, events: list[dict], changes: list[MembershipChange], now: float) -> ApplyResult:
+    """Durably keep every event, then apply the changes; only then is the upload accepted.
+
+    The archive is written first: if it fails nothing is applied, and if applying fails the
+    client's retry archives to the same key and applies only what is still missing.
+    """
+    archive.put_events(tenant_id, now, upload_id(tenant_id, body), events)
+    return memberships.apply(tenant_id, changes)
