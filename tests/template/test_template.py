@@ -6,6 +6,7 @@ import pytest
 from cfnlint.api import lint_all
 from pynamodb.models import Model
 
+from audiences.settings import Settings
 from audiences.stores import models
 from local import lambdas, provision, template
 from local.gateway import Router, respond
@@ -89,14 +90,16 @@ def test_every_model_matches_a_template_table_and_every_table_has_a_model():
     assert used == set(tables)
 
 
-def test_functions_get_every_table_name_they_need():
+def test_functions_get_every_resource_name_the_settings_require():
     env = PLAN.environment(FUNCTIONS)
     for variable, logical_id in [
         ("TENANTS_TABLE", "TenantsTable"),
         ("CATALOG_TABLE", "CatalogTable"),
         ("MEMBERSHIPS_TABLE", "MembershipsTable"),
+        ("DATA_BUCKET", "DataBucket"),
     ]:
         assert env[variable] == PLAN.names[logical_id]
+    Settings.from_env(env)  # raises naming any variable the template forgot
 
 
 def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_function():

@@ -1,0 +1,96 @@
+"""The embedded DynamoDB keeps DynamoDB's transaction guarantees (see local/moto_fidelity.py)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import PLAN
+
+TABLE = PLAN.names["MembershipsTable"]
+
+
+@pytest.fixture
+def dynamodb(aws):
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
+def item(pk: str, **attributes) -> dict:
+    return {"pk": {"S": pk}, "sk": {"S": "x"}, **attributes}
+
+
+def get(dynamodb, pk: str) -> dict | None:
+    return dynamodb.get_item(TableName=TABLE, Key=item(pk)).get("Item")
+
+
+def test_a_failed_condition_writes_nothing_and_returns_the_stored_item(dynamodb):
+    dynamodb.put_item(TableName=TABLE, Item=item("held", n={"N": "1"}))
+    with pytest.raises(ClientError) as raised:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": item("new", n={"N": "7"})}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": item("held"),
+                        "UpdateExpression": "SET n = :two",
+                        "ConditionExpression": "n = :zero",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}, ":zero": {"N": "0"}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+    reasons = raised.value.response["CancellationReasons"]
+    assert [reason["Code"] for reason in reasons] == ["None", "ConditionalCheckFailed"]
+    assert reasons[1]["Item"]["n"] == {"N": "1"}
+    assert get(dynamodb, "new") is None and get(dynamodb, "held")["n"] == {"N": "1"}
+
+
+def test_a_write_that_fails_midway_is_undone(dynamodb):
+    dynamodb.put_item(TableName=TABLE, Item=item("text", n={"S": "not a number"}))
+    dynamodb.put_item(TableName=TABLE, Item=item("kept", n={"N": "1"}))
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": item("kept", n={"N": "99"})}},
+                {"Put": {"TableName": TABLE, "Item": item("added")}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": item("text"),
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    assert get(dynamodb, "kept")["n"] == {"N": "1"} and get(dynamodb, "added") is None
+
+
+def test_concurrent_transactions_and_writes_lose_nothing(dynamodb):
+    def transact(n: int) -> None:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": TABLE, "Item": item(f"row{n}")}},
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": item("counter"),
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+
+    def plain(n: int) -> None:
+        dynamodb.put_item(TableName=TABLE, Item=item(f"plain{n}"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: transact(n) if n % 2 else plain(n), range(200)))
+    assert get(dynamodb, "counter")["n"] == {"N": "100"}
+    assert all(get(dynamodb, f"plain{n}") for n in range(0, 200, 2))
