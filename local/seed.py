@@ -6,10 +6,7 @@ from audiences import auth
 from audiences.domain import Confidence, Principal, Scope, Tenant
 from audiences.stores import tenants as tenant_store
 
-DEMO_TENANT = Tenant(
-    tenant_id="demo",
-    identifiers={"fs_user_id": Confidence.HIGH, "email": Confidence.HIGH, "vuid": Confidence.LOW},
-)
+DEMO_TENANT = Tenant.of("demo", fs_user_id=Confidence.HIGH, email=Confidence.HIGH, vuid=Confidence.LOW)
 
 
 def seed_demo(public_key: str | None = None, private_key: str | None = None) -> dict[str, str]:

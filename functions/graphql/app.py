@@ -11,14 +11,13 @@ from audiences.odp import graphql, http
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
-http.install_error_handlers(app, http.graphql_error)
+http.install_error_handlers(app, {"/": http.graphql_error})
 
 
 @app.post("/v3/graphql")
 @tracer.capture_method
 def query():
-    principal = auth.authenticate(app.current_event.headers.get("x-api-key"), Scope.PUBLIC)
-    logger.append_keys(tenant=principal.tenant_id)
+    principal = http.authenticate(app, Scope.PUBLIC)
     return graphql.execute(app.current_event.body, auth.tenant_of(principal))
 
 

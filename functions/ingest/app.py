@@ -19,15 +19,14 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
-http.install_error_handlers(app, http.events_error)
+http.install_error_handlers(app, {"/": http.events_error})
 
 
 @app.post("/v3/events")
 @tracer.capture_method
 def upload_events():
     request = app.current_event
-    principal = auth.authenticate(request.headers.get("x-api-key"), Scope.PUBLIC)
-    logger.append_keys(tenant=principal.tenant_id)
+    principal = http.authenticate(app, Scope.PUBLIC)
     body = body_text(request.body, request.is_base64_encoded)
     check_json_transport(request.headers.get("content-type"), body, MAX_BODY_BYTES)
     now = time.time()

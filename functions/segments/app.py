@@ -1,27 +1,18 @@
-"""/v3/segments: ODP's segments API for passthrough (external) audiences."""
+"""The management API: ODP's segments and schema identifiers APIs (private key)."""
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
+from routes import identifiers, segments
 
-from audiences import auth, catalog
-from audiences.domain import Scope
 from audiences.odp import http
-from audiences.odp.segments import parse_segment
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayRestResolver()
-http.install_error_handlers(app, http.segments_error)
-
-
-@app.put("/v3/segments/<segment_id>")
-@tracer.capture_method
-def put_segment(segment_id: str):
-    principal = auth.authenticate(app.current_event.headers.get("x-api-key"), Scope.PRIVATE)
-    logger.append_keys(tenant=principal.tenant_id)
-    revision = catalog.put_audience(principal.tenant_id, parse_segment(segment_id, app.current_event.body))
-    return {"revision": revision}
+app.include_router(segments.router)
+app.include_router(identifiers.router)
+http.install_error_handlers(app, {"/v3/segments": http.segments_error, "/v3/schema": http.schema_error})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

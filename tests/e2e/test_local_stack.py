@@ -23,7 +23,7 @@ def aws(stack, service: str):
 
 
 def test_routes_not_in_the_template_answer_like_api_gateway(stack):
-    reply = stack.call("GET", "/v3/segments", key=stack.private_key)
+    reply = stack.call("GET", "/v3/not-a-route", key=stack.private_key)
     assert (reply.status_code, reply.json()) == (403, {"message": "Missing Authentication Token"})
 
 

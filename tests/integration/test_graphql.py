@@ -111,7 +111,7 @@ def test_another_tenant_sees_nothing(api, demo):
 
     setup_audiences(api, demo, ("vip_users", "vip"))
     send(api, demo, event("qualify", "u1", "vip", T))
-    tenants.create_tenant(Tenant("other", {"fs_user_id": Confidence.HIGH}))
+    tenants.create_tenant(Tenant.of("other", fs_user_id=Confidence.HIGH))
     other_key = auth.issue_key(Principal("other", Scope.PUBLIC))
     reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=other_key)
     assert reply.body["errors"][0]["extensions"]["code"] == "INVALID_IDENTIFIER_EXCEPTION"

@@ -91,7 +91,7 @@ def test_tenants_do_not_share_memberships(api, demo):
     from audiences.domain import Confidence, Tenant
     from audiences.stores import tenants
 
-    tenants.create_tenant(Tenant("other", {"fs_user_id": Confidence.HIGH}))
+    tenants.create_tenant(Tenant.of("other", fs_user_id=Confidence.HIGH))
     other_key = auth.issue_key(Principal("other", Scope.PUBLIC))
     api.call("POST", "/v3/events", event("qualify", "u1", "vip", T), key=other_key)
     assert state_of("u1", "vip") is None

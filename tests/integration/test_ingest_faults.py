@@ -27,13 +27,13 @@ UPLOAD = [
     event("disqualify", "u2", "b", T + 1),
 ]
 HISTORY = parse_events(
-    json.dumps(ALREADY_STORED + UPLOAD), Tenant("any", {"fs_user_id": Confidence.HIGH}), T + 10, 300
+    json.dumps(ALREADY_STORED + UPLOAD), Tenant.of("any", fs_user_id=Confidence.HIGH), T + 10, 300
 ).changes
 
 
 def tenant_with_history(api, name: str) -> str:
     """A tenant holding ALREADY_STORED, whose key and config the container has cached."""
-    tenants.create_tenant(Tenant(name, {"fs_user_id": Confidence.HIGH}))
+    tenants.create_tenant(Tenant.of(name, fs_user_id=Confidence.HIGH))
     key = auth.issue_key(Principal(name, Scope.PUBLIC))
     assert api.call("POST", "/v3/events", ALREADY_STORED, key=key).status == 202
     return key

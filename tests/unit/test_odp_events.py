@@ -11,7 +11,7 @@ from audiences.errors import InvalidInput
 from audiences.odp.events import MAX_EVENTS, parse_events
 
 NOW = 1_748_851_070.0
-TENANT = Tenant("t", {"fs_user_id": Confidence.HIGH, "email": Confidence.HIGH, "vuid": Confidence.LOW})
+TENANT = Tenant.of("t", fs_user_id=Confidence.HIGH, email=Confidence.HIGH, vuid=Confidence.LOW)
 
 
 def event(**overrides) -> dict:

@@ -29,6 +29,11 @@ def generate_key(scope: Scope) -> str:
     return _KEY_PREFIX[scope] + secrets.token_urlsafe(32)
 
 
+def key_id(raw_key: str) -> str:
+    """The name a key is listed and revoked by: the start of its hash, which reveals nothing."""
+    return hash_key(raw_key)[: tenant_store.KEY_ID_CHARS]
+
+
 def issue_key(principal: Principal, raw_key: str | None = None) -> str:
     """Store a key for `principal` and return it: the only time it is ever visible."""
     raw_key = raw_key or generate_key(principal.scope)

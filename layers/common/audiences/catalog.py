@@ -1,13 +1,33 @@
-"""The audience catalog: create or update an audience, with revisions that never skip or repeat."""
+"""The audience catalog: create, update, delete, with revisions that never skip or repeat."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from audiences.domain import Audience
+from audiences.errors import NotFound
 from audiences.stores import catalog as catalog_store
 
 _RACE_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def _until_settled(key: str, attempt: Callable[[], T]) -> T:
+    """Optimistic concurrency: re-read and retry while another writer keeps winning the race."""
+    for _ in range(_RACE_ATTEMPTS):
+        try:
+            return attempt()
+        except (catalog_store.RevisionRaced, catalog_store.KeyTaken):
+            continue
+    raise RuntimeError(f"audience {key!r} kept changing under {_RACE_ATTEMPTS} attempts to change it")
+
+
+def create_audience(tenant_id: str, wanted: Audience) -> int:
+    """Create a new audience (Conflict if the key or external id is taken); its revision is 1."""
+    catalog_store.create_audience(tenant_id, replace(wanted, revision=1))
+    return 1
 
 
 def put_audience(tenant_id: str, wanted: Audience) -> int:
@@ -15,22 +35,34 @@ def put_audience(tenant_id: str, wanted: Audience) -> int:
 
     An update that changes nothing keeps the revision: only changes are counted.
     """
-    for _ in range(_RACE_ATTEMPTS):
+
+    def attempt() -> int:
         current = catalog_store.get_audience(tenant_id, wanted.key)
         if current is None:
-            try:
-                catalog_store.create_audience(tenant_id, replace(wanted, revision=1))
-                return 1
-            except catalog_store.KeyTaken:
-                continue  # created concurrently: update it on the next pass
-        if replace(current, revision=0) == replace(wanted, revision=0):
+            return create_audience(tenant_id, wanted)
+        if current.same_content(wanted):
             return current.revision
-        try:
-            catalog_store.update_audience(tenant_id, current, replace(wanted, revision=current.revision + 1))
-            return current.revision + 1
-        except catalog_store.RevisionRaced:
-            continue
-    raise RuntimeError(f"audience {wanted.key!r} kept changing under {_RACE_ATTEMPTS} attempts to update it")
+        catalog_store.update_audience(tenant_id, current, replace(wanted, revision=current.revision + 1))
+        return current.revision + 1
+
+    return _until_settled(wanted.key, attempt)
+
+
+def delete_audience(tenant_id: str, key: str) -> None:
+    """Delete an audience; its memberships stay, keyed by external id, for a re-creation."""
+
+    def attempt() -> None:
+        current = get_audience(tenant_id, key)
+        catalog_store.delete_audience(tenant_id, current)
+
+    _until_settled(key, attempt)
+
+
+def get_audience(tenant_id: str, key: str) -> Audience:
+    audience = catalog_store.get_audience(tenant_id, key)
+    if audience is None:
+        raise NotFound(f"segment {key!r} does not exist")
+    return audience
 
 
 def list_audiences(tenant_id: str) -> list[Audience]:

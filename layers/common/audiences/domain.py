@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 AUDIENCE_KEY = re.compile(r"[a-z0-9_]{1,64}")
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 IDENTIFIER_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# ODP's rule for custom identifier names, and the display-name ending each one implies.
+IDENTIFIER_SUFFIXES = {
+    "_id": " ID",
+    "_hash": " Hash",
+    "_number": " Number",
+    "_token": " Token",
+    "_alias": " Alias",
+    "_address": " Address",
+    "_key": " Key",
+}
 
 
 class Scope(StrEnum):
@@ -38,13 +49,33 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class Identifier:
+    """An identifier field of a tenant: how a user can be named in events and queries."""
+
+    name: str
+    merge_confidence: Confidence
+    display_name: str = ""
+    messaging: bool = False
+    public_read: bool = False
+
+
+@dataclass(frozen=True)
 class Tenant:
     tenant_id: str
-    identifiers: dict[str, Confidence]
+    identifiers: dict[str, Identifier]
     revision: int = 1
 
+    @classmethod
+    def of(cls, tenant_id: str, **confidences: Confidence) -> Tenant:
+        """A tenant with identifiers of the given confidences and default details."""
+        return cls(tenant_id, {name: Identifier(name, level) for name, level in confidences.items()})
+
+    def confidence(self, field: str) -> Confidence | None:
+        identifier = self.identifiers.get(field)
+        return identifier.merge_confidence if identifier else None
+
     def high_confidence_identifiers(self) -> list[str]:
-        return sorted(name for name, level in self.identifiers.items() if level is Confidence.HIGH)
+        return sorted(name for name in self.identifiers if self.confidence(name) is Confidence.HIGH)
 
 
 @dataclass(frozen=True)
@@ -71,6 +102,17 @@ class Audience:
     metadata: dict[str, str] = field(default_factory=dict)
     revision: int = 1
     enabled: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def same_content(self, other: Audience) -> bool:
+        """Equal in everything a client can change: an update to this is no change."""
+        return (self.external_id, self.description, self.metadata, self.enabled) == (
+            other.external_id,
+            other.description,
+            other.metadata,
+            other.enabled,
+        )
 
 
 def supersedes(incoming: tuple[State, float], current: tuple[State, float] | None) -> bool:

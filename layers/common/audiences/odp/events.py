@@ -106,7 +106,7 @@ def _passthrough_user(identifiers: dict[str, str], tenant: Tenant) -> UserRef:
     if len(identifiers) != 1:
         raise _Invalid(f"a passthrough event names exactly one identifier, got {len(identifiers)} (one of: {allowed})")
     [(field, value)] = identifiers.items()
-    if tenant.identifiers.get(field) is not Confidence.HIGH:
+    if tenant.confidence(field) is not Confidence.HIGH:
         why = "is low-confidence" if field in tenant.identifiers else "is not configured"
         raise _Invalid(f"identifier {field!r} {why}; passthrough events need one of: {allowed}")
     return UserRef(field, value)

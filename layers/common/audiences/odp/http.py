@@ -13,6 +13,8 @@ from http import HTTPStatus
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
+from audiences import auth
+from audiences.domain import Principal, Scope
 from audiences.errors import (
     AudiencesError,
     Conflict,
@@ -63,12 +65,34 @@ def segments_error(status: HTTPStatus, message: str, problems: tuple[Problem, ..
     return {"code": status.value, "message": message, "details": [f"{p.where}: {p.message}" for p in problems]}
 
 
+def schema_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
+    """Schema API: title/status/timestamp, with each invalid field and the reason."""
+    detail: dict = {"message": message}
+    if problems:
+        detail["invalids"] = [{"field": problem.where, "reason": problem.message} for problem in problems]
+    return {"title": status.phrase, "status": status.value, "timestamp": timestamp(), "detail": detail}
+
+
 def graphql_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
     """GraphQL transport errors (the request never reached the executor)."""
     return {"errors": [{"message": message, "extensions": {"classification": "InvalidSyntax"}}]}
 
 
-def install_error_handlers(app: APIGatewayRestResolver, error_body: ErrorBody) -> None:
+def authenticate(app: APIGatewayRestResolver, required: Scope) -> Principal:
+    """The caller, from ODP's x-api-key header; every log line after this names the tenant."""
+    principal = auth.authenticate(app.current_event.headers.get("x-api-key"), required)
+    logger.append_keys(tenant=principal.tenant_id)
+    return principal
+
+
+def install_error_handlers(app: APIGatewayRestResolver, shapes: dict[str, ErrorBody]) -> None:
+    """Answer errors in the shape of the API family the path belongs to (longest prefix wins)."""
+
+    def error_body(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
+        path = app.current_event.path
+        prefix = max((p for p in shapes if path.startswith(p)), key=len)
+        return shapes[prefix](status, message, problems)
+
     @app.exception_handler(Forbidden)
     def forbidden(_: Forbidden) -> Response:
         # API Gateway's own answer to a bad key: says nothing of why.

@@ -45,6 +45,8 @@ def _to_audience(item: AudienceItem) -> Audience:
         metadata=item.metadata.as_dict(),
         revision=int(item.revision),
         enabled=item.enabled,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
     )
 
 
@@ -53,6 +55,23 @@ def get_audience(tenant_id: str, key: str) -> Audience | None:
         return _to_audience(AudienceItem.get(tenant_id, _audience_sk(key), consistent_read=True))
     except AudienceItem.DoesNotExist:
         return None
+
+
+def delete_audience(tenant_id: str, current: Audience) -> None:
+    """Delete `current` (as read) and free its external id; RevisionRaced if it changed since."""
+    try:
+        with TransactWrite(connection=_connection) as transaction:
+            transaction.delete(
+                AudienceItem(tenant_id, _audience_sk(current.key)), condition=AudienceItem.revision == current.revision
+            )
+            transaction.delete(
+                ExternalIdClaim(tenant_id, _claim_sk(current.external_id)),
+                condition=ExternalIdClaim.audience_key == current.key,
+            )
+    except TransactWriteError as error:
+        if error.cause_response_code == "TransactionCanceledException" and _failed(error)[0]:
+            raise RevisionRaced(current.key) from error
+        raise
 
 
 def list_audiences(tenant_id: str) -> list[Audience]:

@@ -24,7 +24,7 @@ class _Table(Model):
 
 
 class TenantItem(_Table):
-    """pk=TENANT#<tenant_id>, sk=CONFIG. identifiers: field -> merge confidence."""
+    """pk=TENANT#<tenant_id>, sk=CONFIG. identifiers: field -> its definition (a map)."""
 
     class Meta:
         table_name = _settings.tenants_table
@@ -36,13 +36,28 @@ class TenantItem(_Table):
 
 
 class ApiKeyItem(_Table):
-    """pk=KEY#<sha256 of the key>, sk=KEY. The key itself is never stored."""
+    """pk=KEY#<sha256 of the key>, sk=KEY: what authentication looks up. The key is never stored."""
 
     class Meta:
         table_name = _settings.tenants_table
         region = _settings.region
 
     tenant_id = UnicodeAttribute()
+    scope = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class ApiKeyListing(_Table):
+    """pk=TENANT#<tenant_id>, sk=KEY#<key id>: a tenant's keys, for listing and revoking.
+
+    The key id is the start of the key's hash: it names a key without revealing it.
+    """
+
+    class Meta:
+        table_name = _settings.tenants_table
+        region = _settings.region
+
+    key_hash = UnicodeAttribute()
     scope = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
 

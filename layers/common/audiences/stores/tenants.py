@@ -1,16 +1,30 @@
-"""Tenant configuration and hashed API keys in the tenants table."""
+"""Tenants, their identifier fields, and their hashed API keys in the tenants table."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
-from audiences.domain import Confidence, Principal, Scope, Tenant
-from audiences.errors import Conflict
-from audiences.stores.models import ApiKeyItem, TenantItem
+from audiences.domain import Confidence, Identifier, Principal, Scope, Tenant
+from audiences.errors import Conflict, NotFound
+from audiences.settings import get_settings
+from audiences.stores.models import ApiKeyItem, ApiKeyListing, TenantItem
 
 _CONFIG = "CONFIG"
+KEY_ID_CHARS = 12
+
+_connection = Connection(region=get_settings().region)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    scope: Scope
+    created_at: datetime
 
 
 def _tenant_pk(tenant_id: str) -> str:
@@ -21,20 +35,48 @@ def _key_pk(key_hash: str) -> str:
     return f"KEY#{key_hash}"
 
 
+def _identifier(name: str, stored: dict) -> Identifier:
+    return Identifier(
+        name=name,
+        merge_confidence=Confidence(stored["merge_confidence"]),
+        display_name=stored.get("display_name", ""),
+        messaging=bool(stored.get("messaging", False)),
+        public_read=bool(stored.get("public_read", False)),
+    )
+
+
+def _stored(identifier: Identifier) -> dict:
+    return {
+        "merge_confidence": identifier.merge_confidence.value,
+        "display_name": identifier.display_name,
+        "messaging": identifier.messaging,
+        "public_read": identifier.public_read,
+    }
+
+
+def _tenant(item: TenantItem) -> Tenant:
+    tenant_id = item.pk.removeprefix("TENANT#")
+    identifiers = {name: _identifier(name, stored) for name, stored in item.identifiers.as_dict().items()}
+    return Tenant(tenant_id=tenant_id, identifiers=identifiers, revision=int(item.revision))
+
+
 def get_tenant(tenant_id: str) -> Tenant | None:
     try:
-        item = TenantItem.get(_tenant_pk(tenant_id), _CONFIG)
+        return _tenant(TenantItem.get(_tenant_pk(tenant_id), _CONFIG))
     except TenantItem.DoesNotExist:
         return None
-    identifiers = {name: Confidence(level) for name, level in item.identifiers.as_dict().items()}
-    return Tenant(tenant_id=tenant_id, identifiers=identifiers, revision=int(item.revision))
+
+
+def list_tenants() -> list[Tenant]:
+    """Every tenant: a Scan, for operators only (tenants are few; nothing on a request path calls it)."""
+    return sorted((_tenant(item) for item in TenantItem.scan(TenantItem.sk == _CONFIG)), key=lambda t: t.tenant_id)
 
 
 def create_tenant(tenant: Tenant) -> None:
     item = TenantItem(
         _tenant_pk(tenant.tenant_id),
         _CONFIG,
-        identifiers={name: level.value for name, level in tenant.identifiers.items()},
+        identifiers={name: _stored(identifier) for name, identifier in tenant.identifiers.items()},
         revision=tenant.revision,
         created_at=datetime.now(UTC),
     )
@@ -46,6 +88,25 @@ def create_tenant(tenant: Tenant) -> None:
         raise
 
 
+def add_identifier(tenant_id: str, identifier: Identifier) -> None:
+    """Add an identifier field; Conflict if the tenant has it, NotFound if there is no tenant."""
+    item = TenantItem(_tenant_pk(tenant_id), _CONFIG)
+    try:
+        item.update(
+            actions=[
+                TenantItem.identifiers[identifier.name].set(_stored(identifier)),
+                TenantItem.revision.add(1),
+            ],
+            condition=TenantItem.pk.exists() & TenantItem.identifiers[identifier.name].does_not_exist(),
+        )
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        if get_tenant(tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id!r} does not exist") from error
+        raise Conflict(f"identifier {identifier.name!r} already exists") from error
+
+
 def get_principal(key_hash: str) -> Principal | None:
     try:
         item = ApiKeyItem.get(_key_pk(key_hash), "KEY")
@@ -54,11 +115,61 @@ def get_principal(key_hash: str) -> Principal | None:
     return Principal(tenant_id=item.tenant_id, scope=Scope(item.scope))
 
 
-def put_key(key_hash: str, principal: Principal) -> None:
-    ApiKeyItem(
-        _key_pk(key_hash),
-        "KEY",
-        tenant_id=principal.tenant_id,
-        scope=principal.scope.value,
-        created_at=datetime.now(UTC),
-    ).save(condition=ApiKeyItem.pk.does_not_exist())
+def put_key(key_hash: str, principal: Principal) -> str:
+    """Store a key's hash and its listing under the tenant in one transaction; returns the key id."""
+    key_id = key_hash[:KEY_ID_CHARS]
+    now = datetime.now(UTC)
+    try:
+        _write_key(key_hash, key_id, principal, now)
+    except TransactWriteError as error:
+        reasons = error.cancellation_reasons or [None]
+        if reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            raise NotFound(f"tenant {principal.tenant_id!r} does not exist") from error
+        raise
+    return key_id
+
+
+def _write_key(key_hash: str, key_id: str, principal: Principal, now: datetime) -> None:
+    with TransactWrite(connection=_connection) as transaction:
+        transaction.condition_check(TenantItem, _tenant_pk(principal.tenant_id), _CONFIG, TenantItem.pk.exists())
+        transaction.save(
+            ApiKeyItem(
+                _key_pk(key_hash), "KEY", tenant_id=principal.tenant_id, scope=principal.scope.value, created_at=now
+            ),
+            condition=ApiKeyItem.pk.does_not_exist(),
+        )
+        transaction.save(
+            ApiKeyListing(
+                _tenant_pk(principal.tenant_id),
+                f"KEY#{key_id}",
+                key_hash=key_hash,
+                scope=principal.scope.value,
+                created_at=now,
+            ),
+            condition=ApiKeyListing.pk.does_not_exist(),
+        )
+
+
+def list_keys(tenant_id: str) -> list[KeyInfo]:
+    return [
+        KeyInfo(item.sk.removeprefix("KEY#"), Scope(item.scope), item.created_at)
+        for item in ApiKeyListing.query(_tenant_pk(tenant_id), ApiKeyListing.sk.startswith("KEY#"))
+    ]
+
+
+def revoke_key(tenant_id: str, key_id: str) -> None:
+    """Delete the key and its listing together; NotFound unless the tenant has that key."""
+    try:
+        listing = ApiKeyListing.get(_tenant_pk(tenant_id), f"KEY#{key_id}", consistent_read=True)
+    except ApiKeyListing.DoesNotExist as error:
+        raise NotFound(f"tenant {tenant_id!r} has no key {key_id!r}") from error
+    try:
+        with TransactWrite(connection=_connection) as transaction:
+            transaction.delete(listing, condition=ApiKeyListing.pk.exists())
+            transaction.delete(
+                ApiKeyItem(_key_pk(listing.key_hash), "KEY"), condition=ApiKeyItem.tenant_id == tenant_id
+            )
+    except TransactWriteError as error:
+        if error.cause_response_code == "TransactionCanceledException":
+            raise NotFound(f"tenant {tenant_id!r} has no key {key_id!r}") from error
+        raise

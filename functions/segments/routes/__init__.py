@@ -1,0 +1,1 @@
+"""One Router per API family the management function serves."""

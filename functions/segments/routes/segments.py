@@ -1,0 +1,48 @@
+"""/v3/segments: ODP's segments API for passthrough (external) audiences."""
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from audiences import catalog, memberships
+from audiences.domain import Scope
+from audiences.odp import http
+from audiences.odp.segments import VALIDATE_SUFFIX, checked_segment_id, parse_segment, segment_body
+
+router = Router()
+
+
+@router.get("/v3/segments")
+def list_segments():
+    principal = http.authenticate(router, Scope.PRIVATE)
+    return {"segment_ids": sorted(audience.key for audience in catalog.list_audiences(principal.tenant_id))}
+
+
+@router.get("/v3/segments/<segment_id>")
+def get_segment(segment_id: str):
+    principal = http.authenticate(router, Scope.PRIVATE)
+    audience = catalog.get_audience(principal.tenant_id, checked_segment_id(segment_id))
+    return segment_body(audience, memberships.audience_size(principal.tenant_id, audience.external_id))
+
+
+@router.post("/v3/segments/<segment_id>")
+def create_or_validate_segment(segment_id: str):
+    """POST …/{id} creates; POST …/{id}:validate only checks (API Gateway cannot route on a suffix)."""
+    principal = http.authenticate(router, Scope.PRIVATE)
+    if segment_id.endswith(VALIDATE_SUFFIX):
+        parse_segment(segment_id.removesuffix(VALIDATE_SUFFIX), router.current_event.body)
+        return {}
+    audience = parse_segment(segment_id, router.current_event.body)
+    return {"revision": catalog.create_audience(principal.tenant_id, audience)}
+
+
+@router.put("/v3/segments/<segment_id>")
+def put_segment(segment_id: str):
+    principal = http.authenticate(router, Scope.PRIVATE)
+    audience = parse_segment(segment_id, router.current_event.body)
+    return {"revision": catalog.put_audience(principal.tenant_id, audience)}
+
+
+@router.delete("/v3/segments/<segment_id>")
+def delete_segment(segment_id: str):
+    principal = http.authenticate(router, Scope.PRIVATE)
+    catalog.delete_audience(principal.tenant_id, checked_segment_id(segment_id))
+    return {}
