@@ -12,7 +12,7 @@ SAM := $(SAM_VENV)/bin/sam
 PYTHON := $(shell for p in python3.13 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help run test lint unit integration template e2e sam-validate sam-build invoke validate deploy clean
+.PHONY: help run test lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ sam-build: $(SAM_VENV)/.installed ## sam build (needs python3.13, as the runtime
 invoke: $(VENV)/.installed ## run one handler in-process: make invoke FUNCTION=IngestFunction EVENT=events/ingest-qualify.json
 	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json" >&2; exit 2; }
 	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
+
+admin: $(VENV)/.installed ## operator CLI: make admin ARGS="--local tenants list" (see --help)
+	@PYTHONPATH=layers/common $(PY) -m audiences.admin $(ARGS)
 
 validate: sam-validate template ## lint the template every way we can
 

@@ -83,6 +83,10 @@ class LocalStack:
             "API_URL": self.api_url,
             "AWS_ENDPOINT_URL": self.aws_url,
             "IMPORTS_BUCKET": plan.names["ImportsBucket"],
+            **{
+                name: os.environ[name]
+                for name in ("TENANTS_TABLE", "CATALOG_TABLE", "MEMBERSHIPS_TABLE", "DATA_BUCKET")
+            },
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.state_dir / "demo.env"

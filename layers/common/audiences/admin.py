@@ -1,0 +1,178 @@
+"""Operator CLI: tenants, identifiers, API keys and audiences, on the local stack or a deployed one.
+
+    python -m audiences.admin --local tenants create acme
+    python -m audiences.admin --stack passthrough-audiences keys create acme --scope private
+
+It talks to DynamoDB directly with your AWS credentials: it is for whoever operates the
+deployment, not for tenants (they use the API with their keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+_STACK_OUTPUTS = {
+    "TENANTS_TABLE": "TenantsTableName",
+    "CATALOG_TABLE": "CatalogTableName",
+    "MEMBERSHIPS_TABLE": "MembershipsTableName",
+    "DATA_BUCKET": "DataBucketName",
+}
+
+
+class AdminError(Exception):
+    """Something the operator can fix; the message says what."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m audiences.admin",
+        description="Manage tenants, identifier fields, API keys and audiences.",
+        epilog="Without --local or --stack, the table names come from TENANTS_TABLE, CATALOG_TABLE, "
+        "MEMBERSHIPS_TABLE and DATA_BUCKET, and AWS from the usual AWS_* variables.",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--local", action="store_true", help="the stack `make run` started (reads .local/demo.env)")
+    target.add_argument("--stack", metavar="NAME", help="a deployed stack: its outputs name the tables")
+    parser.add_argument("--region", help="AWS region of --stack (default: your AWS configuration)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tenants = commands.add_parser("tenants", help="create and list tenants").add_subparsers(
+        dest="action", required=True
+    )
+    create = tenants.add_parser("create", help="create a tenant")
+    create.add_argument("tenant", help="tenant id: a-z, 0-9, - and _, starting with a letter or digit")
+    create.add_argument(
+        "--identifier",
+        action="append",
+        metavar="NAME=high|low",
+        help="an identifier field and its merge confidence (repeatable; default fs_user_id=high)",
+    )
+    tenants.add_parser("list", help="list tenants and their identifier fields")
+
+    identifiers = commands.add_parser("identifiers", help="add identifier fields").add_subparsers(
+        dest="action", required=True
+    )
+    add = identifiers.add_parser("add", help="add an identifier field to a tenant")
+    add.add_argument("tenant")
+    add.add_argument("name", help="field name, e.g. loyalty_number")
+    add.add_argument("--confidence", choices=["high", "low"], required=True, help="merge confidence")
+    add.add_argument("--display-name", default="", help="shown to people (default: none)")
+
+    keys = commands.add_parser("keys", help="create, list and revoke API keys").add_subparsers(
+        dest="action", required=True
+    )
+    new_key = keys.add_parser("create", help="create a key; it is printed once and never stored")
+    new_key.add_argument("tenant")
+    new_key.add_argument("--scope", choices=["public", "private"], required=True)
+    keys.add_parser("list", help="list a tenant's keys by id").add_argument("tenant")
+    revoke = keys.add_parser("revoke", help="revoke a key (effective within AUTH_CACHE_SECONDS)")
+    revoke.add_argument("tenant")
+    revoke.add_argument("key_id", help="as `keys list` shows it")
+
+    audiences = commands.add_parser("audiences", help="list audiences").add_subparsers(dest="action", required=True)
+    audiences.add_parser("list", help="a tenant's audiences with their exact sizes").add_argument("tenant")
+    return parser
+
+
+def _point_at_target(args: argparse.Namespace) -> None:
+    """Set the environment the audiences package reads, before it is imported."""
+    if args.local:
+        env_file = Path(os.environ.get("LOCAL_STATE_DIR") or Path.cwd() / ".local") / "demo.env"
+        if not env_file.is_file():
+            raise AdminError(f"{env_file} does not exist: start the local stack with `make run` first")
+        for line in env_file.read_text().splitlines():
+            name, _, value = line.removeprefix("export ").partition("=")
+            os.environ[name] = value
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        os.environ.setdefault("AWS_REGION", "us-east-1")
+    elif args.stack:
+        from audiences.stores.stack import outputs
+
+        found = outputs(args.stack, args.region)
+        missing = [output for output in _STACK_OUTPUTS.values() if output not in found]
+        if missing:
+            raise AdminError(f"stack {args.stack!r} has no output(s) {', '.join(missing)}: is it this application?")
+        os.environ.update({variable: found[output] for variable, output in _STACK_OUTPUTS.items()})
+        if args.region:
+            os.environ["AWS_REGION"] = args.region
+
+
+def _identifiers(specs: list[str] | None):
+    from audiences.domain import IDENTIFIER_FIELD, Confidence, Identifier
+
+    identifiers = {}
+    for spec in specs or ["fs_user_id=high"]:
+        name, _, level = spec.partition("=")
+        if not IDENTIFIER_FIELD.fullmatch(name) or level not in ("high", "low"):
+            raise AdminError(f"--identifier {spec!r}: use NAME=high or NAME=low, NAME of a-z, 0-9 and _")
+        identifiers[name] = Identifier(name, Confidence(level))
+    return identifiers
+
+
+def _run(args: argparse.Namespace) -> None:
+    from audiences import auth, catalog, memberships, tenants
+    from audiences.domain import TENANT_ID, Confidence, Identifier, Principal, Scope, Tenant
+    from audiences.stores import tenants as tenant_store
+
+    if args.command != "tenants" and tenant_store.get_tenant(args.tenant) is None:
+        raise AdminError(f"tenant {args.tenant!r} does not exist (see: tenants list)")
+    match args.command, args.action:
+        case "tenants", "create":
+            if not TENANT_ID.fullmatch(args.tenant):
+                raise AdminError(f"tenant id {args.tenant!r} is invalid: use a-z, 0-9, - and _ (at most 63)")
+            tenant_store.create_tenant(Tenant(args.tenant, _identifiers(args.identifier)))
+            print(f"created tenant {args.tenant}; next: keys create {args.tenant} --scope private")
+        case "tenants", "list":
+            for tenant in tenant_store.list_tenants():
+                fields = ", ".join(f"{i.name}={i.merge_confidence.value}" for i in tenant.identifiers.values())
+                print(f"{tenant.tenant_id}\t{fields}")
+        case "identifiers", "add":
+            identifier = Identifier(args.name, Confidence(args.confidence), display_name=args.display_name)
+            tenants.add_identifier(args.tenant, identifier)
+            print(f"added {args.name} ({args.confidence}) to {args.tenant}; in use within AUTH_CACHE_SECONDS")
+        case "keys", "create":
+            key = auth.issue_key(Principal(args.tenant, Scope(args.scope)))
+            print(f"{args.scope} key for {args.tenant} (id {auth.key_id(key)}), shown only now:\n{key}")
+        case "keys", "list":
+            for info in tenant_store.list_keys(args.tenant):
+                print(f"{info.key_id}\t{info.scope.value}\t{info.created_at.isoformat()}")
+        case "keys", "revoke":
+            tenant_store.revoke_key(args.tenant, args.key_id)
+            print(f"revoked {args.key_id}; refused everywhere within AUTH_CACHE_SECONDS")
+        case "audiences", "list":
+            print("segment_id\texternal_id\tsize\trevision\tenabled")
+            for audience in catalog.list_audiences(args.tenant):
+                size = memberships.audience_size(args.tenant, audience.external_id)
+                print(f"{audience.key}\t{audience.external_id}\t{size}\t{audience.revision}\t{audience.enabled}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        _point_at_target(args)
+        _run(args)
+    except AdminError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from audiences.errors import AudiencesError
+        from audiences.settings import SettingsError
+
+        if isinstance(error, AudiencesError | SettingsError):
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        if isinstance(error, BotoCoreError | ClientError):
+            print(f"error: AWS said: {error}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
