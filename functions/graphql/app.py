@@ -1,12 +1,13 @@
-"""POST /v3/graphql: ODP's GraphQL API for customer audience membership."""
+"""/v3/graphql: ODP's GraphQL API for audience membership, and an explorer page for people."""
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 
 from audiences import auth
 from audiences.domain import Scope
 from audiences.odp import graphql, http
+from audiences.odp.body import check_json_transport
 
 logger = Logger()
 tracer = Tracer()
@@ -18,7 +19,14 @@ http.install_error_handlers(app, {"/": http.graphql_error})
 @tracer.capture_method
 def query():
     principal = http.authenticate(app, Scope.PUBLIC)
+    check_json_transport(app.current_event.headers.get("content-type"), app.current_event.body, graphql.MAX_BODY_BYTES)
     return graphql.execute(app.current_event.body, auth.tenant_of(principal))
+
+
+@app.get("/v3/graphql")
+def explorer():
+    """A static GraphiQL page: it holds no data, so it needs no key (queries it sends do)."""
+    return Response(status_code=200, content_type=content_types.TEXT_HTML, body=graphql.EXPLORER_HTML)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

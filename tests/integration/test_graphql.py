@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from graphql import parse, validate
+
+from audiences import cache
+from audiences.odp.graphql import query_limits, schema_for
+from audiences.stores import catalog as catalog_store
 from tests.integration.helpers import CUSTOMER_QUERY, audience_names, customer_query, event, segment
 
 T = 1_748_851_070
@@ -115,3 +123,117 @@ def test_another_tenant_sees_nothing(api, demo):
     other_key = auth.issue_key(Principal("other", Scope.PUBLIC))
     reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=other_key)
     assert reply.body["errors"][0]["extensions"]["code"] == "INVALID_IDENTIFIER_EXCEPTION"
+
+
+def test_customer_nodes_carry_description_readiness_and_extras(api, demo):
+    api.call("PUT", "/v3/segments/vip_users", segment("vip", description="VIPs"), key=demo["DEMO_PRIVATE_KEY"])
+    send(api, demo, event("qualify", "u1", "vip", T))
+    fields = "name state description is_ready external_id qualified_at"
+    body = query(api, demo, {"query": f'{{customer(fs_user_id: "u1") {{audiences {{edges {{node {{{fields}}}}}}}}}}}'})
+    assert body["data"]["customer"]["audiences"]["edges"][0]["node"] == {
+        "name": "vip_users",
+        "state": "qualified",
+        "description": "VIPs",
+        "is_ready": True,
+        "external_id": "vip",
+        "qualified_at": "2025-06-02T07:57:50+00:00",
+    }
+
+
+def test_disabled_and_deleted_audiences_do_not_appear(api, demo):
+    setup_audiences(api, demo, ("vip_users", "vip"), ("churn_risk", "churn"))
+    send(api, demo, event("qualify", "u1", "vip", T), event("qualify", "u1", "churn", T))
+    current = catalog_store.get_audience("demo", "churn_risk")
+    catalog_store.update_audience("demo", current, replace(current, enabled=False, revision=current.revision + 1))
+    api.call("DELETE", "/v3/segments/vip_users", key=demo["DEMO_PRIVATE_KEY"])
+    cache.clear_all()  # CATALOG_CACHE_SECONDS later, every container has re-read the catalog
+    assert audience_names(query(api, demo, customer_query("u1"))) == []
+    listed = query(api, demo, {"query": "{audiences {edges {node {name}}}}"})
+    assert listed["data"]["audiences"]["edges"] == []
+
+
+PAGE_QUERY = """query($after: String) {
+  audiences(first: 2, after: $after) {
+    edges { node { name size revision is_ready external_id } cursor }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def test_audiences_page_through_with_cursors_and_exact_sizes(api, demo):
+    names = [f"seg_{n}" for n in range(5)]
+    setup_audiences(api, demo, *[(name, f"ext_{name}") for name in names])
+    joins = [event("qualify", f"u{n}", "ext_seg_1", T) for n in range(3)]
+    send(api, demo, *joins, event("qualify", "u9", "ext_seg_4", T))
+    seen, after, pages = [], None, 0
+    while True:
+        connection = query(api, demo, {"query": PAGE_QUERY, "variables": {"after": after}})["data"]["audiences"]
+        seen += [(edge["node"]["name"], edge["node"]["size"]) for edge in connection["edges"]]
+        pages += 1
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+        assert after == connection["edges"][-1]["cursor"]
+    assert pages == 3
+    assert seen == [("seg_0", 0), ("seg_1", 3), ("seg_2", 0), ("seg_3", 0), ("seg_4", 1)]
+
+
+def test_one_audience_by_name(api, demo):
+    api.call("PUT", "/v3/segments/vip_users", segment("vip", description="VIPs"), key=demo["DEMO_PRIVATE_KEY"])
+    send(api, demo, event("qualify", "u1", "vip", T))
+    both = '{audience(name: "vip_users") {name size description created_at} missing: audience(name: "nope") {name}}'
+    body = query(api, demo, {"query": both})
+    found = body["data"]["audience"]
+    assert (found["name"], found["size"], found["description"]) == ("vip_users", 1, "VIPs")
+    assert datetime.fromisoformat(found["created_at"]) <= datetime.now(UTC)
+    assert body["data"]["missing"] is None
+
+
+def test_bad_paging_arguments_are_validation_errors(api, demo):
+    too_many = query(api, demo, {"query": "{audiences(first: 101) {edges {cursor}}}"})
+    assert too_many["errors"][0]["message"] == "first must be 0 to 100, got 101"
+    bad_cursor = query(api, demo, {"query": '{audiences(after: "bm9wZQ==") {edges {cursor}}}'})
+    assert bad_cursor["errors"][0]["message"] == "after is not a cursor this API returned"
+    assert {e["extensions"]["classification"] for e in too_many["errors"] + bad_cursor["errors"]} == {"ValidationError"}
+
+
+def test_aliases_count_against_the_field_limit(api, demo):
+    aliased = "{" + " ".join(f'a{n}: audience(name: "x") {{name}}' for n in range(101)) + "}"
+    [too_wide] = query(api, demo, {"query": aliased})["errors"]
+    assert too_wide["message"] == "the query selects 202 fields; at most 200 are allowed"
+    assert too_wide["extensions"]["classification"] == "ValidationError"
+    assert "data" not in too_wide  # refused before any resolver ran
+
+
+def test_subset_size_is_bounded(api, demo):
+    subset = query(api, demo, {"query": CUSTOMER_QUERY, "variables": {"userId": "u", "audiences": ["a"] * 101}})
+    # the unknown customer is found first; with a known one the subset is checked
+    assert subset["errors"][0]["extensions"]["code"] == "INVALID_IDENTIFIER_EXCEPTION"
+    send(api, demo, event("qualify", "u", "vip", T))
+    subset = query(api, demo, {"query": CUSTOMER_QUERY, "variables": {"userId": "u", "audiences": ["a"] * 101}})
+    assert subset["errors"][0]["message"] == "subset names at most 100 audiences, got 101"
+    assert subset["errors"][0]["extensions"]["classification"] == "ValidationError"
+
+
+def test_depth_counts_fragments_and_leaves_introspection_free():
+    schema = schema_for(("fs_user_id",))
+    five_deep = parse('{customer(fs_user_id: "u") {audiences {edges {node {name}}}}}')
+    assert validate(schema, five_deep, [query_limits(5, 200)]) == []
+    [error] = validate(schema, five_deep, [query_limits(4, 200)])
+    assert error.message == "the query is nested 5 levels deep; at most 4 are allowed"
+    via_fragments = parse(
+        "fragment N on CustomerAudience {name} fragment E on CustomerAudienceEdge {node {...N}} "
+        '{customer(fs_user_id: "u") {audiences {edges {...E}}}}'
+    )
+    assert len(validate(schema, via_fragments, [query_limits(4, 200)])) == 1
+    introspection = parse("{__schema {types {fields {type {ofType {ofType {ofType {ofType {name}}}}}}}}}")
+    assert validate(schema, introspection, [query_limits(2, 5)]) == []
+
+
+def test_nothing_mutates_and_the_explorer_is_served(api, demo):
+    mutation = query(api, demo, {"query": "mutation { anything }"})
+    assert mutation["errors"][0]["extensions"]["classification"] == "ValidationError"
+    page = api.router.match("GET", "/v3/graphql")[0].function.invoke(
+        {"httpMethod": "GET", "path": "/v3/graphql", "resource": "/v3/graphql", "headers": {}, "requestContext": {}}
+    )
+    assert page["statusCode"] == 200 and "GraphiQL" in page["body"]

@@ -44,11 +44,36 @@ def test_a_cold_container_first_resolves_key_and_tenant(api, demo, aws_calls):
     assert counts == Counter({"dynamodb.GetItem": 2, "dynamodb.TransactWriteItems": 1, "s3.PutObject": 1})
 
 
-def test_customer_query_costs_two_queries_and_no_per_audience_reads(api, demo, aws_calls):
+def test_a_warm_customer_query_is_exactly_one_dynamodb_request(api, demo, aws_calls):
     for number in range(5):
         api.call("PUT", f"/v3/segments/a{number}", segment(f"x{number}"), key=demo["DEMO_PRIVATE_KEY"])
     api.call("POST", "/v3/events", [event("qualify", "u1", f"x{n}", T) for n in range(5)], key=demo["DEMO_PUBLIC_KEY"])
+    api.call("POST", "/v3/graphql", customer_query("u1"), key=demo["DEMO_PUBLIC_KEY"])  # warms the catalog copy
     aws_calls.reset()
-    reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=demo["DEMO_PUBLIC_KEY"])
-    assert len(reply.body["data"]["customer"]["audiences"]["edges"]) == 5
-    assert aws_calls.counts() == Counter({"dynamodb.Query": 2})
+    reply = api.call(
+        "POST", "/v3/graphql", customer_query("u1", subset=["a1", "a2", "zz"]), key=demo["DEMO_PUBLIC_KEY"]
+    )
+    assert [edge["node"]["name"] for edge in reply.body["data"]["customer"]["audiences"]["edges"]] == ["a1", "a2"]
+    assert aws_calls.counts() == Counter({"dynamodb.Query": 1})
+
+
+def test_an_audience_created_after_the_catalog_was_cached_costs_two_lookups_once(api, demo, aws_calls):
+    key, public = demo["DEMO_PRIVATE_KEY"], demo["DEMO_PUBLIC_KEY"]
+    api.call("POST", "/v3/events", event("qualify", "u1", "late", T), key=public)
+    api.call("POST", "/v3/graphql", customer_query("u1"), key=public)  # catalog cached without "late"
+    api.call("PUT", "/v3/segments/late_segment", segment("late"), key=key)
+    aws_calls.reset()
+    reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=public)
+    assert reply.body["data"]["customer"]["audiences"]["edges"][0]["node"]["name"] == "late_segment"
+    assert aws_calls.counts() == Counter({"dynamodb.Query": 1, "dynamodb.BatchGetItem": 2})
+    aws_calls.reset()
+    api.call("POST", "/v3/graphql", customer_query("u1"), key=public)
+    assert aws_calls.counts() == Counter({"dynamodb.Query": 1})
+
+
+def test_memberships_no_audience_holds_cost_one_more_lookup(api, demo, aws_calls):
+    api.call("POST", "/v3/events", event("qualify", "u1", "orphan", T), key=demo["DEMO_PUBLIC_KEY"])
+    api.call("POST", "/v3/graphql", customer_query("u1"), key=demo["DEMO_PUBLIC_KEY"])
+    aws_calls.reset()
+    api.call("POST", "/v3/graphql", customer_query("u1"), key=demo["DEMO_PUBLIC_KEY"])
+    assert aws_calls.counts() == Counter({"dynamodb.Query": 1, "dynamodb.BatchGetItem": 1})

@@ -6,12 +6,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
+from audiences.cache import TTLCache
 from audiences.domain import Audience
 from audiences.errors import NotFound
+from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
 
 _RACE_ATTEMPTS = 5
 T = TypeVar("T")
+
+# Per tenant: external id -> audience, as customer queries need it.
+_by_external_id: TTLCache[dict[str, Audience]] = TTLCache(lambda: get_settings().catalog_cache_seconds)
 
 
 def _until_settled(key: str, attempt: Callable[[], T]) -> T:
@@ -67,3 +72,19 @@ def get_audience(tenant_id: str, key: str) -> Audience:
 
 def list_audiences(tenant_id: str) -> list[Audience]:
     return catalog_store.list_audiences(tenant_id)
+
+
+def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str, Audience]:
+    """The audiences holding these external ids, from this container's copy of the catalog.
+
+    The copy is refreshed every CATALOG_CACHE_SECONDS, so changes and deletions show within
+    that time. An id the copy lacks (an audience created since, or a membership no audience
+    holds) is looked up at once, so a new audience answers immediately.
+    """
+    known = _by_external_id.get_or_load(
+        tenant_id, lambda: {audience.external_id: audience for audience in catalog_store.list_audiences(tenant_id)}
+    )
+    missing = external_ids - known.keys()
+    if missing:
+        known.update(catalog_store.audiences_by_external_id(tenant_id, missing))
+    return {external_id: known[external_id] for external_id in external_ids if external_id in known}

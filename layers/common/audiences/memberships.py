@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+from audiences import catalog
 from audiences.domain import Audience, MembershipChange, State, UserRef, supersedes
-from audiences.stores import catalog as catalog_store
 from audiences.stores import memberships as membership_store
 from audiences.stores.memberships import Outcome
 
@@ -56,19 +56,31 @@ def apply(tenant_id: str, changes: Sequence[MembershipChange]) -> ApplyResult:
 
 
 def audience_size(tenant_id: str, external_id: str) -> int:
-    return membership_store.audience_size(tenant_id, external_id)
+    return membership_store.audience_sizes(tenant_id, [external_id])[external_id]
 
 
-def customer_audiences(tenant_id: str, user: UserRef) -> list[Audience] | None:
-    """The enabled audiences `user` is qualified for, or None if we know nothing of the user."""
+def audience_sizes(tenant_id: str, external_ids: list[str]) -> dict[str, int]:
+    return membership_store.audience_sizes(tenant_id, external_ids)
+
+
+@dataclass(frozen=True)
+class Qualification:
+    audience: Audience
+    ts: float  # of the change that qualified the user
+
+
+def customer_audiences(tenant_id: str, user: UserRef) -> list[Qualification] | None:
+    """The enabled audiences `user` is qualified for, or None if we know nothing of the user.
+
+    One Query of the user's memberships; the catalog comes from this container's cache.
+    """
     entries = membership_store.user_memberships(tenant_id, user)
     if not entries:
         return None
-    qualified = {external_id for external_id, (state, _) in entries.items() if state is State.QUALIFIED}
-    if not qualified:
-        return []
+    qualified = {external_id: ts for external_id, (state, ts) in entries.items() if state is State.QUALIFIED}
+    audiences = catalog.audiences_by_external_id(tenant_id, set(qualified))
     return [
-        audience
-        for audience in catalog_store.list_audiences(tenant_id)
-        if audience.enabled and audience.external_id in qualified
+        Qualification(audience, qualified[external_id])
+        for external_id, audience in audiences.items()
+        if audience.enabled
     ]

@@ -24,6 +24,8 @@ class Settings:
     max_future_skew_seconds: int = 300
     # How long a warm container trusts what it read about keys and tenant config.
     auth_cache_seconds: int = 60
+    # How long a warm container trusts its copy of a tenant's catalog for customer queries.
+    catalog_cache_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -49,6 +51,7 @@ class Settings:
             data_bucket=required("DATA_BUCKET"),
             max_future_skew_seconds=seconds("MAX_FUTURE_SKEW_SECONDS", cls.max_future_skew_seconds),
             auth_cache_seconds=seconds("AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
+            catalog_cache_seconds=seconds("CATALOG_CACHE_SECONDS", cls.catalog_cache_seconds),
         )
 
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cached_property, lru_cache
 
 from ariadne import ObjectType, QueryType, graphql_sync, make_executable_schema
+from ariadne.explorer import ExplorerGraphiQL
 from aws_lambda_powertools import Logger
 from graphql import GraphQLError, GraphQLSchema
 from graphql.error import GraphQLSyntaxError
+from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from graphql.validation import ValidationRule
 
-from audiences import memberships
+from audiences import catalog, memberships
 from audiences.domain import Audience, State, Tenant, UserRef
-from audiences.errors import InvalidInput
+from audiences.errors import InvalidInput, NotFound
 from audiences.odp.body import decode_json
 
 logger = Logger(child=True)
@@ -21,9 +27,17 @@ logger = Logger(child=True)
 _ariadne_log = logging.getLogger("audiences.odp.graphql.ariadne")
 _ariadne_log.disabled = True
 
+MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 10
+MAX_FIELDS = 200  # every field counts, aliases included: a query cannot multiply work by aliasing
+MAX_SUBSET = 100
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
 _TYPES = """
+"A customer of this tenant, as the audiences they are in."
 type Customer {
-  "The audiences this customer is qualified for; `subset` keeps only the named ones."
+  "The audiences this customer is qualified for, sorted by name; `subset` keeps only the named ones (at most 100)."
   audiences(subset: [String]): CustomerAudienceConnection!
 }
 type CustomerAudienceConnection { edges: [CustomerAudienceEdge!]! }
@@ -31,16 +45,60 @@ type CustomerAudienceEdge { node: CustomerAudience! }
 type CustomerAudience {
   "The segment id."
   name: String!
+  "Always \\"qualified\\": only audiences the customer is in are listed."
   state: String!
   description: String!
+  "Always true: a passthrough audience is ready as soon as it exists."
   is_ready: Boolean!
+  "Extra: the external audience id events name."
+  external_id: String!
+  "Extra: when the customer qualified, as the qualifying event's ts (ISO 8601)."
+  qualified_at: String!
+}
+type AudienceConnection {
+  edges: [AudienceEdge!]!
+  pageInfo: PageInfo!
+}
+type AudienceEdge {
+  node: Audience!
+  cursor: String!
+}
+type PageInfo {
+  hasNextPage: Boolean!
+  endCursor: String
+}
+type Audience {
+  "The segment id."
+  name: String!
+  revision: Int!
+  description: String!
+  is_ready: Boolean!
+  "The exact number of qualified customers."
+  size: Int!
+  created_at: String
+  updated_at: String
+  "Extra: the external audience id events name."
+  external_id: String!
 }
 """
 
 
 def sdl(identifier_fields: tuple[str, ...]) -> str:
     arguments = ", ".join(f"{field}: String" for field in identifier_fields)
-    return f"type Query {{\n  customer({arguments}): Customer\n}}\n{_TYPES}"
+    return (
+        "type Query {\n"
+        '  "The customer named by exactly one identifier; null, with an error, if we know nothing of them."\n'
+        f"  customer{f'({arguments})' if arguments else ''}: Customer\n"
+        '  "The tenant\'s audiences by segment id, in pages of `first` (at most 100) after the cursor `after`."\n'
+        f"  audiences(first: Int = {DEFAULT_PAGE}, after: String): AudienceConnection!\n"
+        '  "One audience by segment id, or null."\n'
+        "  audience(name: String!): Audience\n"
+        "}\n" + _TYPES
+    )
+
+
+def _error(message: str, classification: str, **extensions: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"classification": classification, **extensions})
 
 
 class InvalidIdentifier(GraphQLError):
@@ -53,39 +111,161 @@ class InvalidIdentifier(GraphQLError):
         )
 
 
-def _customer(_, info, **arguments: str | None) -> dict:
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _customer(_, info, **arguments: str | None) -> list[memberships.Qualification]:
     given = {field: value for field, value in arguments.items() if value is not None}
     if len(given) != 1:
-        raise GraphQLError(
-            f"customer takes exactly one identifier argument, got {len(given)}",
-            extensions={"classification": "ValidationError"},
-        )
+        raise _error(f"customer takes exactly one identifier argument, got {len(given)}", "ValidationError")
     [(field, value)] = given.items()
-    audiences = memberships.customer_audiences(info.context["tenant_id"], UserRef(field, value))
-    if audiences is None:
+    qualifications = memberships.customer_audiences(info.context["tenant_id"], UserRef(field, value))
+    if qualifications is None:
         raise InvalidIdentifier(field)
-    return {"audiences": audiences}
+    return qualifications
 
 
-def _audiences(customer: dict, _, subset: list[str] | None = None) -> dict:
-    audiences: list[Audience] = customer["audiences"]
+def _customer_audiences(qualifications: list[memberships.Qualification], _, subset: list[str] | None = None) -> dict:
     if subset is not None:
+        if len(subset) > MAX_SUBSET:
+            raise _error(f"subset names at most {MAX_SUBSET} audiences, got {len(subset)}", "ValidationError")
         wanted = set(subset)
-        audiences = [audience for audience in audiences if audience.key in wanted]
-    return {"edges": [{"node": _node(audience)} for audience in sorted(audiences, key=lambda a: a.key)]}
+        qualifications = [q for q in qualifications if q.audience.key in wanted]
+    return {"edges": [{"node": _customer_node(q)} for q in sorted(qualifications, key=lambda q: q.audience.key)]}
 
 
-def _node(audience: Audience) -> dict:
-    return {"name": audience.key, "state": State.QUALIFIED.value, "description": audience.description, "is_ready": True}
+def _customer_node(qualification: memberships.Qualification) -> dict:
+    audience = qualification.audience
+    return {
+        "name": audience.key,
+        "state": State.QUALIFIED.value,
+        "description": audience.description,
+        "is_ready": True,
+        "external_id": audience.external_id,
+        "qualified_at": datetime.fromtimestamp(qualification.ts, UTC).isoformat(),
+    }
+
+
+class _PageSizes:
+    """Sizes of a page of audiences, read together and only if a query asks for one."""
+
+    def __init__(self, tenant_id: str, audiences: list[Audience]) -> None:
+        self.tenant_id, self.audiences = tenant_id, audiences
+
+    @cached_property
+    def by_external_id(self) -> dict[str, int]:
+        return memberships.audience_sizes(self.tenant_id, [audience.external_id for audience in self.audiences])
+
+
+def _audience_node(audience: Audience, sizes: _PageSizes) -> dict:
+    return {
+        "name": audience.key,
+        "revision": audience.revision,
+        "description": audience.description,
+        "is_ready": True,
+        "size": lambda *_: sizes.by_external_id[audience.external_id],
+        "created_at": _iso(audience.created_at),
+        "updated_at": _iso(audience.updated_at),
+        "external_id": audience.external_id,
+    }
+
+
+def _cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(f"audience:{key}".encode()).decode()
+
+
+def _after(cursor: str) -> str:
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = ""
+    if not decoded.startswith("audience:"):
+        raise _error("after is not a cursor this API returned", "ValidationError")
+    return decoded.removeprefix("audience:")
+
+
+def _audiences(_, info, first: int = DEFAULT_PAGE, after: str | None = None) -> dict:
+    if not 0 <= first <= MAX_PAGE:
+        raise _error(f"first must be 0 to {MAX_PAGE}, got {first}", "ValidationError")
+    tenant_id = info.context["tenant_id"]
+    audiences = sorted((a for a in catalog.list_audiences(tenant_id) if a.enabled), key=lambda a: a.key)
+    if after is not None:
+        start = _after(after)
+        audiences = [audience for audience in audiences if audience.key > start]
+    page = audiences[:first]
+    sizes = _PageSizes(tenant_id, page)
+    return {
+        "edges": [{"node": _audience_node(audience, sizes), "cursor": _cursor(audience.key)} for audience in page],
+        "pageInfo": {"hasNextPage": len(audiences) > first, "endCursor": _cursor(page[-1].key) if page else None},
+    }
+
+
+def _audience(_, info, name: str) -> dict | None:
+    tenant_id = info.context["tenant_id"]
+    try:
+        audience = catalog.get_audience(tenant_id, name)
+    except NotFound:
+        return None
+    return _audience_node(audience, _PageSizes(tenant_id, [audience])) if audience.enabled else None
+
+
+def query_limits(max_depth: int, max_fields: int) -> type[ValidationRule]:
+    class QueryLimits(ValidationRule):
+        """Bounds nesting and the number of fields (aliases count), fragments followed; introspection is free."""
+
+        def enter_operation_definition(self, node, *_) -> None:
+            depth, fields = self._measure(node.selection_set, 1, frozenset())
+            if depth > max_depth:
+                self.report_error(
+                    _error(
+                        f"the query is nested {depth} levels deep; at most {max_depth} are allowed", "ValidationError"
+                    )
+                )
+            if fields > max_fields:
+                self.report_error(
+                    _error(f"the query selects {fields} fields; at most {max_fields} are allowed", "ValidationError")
+                )
+
+        def _measure(self, selection_set: SelectionSetNode, level: int, seen: frozenset[str]) -> tuple[int, int]:
+            depth, fields = 0, 0
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    if selection.name.value.startswith("__"):
+                        continue
+                    inner_depth, inner_fields = (
+                        self._measure(selection.selection_set, level + 1, seen)
+                        if selection.selection_set
+                        else (level, 0)
+                    )
+                    depth, fields = max(depth, inner_depth), fields + 1 + inner_fields
+                elif isinstance(selection, InlineFragmentNode):
+                    inner_depth, inner_fields = self._measure(selection.selection_set, level, seen)
+                    depth, fields = max(depth, inner_depth), fields + inner_fields
+                elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                    fragment = self.context.get_fragment(selection.name.value)
+                    if fragment is not None:
+                        inner_depth, inner_fields = self._measure(
+                            fragment.selection_set, level, seen | {selection.name.value}
+                        )
+                        depth, fields = max(depth, inner_depth), fields + inner_fields
+            return max(depth, level - 1), fields
+
+    return QueryLimits
 
 
 @lru_cache(maxsize=64)
 def schema_for(identifier_fields: tuple[str, ...]) -> GraphQLSchema:
+    """The schema of every tenant with these identifier fields: built once per field set."""
     query = QueryType()
     query.set_field("customer", _customer)
+    query.set_field("audiences", _audiences)
+    query.set_field("audience", _audience)
     customer = ObjectType("Customer")
-    customer.set_field("audiences", _audiences)
-    return make_executable_schema(sdl(identifier_fields), query, customer)
+    customer.set_field("audiences", _customer_audiences)
+    audience = ObjectType("Audience")
+    audience.set_field("size", lambda node, info: node["size"]())
+    return make_executable_schema(sdl(identifier_fields), query, customer, audience)
 
 
 def _classified(error: GraphQLError, debug: bool = False) -> dict:
@@ -117,5 +297,20 @@ def execute(body: str | None, tenant: Tenant) -> dict:
         context_value={"tenant_id": tenant.tenant_id},
         error_formatter=_classified,
         logger=_ariadne_log.name,
+        validation_rules=[query_limits(MAX_DEPTH, MAX_FIELDS)],
+        introspection=True,
     )
     return result
+
+
+EXPLORER_HTML = ExplorerGraphiQL(
+    title="Passthrough Audiences GraphQL",
+    default_query='# Add your key as a header: {"x-api-key": "..."}\n'
+    "query {\n  audiences(first: 5) {\n    edges { node { name size } }\n  }\n}\n",
+).html(None)
+
+
+if __name__ == "__main__":  # python -m audiences.odp.graphql [identifier fields…]: the SDL docs/api.md shows
+    import sys
+
+    print(sdl(tuple(sorted(sys.argv[1:])) or ("email", "fs_user_id", "vuid")), end="")

@@ -74,6 +74,14 @@ def delete_audience(tenant_id: str, current: Audience) -> None:
         raise
 
 
+def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str, Audience]:
+    """The audiences holding these external ids: a BatchGetItem of the claims, then of the audiences."""
+    claims = ExternalIdClaim.batch_get([(tenant_id, _claim_sk(external_id)) for external_id in external_ids])
+    keys = [(tenant_id, _audience_sk(claim.audience_key)) for claim in claims]
+    audiences = (_to_audience(item) for item in AudienceItem.batch_get(keys)) if keys else ()
+    return {audience.external_id: audience for audience in audiences if audience.external_id in external_ids}
+
+
 def list_audiences(tenant_id: str) -> list[Audience]:
     """Every audience of a tenant: one Query (paged by DynamoDB past 1 MB)."""
     items = AudienceItem.query(tenant_id, AudienceItem.sk.startswith("AUDIENCE#"))
