@@ -19,7 +19,10 @@ http.install_error_handlers(app, {"/": http.graphql_error})
 @tracer.capture_method
 def query():
     principal = http.authenticate(app, Scope.PUBLIC)
-    check_json_transport(app.current_event.headers.get("content-type"), app.current_event.body, graphql.MAX_BODY_BYTES)
+    request = app.current_event
+    check_json_transport(
+        request.headers.get("content-type"), request.body, graphql.MAX_BODY_BYTES, "send a smaller query"
+    )
     return graphql.execute(app.current_event.body, auth.tenant_of(principal))
 
 

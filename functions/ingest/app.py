@@ -28,7 +28,7 @@ def upload_events():
     request = app.current_event
     principal = http.authenticate(app, Scope.PUBLIC)
     body = body_text(request.body, request.is_base64_encoded)
-    check_json_transport(request.headers.get("content-type"), body, MAX_BODY_BYTES)
+    check_json_transport(request.headers.get("content-type"), body, MAX_BODY_BYTES, "send fewer events per request")
     now = time.time()
     try:
         upload = parse_events(body, auth.tenant_of(principal), now, get_settings().max_future_skew_seconds)

@@ -237,3 +237,12 @@ def test_nothing_mutates_and_the_explorer_is_served(api, demo):
         {"httpMethod": "GET", "path": "/v3/graphql", "resource": "/v3/graphql", "headers": {}, "requestContext": {}}
     )
     assert page["statusCode"] == 200 and "GraphiQL" in page["body"]
+
+
+def test_an_oversized_body_is_refused_before_parsing(api, demo):
+    padding = " " * (64 * 1024)
+    reply = api.call(
+        "POST", "/v3/graphql", {"query": "{audiences {edges {cursor}}}" + padding}, key=demo["DEMO_PUBLIC_KEY"]
+    )
+    assert reply.status == 413
+    assert reply.body["errors"][0]["message"] == "the body is larger than 65536 bytes: send a smaller query"

@@ -13,13 +13,13 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def check_json_transport(content_type: str | None, body: str | None, max_bytes: int) -> None:
+def check_json_transport(content_type: str | None, body: str | None, max_bytes: int, shrink_hint: str) -> None:
     """415 for a body that says it is not JSON, 413 for one over `max_bytes`. No header is fine."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type!r}")
     if body is not None and len(body.encode()) > max_bytes:
-        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes: send fewer events per request")
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes: {shrink_hint}")
 
 
 def body_text(body: str | None, is_base64_encoded: bool) -> str | None:
