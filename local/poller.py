@@ -49,7 +49,7 @@ class QueuePoller(threading.Thread):
         ).get("Messages", [])
         if not messages:
             return 0
-        event = {"Records": [self._record(message) for message in messages]}
+        event = {"Records": [self.event_record(message) for message in messages]}
         try:
             result = self.function.invoke(event) or {}
             failed = {failure["itemIdentifier"] for failure in result.get("batchItemFailures", [])}
@@ -63,7 +63,8 @@ class QueuePoller(threading.Thread):
             )
         return len(messages)
 
-    def _record(self, message: dict) -> dict:
+    def event_record(self, message: dict) -> dict:
+        """The record Lambda's event source mapping would build from a received message."""
         return {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],

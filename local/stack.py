@@ -73,8 +73,8 @@ class LocalStack:
         threading.Thread(target=server.serve_forever, name="gateway", daemon=True).start()
         self._stoppers.append(server.shutdown)
         for function in loaded:
-            for queue in function.function.queues:
-                poller = QueuePoller(function, plan.names[queue], self.queue_retry_seconds)
+            for queue, batch_size in function.function.queues:
+                poller = QueuePoller(function, plan.names[queue], self.queue_retry_seconds, batch_size)
                 poller.start()
                 self._stoppers.append(poller.stopping.set)
 

@@ -52,7 +52,7 @@ class Function:
     memory_mb: int
     timeout_seconds: int
     routes: list[Route] = field(default_factory=list)
-    queues: list[str] = field(default_factory=list)  # logical ids of SQS event sources
+    queues: list[tuple[str, int]] = field(default_factory=list)  # SQS event sources: (logical id, batch size)
 
 
 def functions(template: dict) -> list[Function]:
@@ -72,7 +72,8 @@ def functions(template: dict) -> list[Function]:
             if event["Type"] == "Api":
                 routes.append(Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"]))
             elif event["Type"] == "SQS":
-                queues.append(event["Properties"]["Queue"]["Fn::GetAtt"][0])
+                source = event["Properties"]
+                queues.append((source["Queue"]["Fn::GetAtt"][0], int(source.get("BatchSize", 10))))
         found.append(
             Function(
                 logical_id=logical_id,

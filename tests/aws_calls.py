@@ -39,7 +39,7 @@ class AwsFaults:
     def arm(self, index: int, when: str) -> None:
         assert when in ("before", "after")
         with self._lock:
-            self.index, self.when, self._numbers = index, when, itertools.count()
+            self.index, self.when, self._numbers, self.fired = index, when, itertools.count(), False
 
     def disarm(self) -> None:
         self.arm(-1, "before")
@@ -48,10 +48,12 @@ class AwsFaults:
         with self._lock:
             context["call_number"] = number = next(self._numbers)
         if number == self.index and self.when == "before":
+            self.fired = True
             raise InjectedFault(f"crash before AWS call {number}")
 
     def after_call(self, context, **_) -> None:
         if context.get("call_number") == self.index and self.when == "after":
+            self.fired = True
             raise InjectedFault(f"crash after AWS call {context['call_number']}")
 
 

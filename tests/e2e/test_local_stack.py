@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from urllib.parse import unquote_plus
 
 import boto3
 
@@ -43,23 +41,6 @@ def test_every_template_resource_exists_in_local_aws(stack):
     assert sorted(url.rsplit("/", 1)[1] for url in queues) == sorted(
         PLAN.names[q] for q in PLAN.of_type("AWS::SQS::Queue")
     )
-
-
-def test_an_uploaded_file_is_kept_in_the_dead_letter_queue_until_imports_exist(stack):
-    sqs = aws(stack, "sqs")
-    dlq = sqs.get_queue_url(QueueName=PLAN.names["ImportsDeadLetterQueue"])["QueueUrl"]
-    key = "demo/audience-diffs/e2e_upload.csv.gz"
-    aws(stack, "s3").put_object(Bucket=PLAN.names["ImportsBucket"], Key=key, Body=b"\x1f\x8b")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
-            "Messages", []
-        ):
-            records = json.loads(message["Body"]).get("Records", [])
-            if any(unquote_plus(r["s3"]["object"]["key"]) == key for r in records):
-                return
-        time.sleep(0.5)
-    raise AssertionError(f"the notification for {key} never reached the dead-letter queue")
 
 
 def test_make_invoke_runs_a_handler_against_the_running_stack(stack):

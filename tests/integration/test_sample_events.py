@@ -44,3 +44,14 @@ def test_sample_sequence_makes_the_customer_visible(functions, demo):
     result = functions["GraphqlFunction"].invoke(load("graphql-customer.json", demo))
     edges = json.loads(result["body"])["data"]["customer"]["audiences"]["edges"]
     assert edges == [{"node": {"name": "vip_users", "state": "qualified"}}]
+
+
+def test_the_imports_sample_runs_and_records_what_happened(functions, demo):
+    from audiences.domain import ImportStatus
+    from audiences.stores import imports as import_store
+
+    functions["SegmentsFunction"].invoke(load("segments-put.json", demo))
+    result = functions["ImportsFunction"].invoke(load("imports-object-created.json", demo))
+    assert result == {"batchItemFailures": []}
+    [record] = import_store.page("demo", "vip_users", None, None, 10)[0]
+    assert record.status is ImportStatus.SKIPPED  # the sample's object is not in the bucket

@@ -114,7 +114,7 @@ def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_funct
     assert config["Event"] == "s3:ObjectCreated:*"
     assert config["Queue"] == {"Fn::GetAtt": ["ImportsQueue", "Arn"]}
     [consumer] = [f for f in FUNCTIONS if f.queues]
-    assert (consumer.logical_id, consumer.queues) == ("ImportsFunction", ["ImportsQueue"])
+    assert (consumer.logical_id, consumer.queues) == ("ImportsFunction", [("ImportsQueue", 1)])
     events = TEMPLATE["Resources"]["ImportsFunction"]["Properties"]["Events"]["ImportRequests"]["Properties"]
     assert events["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert provision.STACK_ID.rsplit("/", 1)[1] in PLAN.names["ImportsBucket"]

@@ -147,3 +147,43 @@ def checked_ts(value: object, now: float, max_future_skew: float) -> float:
     if value > now + max_future_skew:
         raise ValueError(f"ts {value} is {value - now:.0f} s in the future; at most {max_future_skew:.0f} s is allowed")
     return float(value)
+
+
+class ImportStatus(StrEnum):
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"  # superseded by a newer upload of the same audience
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One upload of an audience file, and what became of it: the activity log's entry."""
+
+    import_id: str
+    audience: str
+    s3_key: str
+    uploaded_at: float
+    status: ImportStatus = ImportStatus.PROCESSING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    rows: int | None = None
+    qualified: int | None = None
+    disqualified: int | None = None
+    unchanged: int | None = None
+    errors: tuple[tuple[int, str], ...] = ()
+    error_count: int = 0
+    message: str = ""
+    rows_done: int = 0
+    changes_applied: int = 0
+
+
+@dataclass(frozen=True)
+class AudienceImportState:
+    """The last import applied to an audience: what the next one is diffed against."""
+
+    import_id: str
+    uploaded_at: float
+    snapshot_key: str
+    identifier: str
+    external_id: str

@@ -19,6 +19,8 @@ class Settings:
     catalog_table: str
     memberships_table: str
     data_bucket: str
+    imports_table: str
+    imports_bucket: str
     # How far in the future an event's ts may be: further would lock the entry against
     # every real update until the clock catches up.
     max_future_skew_seconds: int = 300
@@ -49,6 +51,8 @@ class Settings:
             catalog_table=required("CATALOG_TABLE"),
             memberships_table=required("MEMBERSHIPS_TABLE"),
             data_bucket=required("DATA_BUCKET"),
+            imports_table=required("IMPORTS_TABLE"),
+            imports_bucket=required("IMPORTS_BUCKET"),
             max_future_skew_seconds=seconds("MAX_FUTURE_SKEW_SECONDS", cls.max_future_skew_seconds),
             auth_cache_seconds=seconds("AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
             catalog_cache_seconds=seconds("CATALOG_CACHE_SECONDS", cls.catalog_cache_seconds),

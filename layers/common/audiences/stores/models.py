@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -116,3 +117,56 @@ class SizeShard(_Table):
         region = _settings.region
 
     qualified = NumberAttribute(default=0)
+
+
+class ImportItem(_Table):
+    """pk=<tenant_id>, sk=IMPORT#<import id>: the activity log; import ids sort by upload time."""
+
+    class Meta:
+        table_name = _settings.imports_table
+        region = _settings.region
+
+    audience = UnicodeAttribute()
+    s3_key = UnicodeAttribute()
+    uploaded_at = NumberAttribute()
+    status = UnicodeAttribute()
+    started_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    rows = NumberAttribute(null=True)
+    qualified = NumberAttribute(null=True)
+    disqualified = NumberAttribute(null=True)
+    unchanged = NumberAttribute(null=True)
+    errors = ListAttribute(default=list)
+    error_count = NumberAttribute(default=0)
+    message = UnicodeAttribute(default="")
+    rows_done = NumberAttribute(default=0)
+    changes_applied = NumberAttribute(default=0)
+
+
+class AudienceImportStateItem(_Table):
+    """pk=<tenant_id>, sk=STATE#<segment id>: the last applied import of an audience."""
+
+    class Meta:
+        table_name = _settings.imports_table
+        region = _settings.region
+
+    import_id = UnicodeAttribute()
+    uploaded_at = NumberAttribute()
+    snapshot_key = UnicodeAttribute()
+    identifier = UnicodeAttribute()
+    external_id = UnicodeAttribute()
+
+
+class ImportLeaseItem(_Table):
+    """pk=<tenant_id>, sk=LEASE#<segment id>: one import of an audience at a time.
+
+    expires_at is the table's TTL attribute: DynamoDB removes forgotten leases eventually,
+    and the code treats an expired lease as free whether or not it is gone yet.
+    """
+
+    class Meta:
+        table_name = _settings.imports_table
+        region = _settings.region
+
+    holder = UnicodeAttribute()
+    expires_at = NumberAttribute()

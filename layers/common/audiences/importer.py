@@ -1,0 +1,268 @@
+"""Applying an uploaded audience file: validate it whole, diff it with the last import, apply the difference.
+
+An upload is `<tenant>/audience-diffs/<segment_id>.csv.gz` in the imports bucket. Every step
+may run again after a crash or a redelivery and still reach the same end:
+
+1. The activity record is keyed by the upload (time, key, eTag): a second delivery finds it.
+2. A lease serializes imports of one audience.
+3. An upload older than the audience's last applied one, or whose object was replaced since,
+   is SKIPPED: the newer upload decides.
+4. The whole file is read and validated before any membership changes; one bad row fails it.
+5. Its members are diffed with the previous import's snapshot (sorted, in DataBucket), and
+   only joiners and leavers are written, with the upload's time as their ts.
+6. The new snapshot is stored, then the audience's state advances to it, then the record
+   says SUCCESS. Until the state advances, a retry diffs against the same snapshot and
+   converges; after it, a retry only finishes the record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import chain, islice
+from pathlib import Path
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger
+
+from audiences import memberships
+from audiences.diff import DiffCounts, SortedRuns, diff
+from audiences.domain import (
+    AUDIENCE_KEY,
+    TENANT_ID,
+    AudienceImportState,
+    ImportRecord,
+    ImportStatus,
+    MembershipChange,
+    State,
+    Tenant,
+    UserRef,
+)
+from audiences.odp.audience_file import AudienceFile, FileRejected
+from audiences.settings import get_settings
+from audiences.stores import catalog as catalog_store
+from audiences.stores import imports as import_store
+from audiences.stores import objects
+from audiences.stores import tenants as tenant_store
+
+logger = Logger(child=True)
+
+FOLDER = "audience-diffs"
+SUFFIX = ".csv.gz"
+APPLY_BATCH = 500
+PROGRESS_EVERY_ROWS = 100_000
+# Stop applying while this much time is left, to record the outcome before Lambda stops us.
+RESERVE_SECONDS = 60
+LEASE_SECONDS = 16 * 60  # the function's timeout and a margin: a crashed holder's lease expires
+
+
+class AudienceBusy(Exception):
+    """Another import of the same audience is running; try again later."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    uploaded_at: float  # S3's event time, epoch seconds
+
+    @property
+    def import_id(self) -> str:
+        """Sorts by upload time; the same upload always gets the same id."""
+        moment = datetime.fromtimestamp(self.uploaded_at, UTC)
+        digest = hashlib.sha256(f"{self.bucket}\n{self.key}\n{self.etag}\n{self.uploaded_at!r}".encode()).hexdigest()
+        return f"{moment:%Y%m%dT%H%M%S}{moment.microsecond // 1000:03d}Z-{digest[:12]}"
+
+
+def upload_key(tenant_id: str, segment_id: str) -> str:
+    return f"{tenant_id}/{FOLDER}/{segment_id}{SUFFIX}"
+
+
+def _snapshot_key(tenant_id: str, segment_id: str, import_id: str) -> str:
+    return f"imports/tenant={tenant_id}/snapshots/{segment_id}/{import_id}.txt.gz"
+
+
+def process(upload: Upload, seconds_left: Callable[[], float]) -> ImportRecord | None:
+    """Apply one upload; None if it is not an audience file of a tenant (nothing to record)."""
+    parts = upload.key.split("/")
+    if len(parts) < 2 or parts[1] != FOLDER:
+        logger.info("object outside audience-diffs ignored", extra={"bucket": upload.bucket})
+        return None
+    tenant_id = parts[0]
+    tenant = tenant_store.get_tenant(tenant_id) if TENANT_ID.fullmatch(tenant_id) else None
+    if tenant is None:
+        logger.warning("upload for an unknown tenant ignored")
+        return None
+    segment_id = "/".join(parts[2:]).removesuffix(SUFFIX)
+    record = import_store.begin(
+        tenant_id,
+        ImportRecord(
+            import_id=upload.import_id, audience=segment_id, s3_key=upload.key, uploaded_at=upload.uploaded_at
+        ),
+    )
+    if record.status is not ImportStatus.PROCESSING:
+        return record  # a second delivery of a finished upload
+    logger.append_keys(tenant=tenant_id, import_id=record.import_id)
+    problem = _name_problem(parts, segment_id)
+    if problem:
+        return _end(tenant_id, record, ImportStatus.FAILED, message=problem)
+    if not import_store.acquire_lease(tenant_id, segment_id, record.import_id, LEASE_SECONDS):
+        raise AudienceBusy(segment_id)
+    try:
+        return _run(tenant, segment_id, upload, record, seconds_left)
+    finally:
+        import_store.release_lease(tenant_id, segment_id, record.import_id)
+
+
+def _name_problem(parts: list[str], segment_id: str) -> str | None:
+    expected = f"name the file <tenant>/{FOLDER}/<segment id>{SUFFIX}"
+    if len(parts) != 3 or not parts[2]:
+        return f"the key has no file name directly under {FOLDER}/: {expected}"
+    if not parts[2].endswith(SUFFIX):
+        return f"the file name does not end in {SUFFIX}: {expected}"
+    if not AUDIENCE_KEY.fullmatch(segment_id):
+        return f"{segment_id!r} is not a segment id (a-z, 0-9, _): {expected}"
+    return None
+
+
+def _end(tenant_id: str, record: ImportRecord, status: ImportStatus, **details) -> ImportRecord:
+    import_store.finish(tenant_id, record.import_id, status, **details)
+    logger.info("import finished", extra={"status": status.value, "reason": details.get("message", "")})
+    return import_store.get(tenant_id, record.import_id)
+
+
+def _run(tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, seconds_left) -> ImportRecord:
+    tenant_id = tenant.tenant_id
+    audience = catalog_store.get_audience(tenant_id, segment_id)
+    if audience is None:
+        message = f"there is no segment {segment_id!r}: create it (PUT /v3/segments/{segment_id}) and upload again"
+        return _end(tenant_id, record, ImportStatus.FAILED, message=message)
+    previous = import_store.state(tenant_id, segment_id)
+    if previous is not None and previous.import_id == record.import_id:
+        return _end(tenant_id, record, ImportStatus.SUCCESS)  # applied before a crash; only the record was left
+    if previous is not None and previous.uploaded_at >= upload.uploaded_at:
+        message = f"superseded: the newer upload of import {previous.import_id} is already applied"
+        return _end(tenant_id, record, ImportStatus.SKIPPED, message=message)
+    try:
+        body = objects.open_upload(upload.bucket, upload.key, upload.etag)
+    except objects.UploadReplaced:
+        message = "superseded: the file was replaced (or deleted) before it was processed; a newer upload decides"
+        return _end(tenant_id, record, ImportStatus.SKIPPED, message=message)
+
+    audience_file = AudienceFile(
+        body, upload.size, tenant, audience, time.time(), get_settings().max_future_skew_seconds
+    )
+    with tempfile.TemporaryDirectory(prefix="import-") as scratch:
+        runs = SortedRuns(Path(scratch))
+        try:
+            runs.add_all(_reporting(tenant_id, record.import_id, audience_file))
+        except FileRejected as rejected:
+            return _end(tenant_id, record, ImportStatus.FAILED, message=str(rejected), rows=audience_file.rows)
+        if audience_file.errors.count:
+            message = f"{audience_file.errors.count} of {audience_file.rows} rows are invalid; nothing was applied"
+            return _end(
+                tenant_id,
+                record,
+                ImportStatus.FAILED,
+                message=message,
+                rows=audience_file.rows,
+                errors=tuple(audience_file.errors.first),
+                error_count=audience_file.errors.count,
+            )
+        return _apply(tenant_id, segment_id, upload, record, audience_file, runs, previous, Path(scratch), seconds_left)
+
+
+def _reporting(tenant_id: str, import_id: str, audience_file: AudienceFile) -> Iterator[str]:
+    for value in audience_file.members():
+        yield value
+        if audience_file.rows % PROGRESS_EVERY_ROWS == 0:
+            import_store.update(tenant_id, import_id, rows_done=audience_file.rows)
+
+
+def _apply(tenant_id, segment_id, upload, record, audience_file, runs, previous, scratch, seconds_left) -> ImportRecord:
+    identifier, external_id = audience_file.identifier, audience_file.audience.external_id
+    counts = DiffCounts()
+    snapshot_path = scratch / "snapshot.txt.gz"
+    with gzip.open(snapshot_path, "wt", encoding="utf-8", newline="\n", compresslevel=6) as snapshot:
+        current = _written(runs.merged(), snapshot)
+        if previous is not None and (previous.identifier, previous.external_id) == (identifier, external_id):
+            differences = diff(objects.snapshot_values(previous.snapshot_key), current, counts)
+            changes = _changes(differences, identifier, external_id, upload.uploaded_at)
+        else:  # a first import, or users named by another field or audience id now: all of before left
+            left = diff(objects.snapshot_values(previous.snapshot_key), (), counts) if previous else ()
+            changes = chain(
+                _changes(left, previous.identifier, previous.external_id, upload.uploaded_at) if previous else (),
+                _changes(diff((), current, counts), identifier, external_id, upload.uploaded_at),
+            )
+        applied = 0
+        while batch := list(islice(changes, APPLY_BATCH)):
+            if seconds_left() < RESERVE_SECONDS:
+                message = (
+                    f"ran out of time after applying {applied} changes: the audience changed by more than one "
+                    "run can apply; upload the same file again to continue"
+                )
+                return _end(tenant_id, record, ImportStatus.FAILED, message=message, changes_applied=applied)
+            memberships.apply(tenant_id, batch)
+            applied += len(batch)
+            import_store.update(tenant_id, record.import_id, changes_applied=applied, rows_done=audience_file.rows)
+    counts_fields = {
+        "rows": audience_file.rows,
+        "qualified": counts.joined,
+        "disqualified": counts.left,
+        "unchanged": counts.unchanged,
+        "changes_applied": applied,
+    }
+    import_store.update(tenant_id, record.import_id, **counts_fields)
+    snapshot_key = _snapshot_key(tenant_id, segment_id, record.import_id)
+    objects.put_snapshot(snapshot_key, snapshot_path)
+    new_state = AudienceImportState(record.import_id, upload.uploaded_at, snapshot_key, identifier, external_id)
+    import_store.advance(tenant_id, segment_id, new_state, previous.import_id if previous else None)
+    finished = _end(tenant_id, record, ImportStatus.SUCCESS)
+    if previous is not None:
+        objects.delete_snapshot(previous.snapshot_key)
+    return finished
+
+
+def _written(values: Iterable[str], snapshot) -> Iterator[str]:
+    """The values, each also written to the new snapshot as it passes."""
+    for value in values:
+        snapshot.write(value + "\n")
+        yield value
+
+
+def _changes(
+    differences: Iterable[tuple[bool, str]], identifier: str, external_id: str, uploaded_at: float
+) -> Iterator[MembershipChange]:
+    """Joiners qualify and leavers disqualify, as of the upload: the file is true as of then."""
+    for joined, value in differences:
+        state = State.QUALIFIED if joined else State.DISQUALIFIED
+        yield MembershipChange(UserRef(identifier, value), external_id, state, uploaded_at)
+
+
+def uploads(notification: str) -> list[Upload]:
+    """The created objects an S3 notification (an SQS message body) reports; none for S3's test event."""
+    document = json.loads(notification)
+    uploads_found = []
+    for record in document.get("Records", []):
+        if not record.get("eventName", "").startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        etag = s3["object"].get("eTag", "")
+        uploads_found.append(
+            Upload(
+                bucket=s3["bucket"]["name"],
+                key=unquote_plus(s3["object"]["key"]),
+                etag=etag if etag.startswith('"') else f'"{etag}"',
+                size=int(s3["object"].get("size", 0)),
+                uploaded_at=datetime.fromisoformat(record["eventTime"]).timestamp(),
+            )
+        )
+    return uploads_found

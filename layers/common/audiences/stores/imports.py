@@ -1,0 +1,195 @@
+"""The imports table: activity records, each audience's last applied import, and import leases."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import fields
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from audiences.domain import AudienceImportState, ImportRecord, ImportStatus
+from audiences.errors import InvalidInput
+from audiences.stores.models import AudienceImportStateItem, ImportItem, ImportLeaseItem
+
+_IMPORT = "IMPORT#"
+
+
+class StateMoved(Exception):
+    """Another import advanced the audience's state first."""
+
+
+def _record(item: ImportItem) -> ImportRecord:
+    return ImportRecord(
+        import_id=item.sk.removeprefix(_IMPORT),
+        audience=item.audience,
+        s3_key=item.s3_key,
+        uploaded_at=float(item.uploaded_at),
+        status=ImportStatus(item.status),
+        started_at=item.started_at,
+        finished_at=item.finished_at,
+        rows=None if item.rows is None else int(item.rows),
+        qualified=None if item.qualified is None else int(item.qualified),
+        disqualified=None if item.disqualified is None else int(item.disqualified),
+        unchanged=None if item.unchanged is None else int(item.unchanged),
+        errors=tuple((int(e["line"]), e["message"]) for e in item.errors),
+        error_count=int(item.error_count),
+        message=item.message,
+        rows_done=int(item.rows_done),
+        changes_applied=int(item.changes_applied),
+    )
+
+
+def begin(tenant_id: str, record: ImportRecord) -> ImportRecord:
+    """Create the PROCESSING record, or return the one a previous delivery created."""
+    item = ImportItem(
+        tenant_id,
+        _IMPORT + record.import_id,
+        audience=record.audience,
+        s3_key=record.s3_key,
+        uploaded_at=record.uploaded_at,
+        status=ImportStatus.PROCESSING.value,
+        started_at=datetime.now(UTC),
+    )
+    try:
+        item.save(condition=ImportItem.pk.does_not_exist())
+        return _record(item)
+    except PutError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    return get(tenant_id, record.import_id)
+
+
+def get(tenant_id: str, import_id: str) -> ImportRecord | None:
+    try:
+        return _record(ImportItem.get(tenant_id, _IMPORT + import_id, consistent_read=True))
+    except ImportItem.DoesNotExist:
+        return None
+
+
+_UPDATABLE = {f.name for f in fields(ImportRecord)} - {"import_id", "audience", "s3_key", "uploaded_at", "started_at"}
+
+
+def update(tenant_id: str, import_id: str, **changes) -> None:
+    """Change a PROCESSING record; a finished record is final and is never changed again."""
+    unknown = set(changes) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+    actions = []
+    for name, value in changes.items():
+        if name == "errors":
+            value = [{"line": line, "message": message} for line, message in value]
+        elif name == "status":
+            value = value.value
+        actions.append(getattr(ImportItem, name).set(value))
+    try:
+        ImportItem(tenant_id, _IMPORT + import_id).update(
+            actions=actions, condition=ImportItem.status == ImportStatus.PROCESSING.value
+        )
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def finish(tenant_id: str, import_id: str, status: ImportStatus, **changes) -> None:
+    update(tenant_id, import_id, status=status, finished_at=datetime.now(UTC), **changes)
+
+
+def page(
+    tenant_id: str, audience: str | None, status: ImportStatus | None, cursor: str | None, limit: int
+) -> tuple[list[ImportRecord], str | None]:
+    """Newest first, filtered; the cursor is where DynamoDB stopped, opaque to clients."""
+    condition = None
+    if audience is not None:
+        condition = ImportItem.audience == audience
+    if status is not None:
+        by_status = ImportItem.status == status.value
+        condition = by_status if condition is None else condition & by_status
+    start = _start(tenant_id, cursor) if cursor else None
+    results = ImportItem.query(
+        tenant_id,
+        ImportItem.sk.startswith(_IMPORT),
+        filter_condition=condition,
+        scan_index_forward=False,
+        last_evaluated_key=start,
+        page_size=max(limit, 25),
+    )
+    records: list[ImportRecord] = []
+    for item in results:
+        records.append(_record(item))
+        if len(records) == limit:
+            last = {"pk": {"S": tenant_id}, "sk": {"S": item.sk}}
+            return records, base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
+    return records, None
+
+
+def _start(tenant_id: str, cursor: str) -> dict:
+    try:
+        start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        valid = start["pk"] == {"S": tenant_id} and start["sk"]["S"].startswith(_IMPORT)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        valid = False
+    if not valid:  # also refuses another tenant's cursor
+        raise InvalidInput("cursor is not one this API returned")
+    return start
+
+
+def state(tenant_id: str, segment_id: str) -> AudienceImportState | None:
+    try:
+        item = AudienceImportStateItem.get(tenant_id, f"STATE#{segment_id}", consistent_read=True)
+    except AudienceImportStateItem.DoesNotExist:
+        return None
+    return AudienceImportState(
+        import_id=item.import_id,
+        uploaded_at=float(item.uploaded_at),
+        snapshot_key=item.snapshot_key,
+        identifier=item.identifier,
+        external_id=item.external_id,
+    )
+
+
+def advance(tenant_id: str, segment_id: str, new: AudienceImportState, previous_import_id: str | None) -> None:
+    """Make `new` the audience's state, if it is still `previous_import_id` (None: no import yet)."""
+    item = AudienceImportStateItem(
+        tenant_id,
+        f"STATE#{segment_id}",
+        import_id=new.import_id,
+        uploaded_at=new.uploaded_at,
+        snapshot_key=new.snapshot_key,
+        identifier=new.identifier,
+        external_id=new.external_id,
+    )
+    condition = (
+        AudienceImportStateItem.pk.does_not_exist()
+        if previous_import_id is None
+        else AudienceImportStateItem.import_id == previous_import_id
+    )
+    try:
+        item.save(condition=condition)
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise StateMoved(segment_id) from error
+        raise
+
+
+def acquire_lease(tenant_id: str, segment_id: str, holder: str, seconds: int) -> bool:
+    now = int(time.time())
+    lease = ImportLeaseItem(tenant_id, f"LEASE#{segment_id}", holder=holder, expires_at=now + seconds)
+    free = ImportLeaseItem.pk.does_not_exist() | (ImportLeaseItem.expires_at < now) | (ImportLeaseItem.holder == holder)
+    try:
+        lease.save(condition=free)
+        return True
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def release_lease(tenant_id: str, segment_id: str, holder: str) -> None:
+    try:
+        ImportLeaseItem(tenant_id, f"LEASE#{segment_id}").delete(condition=ImportLeaseItem.holder == holder)
+    except Exception as error:
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise

@@ -1,0 +1,35 @@
+"""Uploading audience files into moto and letting the imports function consume the queue."""
+
+from __future__ import annotations
+
+import gzip
+
+import boto3
+
+from local.poller import QueuePoller
+from local.provision import REGION
+from tests.conftest import PLAN
+
+T = 1_748_851_070
+HEADER = "type,action,audience_id,ts,fs_user_id\n"
+
+
+def csv_gz(members, audience: str = "vip", ts: int = T, header: str = HEADER) -> bytes:
+    rows = "".join(f"passthrough,qualify,{audience},{ts},{member}\n" for member in members)
+    return gzip.compress((header + rows).encode())
+
+
+def upload(data: bytes, key: str = "demo/audience-diffs/vip_users.csv.gz") -> None:
+    boto3.client("s3", region_name=REGION).put_object(Bucket=PLAN.names["ImportsBucket"], Key=key, Body=data)
+
+
+def imports_poller(functions) -> QueuePoller:
+    return QueuePoller(functions["ImportsFunction"], PLAN.names["ImportsQueue"], retry_after_seconds=0, batch_size=1)
+
+
+def drain(functions, limit: int = 20) -> int:
+    """Process every queued notification (failed ones come straight back); returns receives."""
+    poller, received = imports_poller(functions), 0
+    while received < limit and poller.poll_once():
+        received += 1
+    return received

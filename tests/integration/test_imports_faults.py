@@ -1,0 +1,83 @@
+"""A crash before or after any AWS call of an import, then the redelivery: always the same end state."""
+
+from __future__ import annotations
+
+import pytest
+
+from audiences import catalog, memberships
+from audiences.domain import Audience, Confidence, ImportStatus, Tenant, UserRef
+from audiences.stores import imports as import_store
+from audiences.stores import memberships as membership_store
+from audiences.stores import tenants as tenant_store
+from tests.aws_calls import AWS_CALLS, AWS_FAULTS
+from tests.integration.imports_helpers import csv_gz, drain, imports_poller, upload
+
+BEFORE, AFTER = ["a", "b", "c"], ["b", "c", "d", "e"]
+
+
+def tenant_with_a_first_import(functions, tenant_id: str) -> str:
+    tenant_store.create_tenant(Tenant.of(tenant_id, fs_user_id=Confidence.HIGH))
+    catalog.put_audience(tenant_id, Audience("vip_users", "vip"))
+    key = f"{tenant_id}/audience-diffs/vip_users.csv.gz"
+    upload(csv_gz(BEFORE), key=key)
+    drain(functions)
+    return key
+
+
+def run_second_import(functions, key: str, fault: tuple[int, str] | None) -> list[str]:
+    """The second upload's import, crashed as `fault` says, then redelivered; returns its AWS calls."""
+    upload(csv_gz(AFTER), key=key)
+    poller = imports_poller(functions)
+    queue = {"QueueUrl": poller.queue_url}
+    [message] = poller.sqs.receive_message(**queue, VisibilityTimeout=0, AttributeNames=["All"])["Messages"]
+    if fault:
+        AWS_FAULTS.arm(*fault)
+    AWS_CALLS.reset()
+    try:
+        functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})
+    except Exception:
+        assert fault, "only an injected crash may fail the import"
+    finally:
+        fired = AWS_FAULTS.fired
+        AWS_FAULTS.disarm()
+    calls = list(AWS_CALLS.calls)
+    assert fired or not fault, f"the crash {fault} never happened"
+    drain(functions)  # the redelivery
+    return calls
+
+
+def assert_converged(tenant_id: str, context: str) -> None:
+    states = {
+        user: membership_store.user_memberships(tenant_id, UserRef("fs_user_id", user))["vip"][0].value
+        for user in BEFORE + AFTER
+    }
+    assert states == {
+        "a": "disqualified",
+        "b": "qualified",
+        "c": "qualified",
+        "d": "qualified",
+        "e": "qualified",
+    }, context
+    assert memberships.audience_size(tenant_id, "vip") == 4, context
+    second = import_store.page(tenant_id, None, None, None, 10)[0][0]
+    assert (second.status, second.qualified, second.disqualified, second.unchanged) == (
+        ImportStatus.SUCCESS,
+        2,
+        1,
+        2,
+    ), context
+    assert import_store.state(tenant_id, "vip_users").import_id == second.import_id, context
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_crash_around_every_aws_call_of_an_import_converges(aws, functions, when):
+    drain(functions)
+    key = tenant_with_a_first_import(functions, "clean")
+    calls = run_second_import(functions, key, fault=None)
+    assert_converged("clean", "without a crash")
+    assert {"s3.GetObject", "dynamodb.TransactWriteItems", "s3.PutObject", "dynamodb.PutItem"} <= set(calls)
+    for index in range(len(calls)):
+        tenant_id = f"{when}{index}"
+        key = tenant_with_a_first_import(functions, tenant_id)
+        run_second_import(functions, key, fault=(index, when))
+        assert_converged(tenant_id, f"crash {when} call {index}")

@@ -1,0 +1,115 @@
+"""Reading ODP audience files: every rule, with the message an uploader sees."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import pytest
+
+from audiences.domain import Audience, Confidence, Tenant
+from audiences.odp.audience_file import MAX_ERRORS, AudienceFile, FileRejected
+
+NOW = 1_748_851_070.0
+TENANT = Tenant.of("t", fs_user_id=Confidence.HIGH, email=Confidence.HIGH, vuid=Confidence.LOW)
+AUDIENCE = Audience("vip_users", "vip")
+
+
+def read(text: str | bytes, compress: bool = True) -> AudienceFile:
+    raw = text.encode() if isinstance(text, str) else text
+    data = gzip.compress(raw) if compress else raw
+    audience_file = AudienceFile(io.BytesIO(data), len(data), TENANT, AUDIENCE, NOW, 300)
+    audience_file.values = list(audience_file.members())  # type: ignore[attr-defined]
+    return audience_file
+
+
+def rejected(text: str | bytes, compress: bool = True) -> str:
+    with pytest.raises(FileRejected) as raised:
+        read(text, compress)
+    return str(raised.value)
+
+
+def test_any_column_order_bom_crlf_quotes_and_duplicates():
+    text = '\ufeffts,fs_user_id,type,audience_id,action\r\n1748851070,"u,1",passthrough,vip,qualify\r\n'
+    text += "1748851000,u2,passthrough,vip_users,qualify\r\n1748851070.5,u2,passthrough,vip,qualify\r\n\r\n"
+    audience_file = read(text)
+    assert audience_file.values == ["u,1", "u2", "u2"]  # duplicates collapse later, in the diff
+    assert (audience_file.identifier, audience_file.rows, audience_file.errors.count) == ("fs_user_id", 3, 0)
+
+
+def test_a_header_only_file_is_valid_and_empty():
+    audience_file = read("type,action,audience_id,ts,email\n")
+    assert (audience_file.values, audience_file.rows) == ([], 0)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("type,action,audience_id,fs_user_id", "missing column(s) ts"),
+        ("type,action,audience_id,ts", "exactly one identifier column is needed (one of: email, fs_user_id), got 0"),
+        ("type,action,audience_id,ts,fs_user_id,email", "got 2"),
+        ("type,action,audience_id,ts,vuid", "unknown column(s) vuid"),
+        ("type,action,audience_id,ts,fs_user_id,colour", "unknown column(s) colour"),
+        ("type,type,action,audience_id,ts,fs_user_id", "repeated column(s) type"),
+    ],
+)
+def test_header_rules(header, message):
+    assert message in rejected(header + "\n")
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("custom,qualify,vip,1748851070,u1", "type must be 'passthrough', got 'custom'"),
+        ("passthrough,disqualify,vip,1748851070,u1", "action must be 'qualify'"),
+        ("passthrough,qualify,other,1748851070,u1", "audience_id must be 'vip_users' or 'vip', got 'other'"),
+        ("passthrough,qualify,vip,1748851070,", "fs_user_id is empty"),
+        ("passthrough,qualify,vip,soon,u1", "ts must be epoch seconds, got 'soon'"),
+        ("passthrough,qualify,vip,1748851070000,u1", "looks like epoch milliseconds"),
+        ("passthrough,qualify,vip,1748860000,u1", "s in the future"),
+        ("passthrough,qualify,vip,-5,u1", "must not be negative"),
+        ("passthrough,qualify,vip", "expected 5 fields, got 3"),
+        ('passthrough,qualify,vip,1748851070,"a\nb"', "contains a line break"),
+        ("passthrough,qualify,vip,1748851070," + "x" * 1025, "longer than 1024 bytes"),
+    ],
+)
+def test_row_rules_name_the_line(row, message):
+    audience_file = read("type,action,audience_id,ts,fs_user_id\npassthrough,qualify,vip,1748851070,ok\n" + row + "\n")
+    assert audience_file.errors.count == 1
+    [(line, text)] = audience_file.errors.first
+    assert line == 3 or "\n" in row
+    assert message in text
+
+
+def test_the_first_errors_are_kept_and_all_are_counted():
+    rows = "".join(f"passthrough,join,vip,1748851070,u{n}\n" for n in range(50))
+    audience_file = read("type,action,audience_id,ts,fs_user_id\n" + rows)
+    assert audience_file.errors.count == 50
+    assert [line for line, _ in audience_file.errors.first] == list(range(2, 2 + MAX_ERRORS))
+
+
+@pytest.mark.parametrize(
+    ("data", "compress", "message"),
+    [
+        (b"", False, "the file is empty (0 bytes)"),
+        (b"type,action\n", False, "not gzip-compressed"),
+        (b"", True, "has no header row"),
+        (b"\xff\xfe\x00t", True, "not UTF-8"),
+        (b'type,action,audience_id,ts,fs_user_id\n"unclosed', True, "the CSV is malformed"),
+    ],
+)
+def test_unreadable_files_are_rejected_whole(data, compress, message):
+    assert message in rejected(data, compress)
+
+
+def test_a_truncated_gzip_is_rejected():
+    data = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + b"passthrough,qualify,vip,1748851070,u\n" * 1000)
+    with pytest.raises(FileRejected, match="truncated or corrupt"):
+        list(AudienceFile(io.BytesIO(data[: len(data) // 2]), len(data), TENANT, AUDIENCE, NOW, 300).members())
+
+
+def test_a_decompression_bomb_is_stopped_at_the_limit():
+    bomb = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + b"0" * (80 * 1024 * 1024))
+    assert len(bomb) < 100 * 1024
+    with pytest.raises(FileRejected, match="expands to more than"):
+        list(AudienceFile(io.BytesIO(bomb), len(bomb), TENANT, AUDIENCE, NOW, 300).members())
