@@ -100,7 +100,8 @@ def test_imports_by_boto3_presigned_url_and_curl(stack, tmp_path):
 
 def notify(stack, key: str, etag: str, length: int) -> None:
     """An S3 ObjectCreated notification for the object, as S3 would send it, sent to the imports queue."""
-    event_time = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 1))
+    now = time.time()
+    event_time = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
     record = {
         "eventName": "ObjectCreated:Put",
         "eventTime": event_time,

@@ -103,6 +103,8 @@ def test_functions_get_every_resource_name_the_settings_require():
         ("CATALOG_TABLE", "CatalogTable"),
         ("MEMBERSHIPS_TABLE", "MembershipsTable"),
         ("DATA_BUCKET", "DataBucket"),
+        ("IMPORTS_TABLE", "ImportsTable"),
+        ("IMPORTS_BUCKET", "ImportsBucket"),
     ]:
         assert env[variable] == PLAN.names[logical_id]
     Settings.from_env(env)  # raises naming any variable the template forgot

@@ -5,7 +5,14 @@ import pytest
 from audiences.cache import TTLCache
 from audiences.settings import Settings, SettingsError
 
-TABLES = {"TENANTS_TABLE": "t", "CATALOG_TABLE": "c", "MEMBERSHIPS_TABLE": "m", "DATA_BUCKET": "d"}
+TABLES = {
+    "TENANTS_TABLE": "t",
+    "CATALOG_TABLE": "c",
+    "MEMBERSHIPS_TABLE": "m",
+    "DATA_BUCKET": "d",
+    "IMPORTS_TABLE": "i",
+    "IMPORTS_BUCKET": "b",
+}
 
 
 def test_settings_from_env_with_defaults():
