@@ -11,10 +11,15 @@ from local.template import ROOT
 TIMESTAMP = re.compile(r'"timestamp": "[^"]+"')
 
 
+def bash_block(heading: str) -> str:
+    """The first bash block after a README heading."""
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
 def readme_session() -> tuple[str, list[str]]:
     """The bash block under 'Try it', and the answers its comments promise."""
-    section = (ROOT / "README.md").read_text().split("## Try it", 1)[1]
-    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    block = bash_block("## Try it")
     expected = [line.removeprefix("# ") for line in block.splitlines() if line.startswith("# {")]
     return block, expected
 
@@ -32,3 +37,18 @@ def test_readme_curl_session_works_verbatim(stack, tmp_path):
     assert run.returncode == 0, run.stderr
     answers = run.stdout.splitlines()
     assert [normalized(line) for line in answers] == [normalized(line) for line in expected]
+
+
+def test_readme_import_workflow_works_verbatim(stack, tmp_path):
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".local" / "demo.env").symlink_to(stack.state_dir / "demo.env")
+    create = readme_session()[0].split("\n\ncurl", 2)[:2]  # source + create the audience
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n\ncurl".join(create)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    block = "source .local/demo.env\n" + bash_block("### Audience files")
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    [latest, *_] = json.loads(run.stdout.splitlines()[-1])["imports"]
+    assert (latest["status"], latest["rows"], latest["qualified"]) == ("SUCCESS", 2, 2)
