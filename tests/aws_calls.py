@@ -1,28 +1,18 @@
-"""Counting and failing AWS API calls with botocore event hooks: the AWS boundary, nothing of ours."""
+"""Failing AWS API calls with botocore event hooks: the AWS boundary, nothing of ours.
+
+Counting lives in local.aws_calls (benchmarks count too); it is re-exported here for tests.
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
 import threading
-from collections import Counter
 
 from botocore.awsrequest import AWSResponse
 from botocore.handlers import BUILTIN_HANDLERS
 
-
-class AwsCalls:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def __call__(self, model, **_) -> None:
-        self.calls.append(f"{model.service_model.service_name}.{model.name}")
-
-    def reset(self) -> None:
-        self.calls.clear()
-
-    def counts(self) -> Counter:
-        return Counter(self.calls)
+from local.aws_calls import AWS_CALLS  # noqa: F401  (counts before the fault hooks run)
 
 
 class InjectedFault(Exception):
@@ -87,12 +77,10 @@ class DynamoDbConflicts:
 
 # Every botocore session (boto3's, PynamoDB's) copies BUILTIN_HANDLERS when created, as moto
 # relies on too; so this must run before any session exists: the root conftest imports it.
-AWS_CALLS = AwsCalls()
 AWS_FAULTS = AwsFaults()
 DYNAMODB_CONFLICTS = DynamoDbConflicts()
 BUILTIN_HANDLERS.extend(
     [
-        ("before-call", AWS_CALLS),
         ("before-call", AWS_FAULTS.before_call),
         ("before-call", DYNAMODB_CONFLICTS),
         ("after-call", AWS_FAULTS.after_call),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import groupby, islice
 from pathlib import Path
 
 CHUNK_MEMBERS = 200_000
@@ -33,13 +33,9 @@ class SortedRuns:
     paths: list[Path] = field(default_factory=list)
 
     def add_all(self, members: Iterable[str]) -> None:
-        chunk: set[str] = set()
-        for value in members:
-            chunk.add(value)
-            if len(chunk) >= self.chunk_members:
-                self._write(chunk)
-                chunk = set()
-        if chunk:
+        """Sort and store `members`, at most `chunk_members` of them in memory at once."""
+        members = iter(members)
+        while chunk := set(islice(members, self.chunk_members)):
             self._write(chunk)
 
     def _write(self, chunk: set[str]) -> None:
@@ -75,3 +71,10 @@ def diff(previous: Iterable[str], current: Iterable[str], counts: DiffCounts) ->
         else:
             counts.unchanged += 1
             old, new = next(previous_values, None), next(current_values, None)
+
+
+def written(values: Iterable[str], out) -> Iterator[str]:
+    """The values, each also written to `out` as a line as it passes (the next snapshot)."""
+    for value in values:
+        out.write(value + "\n")
+        yield value

@@ -32,7 +32,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger
 
 from audiences import memberships
-from audiences.diff import DiffCounts, SortedRuns, diff
+from audiences.diff import DiffCounts, SortedRuns, diff, written
 from audiences.domain import (
     AUDIENCE_KEY,
     TENANT_ID,
@@ -191,8 +191,8 @@ def _apply(tenant_id, segment_id, upload, record, audience_file, runs, previous,
     identifier, external_id = audience_file.identifier, audience_file.audience.external_id
     counts = DiffCounts()
     snapshot_path = scratch / "snapshot.txt.gz"
-    with gzip.open(snapshot_path, "wt", encoding="utf-8", newline="\n", compresslevel=6) as snapshot:
-        current = _written(runs.merged(), snapshot)
+    with gzip.open(snapshot_path, "wt", encoding="utf-8", newline="\n", compresslevel=1) as snapshot:
+        current = written(runs.merged(), snapshot)
         if previous is not None and (previous.identifier, previous.external_id) == (identifier, external_id):
             differences = diff(objects.snapshot_values(previous.snapshot_key), current, counts)
             changes = _changes(differences, identifier, external_id, upload.uploaded_at)
@@ -229,13 +229,6 @@ def _apply(tenant_id, segment_id, upload, record, audience_file, runs, previous,
     if previous is not None:
         objects.delete_snapshot(previous.snapshot_key)
     return finished
-
-
-def _written(values: Iterable[str], snapshot) -> Iterator[str]:
-    """The values, each also written to the new snapshot as it passes."""
-    for value in values:
-        snapshot.write(value + "\n")
-        yield value
 
 
 def _changes(

@@ -17,6 +17,7 @@ import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import BinaryIO
 
 from audiences.domain import Audience, Confidence, Tenant, checked_ts
@@ -91,6 +92,8 @@ class AudienceFile:
     identifier: str = ""
     rows: int = 0
     errors: RowErrors = field(default_factory=RowErrors)
+    # A file repeats a few ts values over and over: each is judged once.
+    _ts_verdicts: dict[str, str | None] = field(default_factory=dict)
 
     def members(self) -> Iterator[str]:
         """Every valid row's identifier value; errors are collected, not raised."""
@@ -105,12 +108,30 @@ class AudienceFile:
             if header is None:
                 raise FileRejected("the file has no header row: the first line names the columns")
             columns = self._columns(header)
+            width, pick = len(columns), itemgetter(*(columns[name] for name in (*REQUIRED_COLUMNS, self.identifier)))
+            accepted_ids = (self.audience.key, self.audience.external_id)
             for row in reader:
-                if row == []:
+                if not row:
                     continue  # a trailing blank line
                 self.rows += 1
-                value = self._row(reader.line_num, row, columns)
-                if value is not None:
+                if len(row) != width:
+                    self.errors.add(reader.line_num, f"expected {width} fields, got {len(row)}")
+                    continue
+                kind, action, audience_id, ts, value = pick(row)
+                if (
+                    kind == "passthrough"
+                    and action == "qualify"
+                    and audience_id in accepted_ids
+                    and value
+                    and len(value) <= MAX_IDENTIFIER_BYTES // 4  # no UTF-8 check needed: short enough
+                    and "\n" not in value
+                    and "\r" not in value
+                    and self._ts_problem(ts) is None
+                ):
+                    yield value  # the common case, checked as cheaply as it can be
+                elif message := self._row_problem(kind, action, audience_id, ts, value):
+                    self.errors.add(reader.line_num, message)
+                else:
                     yield value
         except UnicodeDecodeError as error:
             raise FileRejected(
@@ -148,34 +169,31 @@ class AudienceFile:
         self.identifier = identifiers[0]
         return {name: names.index(name) for name in (*REQUIRED_COLUMNS, self.identifier)}
 
-    def _row(self, line: int, row: list[str], columns: dict[str, int]) -> str | None:
-        if len(row) != len(columns):
-            self.errors.add(line, f"expected {len(columns)} fields, got {len(row)}")
-            return None
-        kind, action, audience_id, ts, value = (row[columns[name]] for name in (*REQUIRED_COLUMNS, self.identifier))
-        message = None
+    def _row_problem(self, kind: str, action: str, audience_id: str, ts: str, value: str) -> str | None:
+        """What is wrong with a row, or None."""
         if kind != "passthrough":
-            message = f"type must be 'passthrough', got {kind!r}"
-        elif action != "qualify":
-            message = (
-                f"action must be 'qualify' (the file lists members; who is missing is disqualified), got {action!r}"
-            )
-        elif audience_id not in (self.audience.key, self.audience.external_id):
-            message = f"audience_id must be {self.audience.key!r} or {self.audience.external_id!r}, got {audience_id!r}"
-        elif not value:
-            message = f"{self.identifier} is empty"
-        elif len(value.encode()) > MAX_IDENTIFIER_BYTES:
-            message = f"{self.identifier} is longer than {MAX_IDENTIFIER_BYTES} bytes"
-        elif "\n" in value or "\r" in value:
-            message = f"{self.identifier} contains a line break"
-        else:
-            message = self._ts_problem(ts)
-        if message:
-            self.errors.add(line, message)
-            return None
-        return value
+            return f"type must be 'passthrough', got {kind!r}"
+        if action != "qualify":
+            return f"action must be 'qualify' (the file lists members; who is missing is disqualified), got {action!r}"
+        if audience_id not in (self.audience.key, self.audience.external_id):
+            return f"audience_id must be {self.audience.key!r} or {self.audience.external_id!r}, got {audience_id!r}"
+        if not value:
+            return f"{self.identifier} is empty"
+        if len(value.encode()) > MAX_IDENTIFIER_BYTES:
+            return f"{self.identifier} is longer than {MAX_IDENTIFIER_BYTES} bytes"
+        if "\n" in value or "\r" in value:
+            return f"{self.identifier} contains a line break"
+        return self._ts_problem(ts)
 
     def _ts_problem(self, raw: str) -> str | None:
+        if raw in self._ts_verdicts:
+            return self._ts_verdicts[raw]
+        if len(self._ts_verdicts) > 100_000:
+            self._ts_verdicts.clear()
+        self._ts_verdicts[raw] = verdict = self._judge_ts(raw)
+        return verdict
+
+    def _judge_ts(self, raw: str) -> str | None:
         try:
             number = float(raw) if any(c in raw for c in ".eE") else int(raw)
         except ValueError:

@@ -1,0 +1,393 @@
+"""`make bench`: every scenario against a baseline measured in the same run, plus AWS request counts.
+
+Writes bench/results.json and prints a table. No network: AWS is moto, in this process.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import moto  # noqa: F401  (patches botocore before any client exists)
+
+from local import lambdas, moto_fidelity, provision, template
+from local.aws_calls import AWS_CALLS  # likewise: counts every client's calls
+from local.gateway import Router, proxy_event
+from local.stack import configure_process
+
+SPEC = template.load()
+FUNCTIONS = template.functions(SPEC)
+PLAN = provision.plan(SPEC)
+configure_process(PLAN, FUNCTIONS, endpoint_url=None)
+moto_fidelity.install()
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+T = 1_748_851_070
+RESULTS = Path(__file__).with_name("results.json")
+MEMBERSHIPS = PLAN.names["MembershipsTable"]
+
+
+@contextmanager
+def fresh_aws():
+    """A new, empty moto for each scenario: tables stay small (a moto Query sorts its table)."""
+    from audiences import cache
+
+    with mock_aws():
+        provision.provision(PLAN)
+        cache.clear_all()
+        from local.seed import seed_demo
+
+        yield seed_demo()
+
+
+def timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def handlers() -> dict[str, lambdas.LocalFunction]:
+    return {function.logical_id: lambdas.load(function) for function in FUNCTIONS}
+
+
+def call(router: Router, method: str, path: str, key: str, body: object) -> dict:
+    target, params = router.match(method, path)
+    headers = [("content-type", "application/json"), ("x-api-key", key)]
+    result = target.function.invoke(proxy_event(target, params, method, path, headers, json.dumps(body).encode()))
+    assert result["statusCode"] < 300, result["body"]
+    return json.loads(result["body"])
+
+
+def lww_update(dynamodb, pk: str, audience: str, state: str, ts: float) -> None:
+    """The bare conditional write a passthrough event needs: no sizes, no archive, no validation."""
+    with suppress(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.update_item(
+            TableName=MEMBERSHIPS,
+            Key={"pk": {"S": pk}, "sk": {"S": audience}},
+            UpdateExpression="SET #s = :s, #t = :t",
+            ConditionExpression="attribute_not_exists(#t) OR #t < :t",
+            ExpressionAttributeNames={"#s": "state", "#t": "ts"},
+            ExpressionAttributeValues={":s": {"S": state}, ":t": {"N": repr(ts)}},
+        )
+
+
+def bench_ingest(functions) -> dict:
+    rng = random.Random(7)
+    events = [
+        {
+            "type": "passthrough",
+            "action": "disqualify" if rng.random() < 0.1 else "qualify",
+            "identifiers": {"fs_user_id": f"user-{rng.randrange(2000)}"},
+            "data": {"audience_id": f"aud{rng.randrange(50)}", "ts": T + rng.randrange(1000)},
+        }
+        for _ in range(10_000)
+    ]
+    batches = [events[start : start + 500] for start in range(0, len(events), 500)]
+    with fresh_aws() as keys:
+        router = Router(list(functions.values()))
+        call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], batches[0][:10])  # warm container
+        AWS_CALLS.reset()
+        ours = timed(lambda: [call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], b) for b in batches])
+        counts = AWS_CALLS.counts()
+        dynamodb = boto3.client("dynamodb", region_name=provision.REGION)
+
+        def baseline():
+            for event in events:
+                user = event["identifiers"]["fs_user_id"]
+                state = "qualified" if event["action"] == "qualify" else "disqualified"
+                lww_update(
+                    dynamodb, f"base#fs_user_id#{user}", event["data"]["audience_id"], state, event["data"]["ts"]
+                )
+
+        base = timed(baseline)
+    return {
+        "ours_seconds": ours,
+        "baseline_seconds": base,
+        "ratio": ours / base,
+        "aws_requests_per_event": sum(counts.values()) / len(events),
+        "requests": dict(counts),
+        "target": "ratio <= 1.3",
+    }
+
+
+def bench_customer_query(functions) -> dict:
+    rng = random.Random(11)
+    with fresh_aws() as keys:
+        router = Router(list(functions.values()))
+        for n in range(50):
+            body = {"definition": {"external": {"external_audience_id": f"aud{n}"}}}
+            call(router, "PUT", f"/v3/segments/seg_{n}", keys["DEMO_PRIVATE_KEY"], body)
+        users = [f"user-{n}" for n in range(500)]
+        events = [
+            {
+                "type": "passthrough",
+                "action": "qualify",
+                "identifiers": {"fs_user_id": user},
+                "data": {"audience_id": f"aud{a}", "ts": T},
+            }
+            for user in users
+            for a in rng.sample(range(50), 8)
+        ]
+        for start in range(0, len(events), 500):
+            call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], events[start : start + 500])
+        query = (
+            "query($userId: String, $audiences: [String]) {customer(fs_user_id: $userId) "
+            "{audiences(subset: $audiences) {edges {node {name state}}}}}"
+        )
+        picks = [(rng.choice(users), [f"seg_{a}" for a in rng.sample(range(50), 5)]) for _ in range(1000)]
+
+        def ours_queries():
+            for user, subset in picks:
+                call(
+                    router,
+                    "POST",
+                    "/v3/graphql",
+                    keys["DEMO_PUBLIC_KEY"],
+                    {"query": query, "variables": {"userId": user, "audiences": subset}},
+                )
+
+        call(
+            router, "POST", "/v3/graphql", keys["DEMO_PUBLIC_KEY"], {"query": query, "variables": {"userId": users[0]}}
+        )
+        AWS_CALLS.reset()
+        ours = timed(ours_queries)
+        counts = AWS_CALLS.counts()
+        dynamodb = boto3.client("dynamodb", region_name=provision.REGION)
+
+        def baseline():
+            for user, _ in picks:
+                dynamodb.query(
+                    TableName=MEMBERSHIPS,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": f"demo#fs_user_id#{user}"}},
+                )
+
+        base = timed(baseline)
+    return {
+        "ours_seconds": ours,
+        "baseline_seconds": base,
+        "ratio": ours / base,
+        "aws_requests_per_query": sum(counts.values()) / len(picks),
+        "requests": dict(counts),
+        "target": "ratio <= 1.5 and exactly 1 DynamoDB request per warm query",
+    }
+
+
+def bench_import_compute(scratch: Path) -> dict:
+    rng = random.Random(13)
+    members = [f"user-{n:09d}" for n in rng.sample(range(100_000_000), 1_010_000)]
+    previous, current = members[:1_000_000], members[:990_000] + members[1_000_000:]  # 1% churn
+    rng.shuffle(current)
+    new_file, snapshot_file = scratch / "new.csv.gz", scratch / "previous.txt.gz"
+    with gzip.open(new_file, "wt", compresslevel=6) as out:
+        out.write("type,action,audience_id,ts,fs_user_id\n")
+        out.writelines(f"passthrough,qualify,bench,{T},{member}\n" for member in current)
+    with gzip.open(snapshot_file, "wt", compresslevel=6) as out:
+        out.writelines(f"{member}\n" for member in sorted(previous))
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(lambdas.LAYER_DIR), str(template.ROOT)])}
+
+    def measured(command: list[str]) -> tuple[str, float, float]:
+        """stdout, wall seconds and peak RSS (MB) of a command, through bench.peak."""
+        started = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-m", "bench.peak", *command], env=env, check=True, capture_output=True, text=True
+        )
+        return run.stdout, time.perf_counter() - started, json.loads(run.stderr.splitlines()[-1])["peak_rss_mb"]
+
+    out, ours_wall, ours_peak = measured([sys.executable, "-m", "bench.compute", str(new_file), str(snapshot_file)])
+    ours = json.loads(out)
+    shell = (
+        f"comm -3 <(zcat {new_file} | tail -n +2 | cut -d, -f5 | LC_ALL=C sort -u) "
+        f"<(zcat {snapshot_file} | LC_ALL=C sort) | wc -l"
+    )
+    out, base_wall, base_peak = measured(["bash", "-c", shell])
+    assert int(out) == ours["joined"] + ours["left"], (out, ours)
+    return {
+        "rows": ours["rows"],
+        "changes": ours["joined"] + ours["left"],
+        "ours_seconds": ours_wall,
+        "baseline_seconds": base_wall,
+        "ratio": ours_wall / base_wall,
+        "peak_rss_mb": ours_peak,
+        "baseline_peak_rss_mb": base_peak,
+        "target": "ratio <= 2 and peak RSS <= 256 MB",
+    }
+
+
+def bench_import_end_to_end() -> dict:
+    from audiences import importer
+    from audiences.domain import Audience
+    from audiences.stores import catalog as catalog_store
+
+    rng = random.Random(17)
+    members = [f"user-{n}" for n in rng.sample(range(1_000_000), 10_500)]
+    first, second = members[:10_000], members[500:10_500]  # 5% leave, 5% join: 10% churn
+    bucket = PLAN.names["ImportsBucket"]
+
+    def upload(values, seconds_later: float) -> importer.Upload:
+        data = gzip.compress(
+            (
+                "type,action,audience_id,ts,fs_user_id\n"
+                + "".join(f"passthrough,qualify,imp,{T},{v}\n" for v in values)
+            ).encode()
+        )
+        key = "demo/audience-diffs/imp_seg.csv.gz"
+        etag = boto3.client("s3", region_name=provision.REGION).put_object(Bucket=bucket, Key=key, Body=data)["ETag"]
+        return importer.Upload(bucket, key, etag, len(data), time.time() + seconds_later)
+
+    with fresh_aws():
+        catalog_store.create_audience("demo", Audience("imp_seg", "imp"))
+        assert importer.process(upload(first, 0), lambda: 900).qualified == 10_000
+        second_upload = upload(second, 1)
+        AWS_CALLS.reset()
+        ours = timed(lambda: importer.process(second_upload, lambda: 900))
+        record = importer.import_store.get("demo", second_upload.import_id)
+        written = AWS_CALLS.writes_to(MEMBERSHIPS)
+        changes = record.qualified + record.disqualified
+        counts = AWS_CALLS.counts()
+        dynamodb = boto3.client("dynamodb", region_name=provision.REGION)
+        joined, left = set(second) - set(first), set(first) - set(second)
+
+        def baseline():
+            for value in joined:
+                lww_update(dynamodb, f"base#fs_user_id#{value}", "imp", "qualified", T + 1)
+            for value in left:
+                lww_update(dynamodb, f"base#fs_user_id#{value}", "imp", "disqualified", T + 1)
+
+        base = timed(baseline)
+    return {
+        "members": len(second),
+        "changes": changes,
+        "ours_seconds": ours,
+        "baseline_seconds": base,
+        "ratio": ours / base,
+        "membership_writes": written,
+        "write_amplification": written / changes,
+        "requests": dict(counts),
+        "target": "write amplification 1.0",
+    }
+
+
+def bench_cold_start() -> dict:
+    env = os.environ | {"PYTHONDONTWRITEBYTECODE": "1"}
+
+    def median_seconds(code: str, path: list[str]) -> float:
+        runs = []
+        for _ in range(7):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], env=env | {"PYTHONPATH": os.pathsep.join(path)}, check=True)
+            runs.append(time.perf_counter() - started)
+        return statistics.median(runs)
+
+    baseline = median_seconds("import boto3", [])
+    results = {"baseline_seconds": baseline, "target": "ratio <= 2.5 for each function"}
+    for function in FUNCTIONS:
+        seconds = median_seconds("import app", [str(function.code_dir), str(lambdas.LAYER_DIR)])
+        results[function.logical_id] = {"seconds": seconds, "ratio": seconds / baseline}
+    return results
+
+
+def versions() -> dict:
+    names = ["boto3", "botocore", "moto", "aws-lambda-powertools", "pynamodb", "ariadne", "graphql-core"]
+    return {name: metadata.version(name) for name in names}
+
+
+def main() -> None:
+    started = time.perf_counter()
+    functions = handlers()
+    results: dict = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "versions": versions(),
+    }
+    print("ingest: 10,000 events …", flush=True)
+    results["ingest"] = bench_ingest(functions)
+    print("customer query: 1,000 queries …", flush=True)
+    results["customer_query"] = bench_customer_query(functions)
+    print("import compute: 1,000,000 rows …", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        results["import_compute"] = bench_import_compute(Path(scratch))
+    print("import end to end: 10,000 members, 10% churn …", flush=True)
+    results["import_end_to_end"] = bench_import_end_to_end()
+    print("cold start …", flush=True)
+    results["cold_start"] = bench_cold_start()
+    results["total_seconds"] = time.perf_counter() - started
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+
+
+def table(results: dict) -> str:
+    ingest, query = results["ingest"], results["customer_query"]
+    compute, end_to_end, cold = results["import_compute"], results["import_end_to_end"], results["cold_start"]
+    rows = [
+        ("scenario", "ours", "baseline", "ratio", "other", "target"),
+        (
+            "ingest 10k events",
+            f"{ingest['ours_seconds']:.2f}s",
+            f"{ingest['baseline_seconds']:.2f}s",
+            f"{ingest['ratio']:.2f}x",
+            f"{ingest['aws_requests_per_event']:.3f} AWS req/event",
+            ingest["target"],
+        ),
+        (
+            "customer query x1000",
+            f"{query['ours_seconds']:.2f}s",
+            f"{query['baseline_seconds']:.2f}s",
+            f"{query['ratio']:.2f}x",
+            f"{query['aws_requests_per_query']:.2f} AWS req/query",
+            query["target"],
+        ),
+        (
+            "import compute 1M rows",
+            f"{compute['ours_seconds']:.2f}s",
+            f"{compute['baseline_seconds']:.2f}s",
+            f"{compute['ratio']:.2f}x",
+            f"peak RSS {compute['peak_rss_mb']:.0f} MB (coreutils {compute['baseline_peak_rss_mb']:.0f} MB)",
+            compute["target"],
+        ),
+        (
+            "import end to end 10k",
+            f"{end_to_end['ours_seconds']:.2f}s",
+            f"{end_to_end['baseline_seconds']:.2f}s",
+            f"{end_to_end['ratio']:.2f}x",
+            f"write amplification {end_to_end['write_amplification']:.2f}",
+            end_to_end["target"],
+        ),
+    ]
+    for function in FUNCTIONS:
+        entry = cold[function.logical_id]
+        rows.append(
+            (
+                f"cold start {function.logical_id}",
+                f"{entry['seconds']:.2f}s",
+                f"{cold['baseline_seconds']:.2f}s",
+                f"{entry['ratio']:.2f}x",
+                "vs import boto3",
+                cold["target"],
+            )
+        )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
