@@ -85,15 +85,24 @@ def lww_update(dynamodb, pk: str, audience: str, state: str, ts: float) -> None:
         )
 
 
+def passthrough(action: str, user: str, audience: str, ts: int) -> dict:
+    return {
+        "type": "passthrough",
+        "action": action,
+        "identifiers": {"fs_user_id": user},
+        "data": {"audience_id": audience, "ts": ts},
+    }
+
+
 def bench_ingest(functions) -> dict:
     rng = random.Random(7)
     events = [
-        {
-            "type": "passthrough",
-            "action": "disqualify" if rng.random() < 0.1 else "qualify",
-            "identifiers": {"fs_user_id": f"user-{rng.randrange(2000)}"},
-            "data": {"audience_id": f"aud{rng.randrange(50)}", "ts": T + rng.randrange(1000)},
-        }
+        passthrough(
+            "disqualify" if rng.random() < 0.1 else "qualify",
+            f"user-{rng.randrange(2000)}",
+            f"aud{rng.randrange(50)}",
+            T + rng.randrange(1000),
+        )
         for _ in range(10_000)
     ]
     batches = [events[start : start + 500] for start in range(0, len(events), 500)]
@@ -132,16 +141,7 @@ def bench_customer_query(functions) -> dict:
             body = {"definition": {"external": {"external_audience_id": f"aud{n}"}}}
             call(router, "PUT", f"/v3/segments/seg_{n}", keys["DEMO_PRIVATE_KEY"], body)
         users = [f"user-{n}" for n in range(500)]
-        events = [
-            {
-                "type": "passthrough",
-                "action": "qualify",
-                "identifiers": {"fs_user_id": user},
-                "data": {"audience_id": f"aud{a}", "ts": T},
-            }
-            for user in users
-            for a in rng.sample(range(50), 8)
-        ]
+        events = [passthrough("qualify", user, f"aud{a}", T) for user in users for a in rng.sample(range(50), 8)]
         for start in range(0, len(events), 500):
             call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], events[start : start + 500])
         query = (

@@ -17,6 +17,11 @@ from audiences.settings import get_settings
 _settings = get_settings()
 
 
+def _meta(table_name: str) -> type:
+    """A model's PynamoDB Meta: its table, in the functions' region."""
+    return type("Meta", (), {"table_name": table_name, "region": _settings.region})
+
+
 class _Table(Model):
     """Every table keys on generic pk/sk so one table can hold several item kinds."""
 
@@ -27,9 +32,7 @@ class _Table(Model):
 class TenantItem(_Table):
     """pk=TENANT#<tenant_id>, sk=CONFIG. identifiers: field -> its definition (a map)."""
 
-    class Meta:
-        table_name = _settings.tenants_table
-        region = _settings.region
+    Meta = _meta(_settings.tenants_table)
 
     identifiers = MapAttribute(default=dict)
     revision = NumberAttribute(default=1)
@@ -39,9 +42,7 @@ class TenantItem(_Table):
 class ApiKeyItem(_Table):
     """pk=KEY#<sha256 of the key>, sk=KEY: what authentication looks up. The key is never stored."""
 
-    class Meta:
-        table_name = _settings.tenants_table
-        region = _settings.region
+    Meta = _meta(_settings.tenants_table)
 
     tenant_id = UnicodeAttribute()
     scope = UnicodeAttribute()
@@ -54,9 +55,7 @@ class ApiKeyListing(_Table):
     The key id is the start of the key's hash: it names a key without revealing it.
     """
 
-    class Meta:
-        table_name = _settings.tenants_table
-        region = _settings.region
+    Meta = _meta(_settings.tenants_table)
 
     key_hash = UnicodeAttribute()
     scope = UnicodeAttribute()
@@ -66,9 +65,7 @@ class ApiKeyListing(_Table):
 class AudienceItem(_Table):
     """pk=<tenant_id>, sk=AUDIENCE#<key>."""
 
-    class Meta:
-        table_name = _settings.catalog_table
-        region = _settings.region
+    Meta = _meta(_settings.catalog_table)
 
     audience_id = UnicodeAttribute()
     external_id = UnicodeAttribute()
@@ -83,9 +80,7 @@ class AudienceItem(_Table):
 class ExternalIdClaim(_Table):
     """pk=<tenant_id>, sk=EXTERNAL#<external_id>: makes an external id unique per tenant."""
 
-    class Meta:
-        table_name = _settings.catalog_table
-        region = _settings.region
+    Meta = _meta(_settings.catalog_table)
 
     audience_key = UnicodeAttribute()
 
@@ -96,9 +91,7 @@ class MembershipItem(_Table):
     The value comes last in pk, so any character in it is unambiguous.
     """
 
-    class Meta:
-        table_name = _settings.memberships_table
-        region = _settings.region
+    Meta = _meta(_settings.memberships_table)
 
     state = UnicodeAttribute()
     ts = NumberAttribute()
@@ -112,9 +105,7 @@ class SizeShard(_Table):
     keys never meet a membership's.
     """
 
-    class Meta:
-        table_name = _settings.memberships_table
-        region = _settings.region
+    Meta = _meta(_settings.memberships_table)
 
     qualified = NumberAttribute(default=0)
 
@@ -122,9 +113,7 @@ class SizeShard(_Table):
 class ImportItem(_Table):
     """pk=<tenant_id>, sk=IMPORT#<import id>: the activity log; import ids sort by upload time."""
 
-    class Meta:
-        table_name = _settings.imports_table
-        region = _settings.region
+    Meta = _meta(_settings.imports_table)
 
     audience = UnicodeAttribute()
     s3_key = UnicodeAttribute()
@@ -146,9 +135,7 @@ class ImportItem(_Table):
 class AudienceImportStateItem(_Table):
     """pk=<tenant_id>, sk=STATE#<segment id>: the last applied import of an audience."""
 
-    class Meta:
-        table_name = _settings.imports_table
-        region = _settings.region
+    Meta = _meta(_settings.imports_table)
 
     import_id = UnicodeAttribute()
     uploaded_at = NumberAttribute()
@@ -164,9 +151,7 @@ class ImportLeaseItem(_Table):
     and the code treats an expired lease as free whether or not it is gone yet.
     """
 
-    class Meta:
-        table_name = _settings.imports_table
-        region = _settings.region
+    Meta = _meta(_settings.imports_table)
 
     holder = UnicodeAttribute()
     expires_at = NumberAttribute()
