@@ -16,7 +16,7 @@ HEADER = "type,action,audience_id,ts,fs_user_id\n"
 
 def csv_gz(members, audience: str = "vip", ts: int = T, header: str = HEADER) -> bytes:
     rows = "".join(f"passthrough,qualify,{audience},{ts},{member}\n" for member in members)
-    return gzip.compress((header + rows).encode())
+    return gzip.compress((header + rows).encode(), mtime=0)
 
 
 def upload(data: bytes, key: str = "demo/audience-diffs/vip_users.csv.gz") -> None:

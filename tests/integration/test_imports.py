@@ -98,6 +98,7 @@ def test_changes_carry_the_upload_time_so_later_events_still_win(vip, functions,
         (csv_gz([], header="type,action,audience_id,fs_user_id\n"), "missing column(s) ts"),
         (csv_gz([], header="type,action,audience_id,ts,fs_user_id,colour\n"), "unknown column(s) colour"),
     ],
+    ids=["empty", "not-gzip", "missing-column", "unknown-column"],
 )
 def test_unreadable_files_fail_whole_and_change_nothing(vip, functions, data, message):
     upload(data)
@@ -112,7 +113,7 @@ def test_one_bad_row_fails_the_file_with_line_numbers_and_nothing_is_applied(vip
     drain(functions)
     rows = HEADER + "passthrough,qualify,vip,1748851070,c\npassthrough,qualify,other,1748851070,d\n"
     rows += "passthrough,qualify,vip,1748851070000,e\n"
-    upload(gzip.compress(rows.encode()))
+    upload(gzip.compress(rows.encode(), mtime=0))
     drain(functions)
     record = latest()
     assert record.status is ImportStatus.FAILED

@@ -17,7 +17,7 @@ AUDIENCE = Audience("vip_users", "vip")
 
 def read(text: str | bytes, compress: bool = True) -> AudienceFile:
     raw = text.encode() if isinstance(text, str) else text
-    data = gzip.compress(raw) if compress else raw
+    data = gzip.compress(raw, mtime=0) if compress else raw
     audience_file = AudienceFile(io.BytesIO(data), len(data), TENANT, AUDIENCE, NOW, 300)
     audience_file.values = list(audience_file.members())  # type: ignore[attr-defined]
     return audience_file
@@ -97,19 +97,22 @@ def test_the_first_errors_are_kept_and_all_are_counted():
         (b"\xff\xfe\x00t", True, "not UTF-8"),
         (b'type,action,audience_id,ts,fs_user_id\n"unclosed', True, "the CSV is malformed"),
     ],
+    ids=["zero-bytes", "not-gzip", "no-header", "not-utf8", "malformed-csv"],
 )
 def test_unreadable_files_are_rejected_whole(data, compress, message):
     assert message in rejected(data, compress)
 
 
 def test_a_truncated_gzip_is_rejected():
-    data = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + b"passthrough,qualify,vip,1748851070,u\n" * 1000)
+    data = gzip.compress(
+        b"type,action,audience_id,ts,fs_user_id\n" + b"passthrough,qualify,vip,1748851070,u\n" * 1000, mtime=0
+    )
     with pytest.raises(FileRejected, match="truncated or corrupt"):
         list(AudienceFile(io.BytesIO(data[: len(data) // 2]), len(data), TENANT, AUDIENCE, NOW, 300).members())
 
 
 def test_a_decompression_bomb_is_stopped_at_the_limit():
-    bomb = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + b"0" * (80 * 1024 * 1024))
+    bomb = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + b"0" * (80 * 1024 * 1024), mtime=0)
     assert len(bomb) < 100 * 1024
     with pytest.raises(FileRejected, match="expands to more than"):
         list(AudienceFile(io.BytesIO(bomb), len(bomb), TENANT, AUDIENCE, NOW, 300).members())

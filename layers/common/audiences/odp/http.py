@@ -1,6 +1,7 @@
 """The one place that turns outcomes and domain errors into ODP's HTTP response shapes.
 
-ODP answers with a different error body per API family; each handler installs its own.
+ODP answers with a different error body per API family; each handler installs the shapes of
+the families it serves, chosen by path prefix.
 """
 
 from __future__ import annotations
