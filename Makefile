@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: help run test bench lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt constraints.txt
 	@test -n "$(PYTHON)" || { echo "need python3.13, or python3 >= 3.11, on PATH" >&2; exit 1; }
