@@ -25,6 +25,7 @@ http.install_error_handlers(app, {"/": http.events_error})
 @app.post("/v3/events")
 @tracer.capture_method
 def upload_events():
+    metrics.add_metric("Uploads", MetricUnit.Count, 1)  # every request, refused ones included
     request = app.current_event
     principal = http.authenticate(app, Scope.PUBLIC)
     body = body_text(request.body, request.is_base64_encoded)

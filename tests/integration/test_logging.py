@@ -72,4 +72,7 @@ def test_ingest_emits_emf_metrics_for_what_it_did(api, demo, capsys):
         ([2.0], [0.0], [1.0], [1.0]),
     ]
     assert metrics[2]["EventsRejected"] == [1.0]
+    api.call("POST", "/v3/events", [event("qualify", "u1", "vip", T)], key="not-a-key")
+    refused = metric_lines(capsys)
+    assert [m["Uploads"] for m in metrics + refused] == [[1.0]] * 4  # refused uploads are counted too
     assert all(m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "PassthroughAudiences" for m in metrics)
