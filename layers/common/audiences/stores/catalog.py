@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 from audiences.domain import Audience
 from audiences.errors import Conflict
 from audiences.settings import get_settings
+from audiences.stores.conditions import failed_conditions
 from audiences.stores.models import AudienceItem, ExternalIdClaim
 
 _connection = Connection(region=get_settings().region)
@@ -69,7 +70,7 @@ def delete_audience(tenant_id: str, current: Audience) -> None:
                 condition=ExternalIdClaim.audience_key == current.key,
             )
     except TransactWriteError as error:
-        if error.cause_response_code == "TransactionCanceledException" and _failed(error)[0]:
+        if error.cause_response_code == "TransactionCanceledException" and failed_conditions(error)[0]:
             raise RevisionRaced(current.key) from error
         raise
 
@@ -93,10 +94,6 @@ def _claim_holder(tenant_id: str, external_id: str) -> str:
         return ExternalIdClaim.get(tenant_id, _claim_sk(external_id), consistent_read=True).audience_key
     except ExternalIdClaim.DoesNotExist:
         return "another segment"
-
-
-def _failed(error: TransactWriteError) -> list[bool]:
-    return [bool(reason and reason.code == "ConditionalCheckFailed") for reason in error.cancellation_reasons]
 
 
 def create_audience(tenant_id: str, audience: Audience) -> None:
@@ -125,7 +122,7 @@ def create_audience(tenant_id: str, audience: Audience) -> None:
     except TransactWriteError as error:
         if error.cause_response_code != "TransactionCanceledException":
             raise
-        key_taken, external_taken = _failed(error)
+        key_taken, external_taken = failed_conditions(error)
         if key_taken:
             raise KeyTaken(f"segment {audience.key!r} already exists") from error
         if external_taken:
@@ -166,7 +163,7 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience) -> None
     except TransactWriteError as error:
         if error.cause_response_code != "TransactionCanceledException":
             raise
-        failed = _failed(error)
+        failed = failed_conditions(error)
         if failed[0]:
             raise RevisionRaced(current.key) from error
         if moves_external_id and failed[2]:

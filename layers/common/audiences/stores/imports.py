@@ -8,10 +8,11 @@ import time
 from dataclasses import fields
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from audiences.domain import AudienceImportState, ImportRecord, ImportStatus
 from audiences.errors import InvalidInput
+from audiences.stores.conditions import condition_failed
 from audiences.stores.models import AudienceImportStateItem, ImportItem, ImportLeaseItem
 
 _IMPORT = "IMPORT#"
@@ -57,7 +58,7 @@ def begin(tenant_id: str, record: ImportRecord) -> ImportRecord:
         item.save(condition=ImportItem.pk.does_not_exist())
         return _record(item)
     except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
     return get(tenant_id, record.import_id)
 
@@ -89,7 +90,7 @@ def update(tenant_id: str, import_id: str, **changes) -> None:
             actions=actions, condition=ImportItem.status == ImportStatus.PROCESSING.value
         )
     except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
 
 
@@ -169,7 +170,7 @@ def advance(tenant_id: str, segment_id: str, new: AudienceImportState, previous_
     try:
         item.save(condition=condition)
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise StateMoved(segment_id) from error
         raise
 
@@ -182,7 +183,7 @@ def acquire_lease(tenant_id: str, segment_id: str, holder: str, seconds: int) ->
         lease.save(condition=free)
         return True
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             return False
         raise
 
@@ -190,6 +191,6 @@ def acquire_lease(tenant_id: str, segment_id: str, holder: str, seconds: int) ->
 def release_lease(tenant_id: str, segment_id: str, holder: str) -> None:
     try:
         ImportLeaseItem(tenant_id, f"LEASE#{segment_id}").delete(condition=ImportLeaseItem.holder == holder)
-    except Exception as error:
-        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+    except DeleteError as error:
+        if not condition_failed(error):  # another holder's lease (ours had expired): not ours to free
             raise

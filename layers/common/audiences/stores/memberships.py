@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 
 from audiences.domain import MembershipChange, State, UserRef, supersedes
 from audiences.settings import get_settings
+from audiences.stores.conditions import condition_failed, failed_conditions
 from audiences.stores.models import MembershipItem, SizeShard
 
 SIZE_SHARDS = 16  # fixed: sizes are read by summing shards 0..15
@@ -76,14 +77,13 @@ def write(tenant_id: str, change: MembershipChange) -> Outcome:
                 transaction.update(shard, actions=[SizeShard.qualified.add(flipped.value)])
             return flipped
         except TransactWriteError as error:
-            reason = (error.cancellation_reasons or [None])[0]
             codes = {r.code for r in error.cancellation_reasons or [] if r is not None}
             if codes & _RETRYABLE_CANCELLATIONS:
                 _back_off(attempt)
                 continue
-            if reason is None or reason.code != "ConditionalCheckFailed":
+            if failed_conditions(error)[:1] != [True]:  # the membership is the transaction's first item
                 raise
-            stored = reason.raw_item
+            stored = error.cancellation_reasons[0].raw_item
 
         current = (State(stored["state"]["S"]), float(stored["ts"]["N"])) if stored else None
         if not supersedes((change.state, change.ts), current):
@@ -97,7 +97,7 @@ def write(tenant_id: str, change: MembershipChange) -> Outcome:
             item.update(actions=set_state, condition=as_seen)
             return Outcome.UPDATED
         except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             # Changed between our two calls: look again.
     raise ContendedError(f"membership kept changing during {_RACE_ATTEMPTS} attempts")

@@ -12,6 +12,7 @@ from pynamodb.transactions import TransactWrite
 from audiences.domain import Confidence, Identifier, Principal, Scope, Tenant
 from audiences.errors import Conflict, NotFound
 from audiences.settings import get_settings
+from audiences.stores.conditions import condition_failed, failed_conditions
 from audiences.stores.models import ApiKeyItem, ApiKeyListing, TenantItem
 
 _CONFIG = "CONFIG"
@@ -83,7 +84,7 @@ def create_tenant(tenant: Tenant) -> None:
     try:
         item.save(condition=TenantItem.pk.does_not_exist())
     except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(error):
             raise Conflict(f"tenant {tenant.tenant_id!r} already exists") from error
         raise
 
@@ -100,7 +101,7 @@ def add_identifier(tenant_id: str, identifier: Identifier) -> None:
             condition=TenantItem.pk.exists() & TenantItem.identifiers[identifier.name].does_not_exist(),
         )
     except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
         if get_tenant(tenant_id) is None:
             raise NotFound(f"tenant {tenant_id!r} does not exist") from error
@@ -122,8 +123,7 @@ def put_key(key_hash: str, principal: Principal) -> str:
     try:
         _write_key(key_hash, key_id, principal, now)
     except TransactWriteError as error:
-        reasons = error.cancellation_reasons or [None]
-        if reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        if failed_conditions(error)[:1] == [True]:  # the tenant check, the transaction's first item
             raise NotFound(f"tenant {principal.tenant_id!r} does not exist") from error
         raise
     return key_id
