@@ -30,8 +30,8 @@ def generate_key(scope: Scope) -> str:
 
 
 def key_id(raw_key: str) -> str:
-    """The name a key is listed and revoked by: the start of its hash, which reveals nothing."""
-    return hash_key(raw_key)[: tenant_store.KEY_ID_CHARS]
+    """The id `keys list` shows for this key."""
+    return tenant_store.key_id_of(hash_key(raw_key))
 
 
 def issue_key(principal: Principal, raw_key: str | None = None) -> str:

@@ -16,7 +16,7 @@ from audiences.stores.conditions import condition_failed, failed_conditions
 from audiences.stores.models import ApiKeyItem, ApiKeyListing, TenantItem
 
 _CONFIG = "CONFIG"
-KEY_ID_CHARS = 12
+_KEY_ID_CHARS = 12
 
 _connection = Connection(region=get_settings().region)
 
@@ -116,17 +116,20 @@ def get_principal(key_hash: str) -> Principal | None:
     return Principal(tenant_id=item.tenant_id, scope=Scope(item.scope))
 
 
-def put_key(key_hash: str, principal: Principal) -> str:
-    """Store a key's hash and its listing under the tenant in one transaction; returns the key id."""
-    key_id = key_hash[:KEY_ID_CHARS]
+def key_id_of(key_hash: str) -> str:
+    """The name a key is listed and revoked by: the start of its hash, which reveals nothing."""
+    return key_hash[:_KEY_ID_CHARS]
+
+
+def put_key(key_hash: str, principal: Principal) -> None:
+    """Store a key's hash and its listing under the tenant, in one transaction."""
     now = datetime.now(UTC)
     try:
-        _write_key(key_hash, key_id, principal, now)
+        _write_key(key_hash, key_id_of(key_hash), principal, now)
     except TransactWriteError as error:
         if failed_conditions(error)[:1] == [True]:  # the tenant check, the transaction's first item
             raise NotFound(f"tenant {principal.tenant_id!r} does not exist") from error
         raise
-    return key_id
 
 
 def _write_key(key_hash: str, key_id: str, principal: Principal, now: datetime) -> None:
