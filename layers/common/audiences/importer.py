@@ -24,14 +24,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from pathlib import Path
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 
-from audiences import memberships
+from audiences import catalog, memberships
 from audiences.diff import DiffCounts, SortedRuns, diff, written
 from audiences.domain import (
     AUDIENCE_KEY,
@@ -44,6 +44,7 @@ from audiences.domain import (
     Tenant,
     UserRef,
 )
+from audiences.errors import NotFound
 from audiences.odp.audience_file import AudienceFile, FileRejected
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
@@ -60,6 +61,7 @@ PROGRESS_EVERY_ROWS = 100_000
 # Stop applying while this much time is left, to record the outcome before Lambda stops us.
 RESERVE_SECONDS = 60
 LEASE_SECONDS = 16 * 60  # the function's timeout and a margin: a crashed holder's lease expires
+UPLOAD_URL_SECONDS = 15 * 60  # long enough for a large upload, short enough to be worthless if leaked
 
 
 class AudienceBusy(Exception):
@@ -84,6 +86,35 @@ class Upload:
 
 def upload_key(tenant_id: str, segment_id: str) -> str:
     return f"{tenant_id}/{FOLDER}/{segment_id}{SUFFIX}"
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    url: str  # a presigned PUT: the uploader needs no AWS credentials
+    key: str
+    expires_at: datetime
+
+
+def upload_target(tenant_id: str, segment_id: str) -> UploadTarget:
+    """Where to PUT the audience's next file; NotFound if there is no such audience."""
+    catalog.get_audience(tenant_id, segment_id)  # no URL for a file that could only fail
+    key = upload_key(tenant_id, segment_id)
+    expires_at = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_SECONDS)
+    return UploadTarget(objects.upload_url(key, UPLOAD_URL_SECONDS), key, expires_at)
+
+
+def activity(
+    tenant_id: str, audience: str | None, status: ImportStatus | None, cursor: str | None, limit: int
+) -> tuple[list[ImportRecord], str | None]:
+    """The tenant's imports, newest first, and the cursor of the next page (None at the end)."""
+    return import_store.page(tenant_id, audience, status, cursor, limit)
+
+
+def activity_record(tenant_id: str, import_id: str) -> ImportRecord:
+    record = import_store.get(tenant_id, import_id)
+    if record is None:
+        raise NotFound(f"import {import_id!r} does not exist")
+    return record
 
 
 def _snapshot_key(tenant_id: str, segment_id: str, import_id: str) -> str:

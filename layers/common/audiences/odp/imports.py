@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 from audiences.domain import ImportRecord, ImportStatus
 from audiences.errors import InvalidInput
+from audiences.importer import UploadTarget
 from audiences.odp.body import decode_json
 from audiences.odp.segments import checked_segment_id
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
-UPLOAD_URL_SECONDS = 15 * 60
 
 
 def record_body(record: ImportRecord) -> dict:
@@ -57,6 +57,15 @@ def page_arguments(query: dict[str, str]) -> tuple[str | None, ImportStatus | No
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1 to {MAX_PAGE}, got {raw_limit!r}")
     return audience, status, query.get("cursor"), int(raw_limit)
+
+
+def upload_target_body(target: UploadTarget) -> dict:
+    return {
+        "url": target.url,
+        "method": "PUT",
+        "key": target.key,
+        "expires_at": target.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def upload_request(body: str | None) -> str:
