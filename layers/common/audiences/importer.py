@@ -165,9 +165,10 @@ def _name_problem(parts: list[str], segment_id: str) -> str | None:
 
 
 def _end(tenant_id: str, record: ImportRecord, status: ImportStatus, **details) -> ImportRecord:
-    import_store.finish(tenant_id, record.import_id, status, **details)
+    finished = import_store.finish(tenant_id, record.import_id, status, **details)
     logger.info("import finished", extra={"status": status.value, "reason": details.get("message", "")})
-    return import_store.get(tenant_id, record.import_id)
+    # None: another delivery finished it first, and its outcome stands
+    return finished or import_store.get(tenant_id, record.import_id)
 
 
 def _run(tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, seconds_left) -> ImportRecord:

@@ -73,8 +73,8 @@ def get(tenant_id: str, import_id: str) -> ImportRecord | None:
 _UPDATABLE = {f.name for f in fields(ImportRecord)} - {"import_id", "audience", "s3_key", "uploaded_at", "started_at"}
 
 
-def update(tenant_id: str, import_id: str, **changes) -> None:
-    """Change a PROCESSING record; a finished record is final and is never changed again."""
+def update(tenant_id: str, import_id: str, **changes) -> ImportRecord | None:
+    """Change a PROCESSING record and return it as stored; None if it is finished (final, unchanged)."""
     unknown = set(changes) - _UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
@@ -85,17 +85,18 @@ def update(tenant_id: str, import_id: str, **changes) -> None:
         elif name == "status":
             value = value.value
         actions.append(getattr(ImportItem, name).set(value))
+    item = ImportItem(tenant_id, _IMPORT + import_id)
     try:
-        ImportItem(tenant_id, _IMPORT + import_id).update(
-            actions=actions, condition=ImportItem.status == ImportStatus.PROCESSING.value
-        )
+        item.update(actions=actions, condition=ImportItem.status == ImportStatus.PROCESSING.value)
     except UpdateError as error:
         if not condition_failed(error):
             raise
+        return None
+    return _record(item)  # PynamoDB refreshed the item from the update's ALL_NEW answer
 
 
-def finish(tenant_id: str, import_id: str, status: ImportStatus, **changes) -> None:
-    update(tenant_id, import_id, status=status, finished_at=datetime.now(UTC), **changes)
+def finish(tenant_id: str, import_id: str, status: ImportStatus, **changes) -> ImportRecord | None:
+    return update(tenant_id, import_id, status=status, finished_at=datetime.now(UTC), **changes)
 
 
 def page(
