@@ -29,13 +29,22 @@ from audiences.errors import (
 
 logger = Logger(child=True)
 
+# Each error class of audiences.errors has its own row (a test checks); a subclass defined
+# elsewhere takes its nearest ancestor's, and the base row makes the lookup total.
 _STATUS: dict[type[AudiencesError], HTTPStatus] = {
+    AudiencesError: HTTPStatus.BAD_REQUEST,
+    Forbidden: HTTPStatus.FORBIDDEN,
     InvalidInput: HTTPStatus.BAD_REQUEST,
     PayloadTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
 }
+
+
+def status_of(error: AudiencesError) -> HTTPStatus:
+    return next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+
 
 ErrorBody = Callable[[HTTPStatus, str, tuple[Problem, ...]], dict]
 
@@ -101,7 +110,7 @@ def install_error_handlers(app: APIGatewayRestResolver, shapes: dict[str, ErrorB
 
     @app.exception_handler(AudiencesError)
     def rejected(error: AudiencesError) -> Response:
-        status = next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+        status = status_of(error)
         logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
         problems = error.problems if isinstance(error, InvalidInput) else ()
         return json_response(status, error_body(status, error.message, problems))
