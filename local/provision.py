@@ -11,12 +11,23 @@ from dataclasses import dataclass
 
 import boto3
 
-from local.template import Function, Intrinsics
+from local.template import Function, Intrinsics, Unsupported
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "passthrough-audiences-local"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/0c0ffee0-0000-4000-8000-00000000a11d"
+
+# What the local stack creates (tables, queues, buckets), runs in-process (functions, the API) or
+# can do without (moto enforces no policies; the layer is on sys.path). Anything else is refused.
+_CREATED = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"}
+_NOT_NEEDED = {
+    "AWS::Serverless::Function",
+    "AWS::Serverless::Api",
+    "AWS::Serverless::LayerVersion",
+    "AWS::S3::BucketPolicy",
+    "AWS::SQS::QueuePolicy",
+}
 
 _PSEUDO = {
     "AWS::AccountId": ACCOUNT_ID,
@@ -62,6 +73,8 @@ def plan(template: dict) -> Plan:
     intrinsics = Intrinsics(refs, attributes)
     for logical_id, resource in template["Resources"].items():
         kind, props = resource["Type"], resource.get("Properties", {})
+        if kind not in _CREATED | _NOT_NEEDED:
+            raise Unsupported(f"{logical_id} is an {kind}, which the local stack does not provide: add it to local/")
         if kind == "AWS::DynamoDB::Table":
             name = f"{STACK_NAME}-{logical_id}"
             attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"

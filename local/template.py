@@ -33,6 +33,10 @@ def _short_form(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict:
 _CfnLoader.add_multi_constructor("!", _short_form)
 
 
+class Unsupported(ValueError):
+    """The template uses something the local stack cannot reproduce: it must not pass silently."""
+
+
 def load(path: Path = TEMPLATE) -> dict:
     return yaml.load(path.read_text(), Loader=_CfnLoader)
 
@@ -68,12 +72,17 @@ def functions(template: dict) -> list[Function]:
             **props.get("Environment", {}).get("Variables", {}),
         }
         routes, queues = [], []
-        for event in props.get("Events", {}).values():
+        for name, event in props.get("Events", {}).items():
             if event["Type"] == "Api":
                 routes.append(Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"]))
             elif event["Type"] == "SQS":
                 source = event["Properties"]
                 queues.append((source["Queue"]["Fn::GetAtt"][0], int(source.get("BatchSize", 10))))
+            else:
+                raise Unsupported(
+                    f"{logical_id}.Events.{name} is of type {event['Type']!r}: the local stack runs Api and SQS "
+                    "events only; teach local/ to run it before using it"
+                )
         found.append(
             Function(
                 logical_id=logical_id,
@@ -106,9 +115,9 @@ class Intrinsics:
         [(name, argument)] = value.items()
         match name:
             case "Ref":
-                return self.refs[argument]
+                return self._known(self.refs, argument, f"Ref {argument}")
             case "Fn::GetAtt":
-                return self.attributes[(argument[0], argument[1])]
+                return self._known(self.attributes, (argument[0], argument[1]), f"Fn::GetAtt {'.'.join(argument)}")
             case "Fn::Join":
                 separator, parts = argument
                 return separator.join(str(part) for part in self.resolve(parts))
@@ -120,10 +129,18 @@ class Intrinsics:
                 return self.resolve(items)[int(index)]
             case "Fn::Sub":
                 return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1)), argument)
+        if name.startswith("Fn::"):
+            raise Unsupported(f"{name} is not an intrinsic the local stack resolves: add it to local/template.py")
         return {name: self.resolve(argument)}
 
     def _sub(self, name: str) -> str:
         if "." in name and not name.startswith("AWS::"):
             logical_id, attribute = name.split(".", 1)
-            return self.attributes[(logical_id, attribute)]
-        return self.refs[name]
+            return self._known(self.attributes, (logical_id, attribute), f"${{{name}}}")
+        return self._known(self.refs, name, f"${{{name}}}")
+
+    @staticmethod
+    def _known(table: dict, key, what: str):
+        if key not in table:
+            raise Unsupported(f"{what}: the local stack knows no such resource, parameter or attribute")
+        return table[key]

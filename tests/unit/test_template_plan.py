@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from local import provision, template
@@ -44,3 +46,32 @@ def test_functions_that_disagree_on_a_variable_are_refused():
     functions[0].environment["TENANTS_TABLE"] = "something-else"
     with pytest.raises(ValueError, match="TENANTS_TABLE"):
         provision.plan(spec).environment(functions)
+
+
+def test_an_unknown_intrinsic_or_name_is_refused_not_passed_through():
+    intrinsics = Intrinsics(refs={"Table": "t"}, attributes={})
+    with pytest.raises(template.Unsupported, match="Fn::If is not an intrinsic"):
+        intrinsics.resolve({"Fn::If": ["IsProd", "a", "b"]})
+    with pytest.raises(template.Unsupported, match="Ref Missing: the local stack knows no such"):
+        intrinsics.resolve({"Ref": "Missing"})
+    with pytest.raises(template.Unsupported, match=r"Fn::GetAtt Queue\.Arn"):
+        intrinsics.resolve({"Fn::GetAtt": ["Queue", "Arn"]})
+    with pytest.raises(template.Unsupported, match=r"\$\{Table\.Arn\}"):
+        intrinsics.resolve({"Fn::Sub": "${Table.Arn}"})
+
+
+def test_an_event_type_the_local_stack_cannot_run_is_refused():
+    spec = template.load()
+    spec["Resources"]["IngestFunction"]["Properties"]["Events"]["Nightly"] = {
+        "Type": "Schedule",
+        "Properties": {"Schedule": "rate(1 day)"},
+    }
+    with pytest.raises(template.Unsupported, match=re.escape("IngestFunction.Events.Nightly is of type 'Schedule'")):
+        template.functions(spec)
+
+
+def test_a_resource_type_the_local_stack_does_not_provide_is_refused():
+    spec = template.load()
+    spec["Resources"]["Stream"] = {"Type": "AWS::Kinesis::Stream", "Properties": {}}
+    with pytest.raises(template.Unsupported, match="Stream is an AWS::Kinesis::Stream"):
+        provision.plan(spec)
