@@ -17,10 +17,13 @@ PYTEST_WORKERS ?= 2
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt constraints.txt
+# The venv's python imports the shared layer's `audiences` package from anywhere (a .pth
+# file), as Lambda does from /opt/python: the operator CLI needs no PYTHONPATH.
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt constraints.txt Makefile
 	@test -n "$(PYTHON)" || { echo "need python3.13, or python3 >= 3.11, on PATH" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "passthrough-audiences.pth").write_text(str(pathlib.Path("layers/common").resolve()) + "\n")'
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -34,9 +37,10 @@ run: $(VENV)/.installed ## start the whole stack locally (API on 127.0.0.1:3000,
 
 test: lint unit-integration-template e2e sam-validate sam-build ## every check CI runs
 
-lint: $(VENV)/.installed ## ruff
+lint: $(VENV)/.installed ## ruff, and the layer contract (import-linter: which package may import which)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 unit-integration-template: $(VENV)/.installed
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/unit tests/integration tests/template
@@ -68,7 +72,7 @@ invoke: $(VENV)/.installed ## run one handler in-process: make invoke FUNCTION=I
 	$(PY) -m local.invoke $(FUNCTION) $(EVENT)
 
 admin: $(VENV)/.installed ## operator CLI: make admin ARGS="--local tenants list" (see --help)
-	@PYTHONPATH=layers/common $(PY) -m audiences.admin $(ARGS)
+	@$(PY) -m audiences.admin $(ARGS)
 
 validate: sam-validate template ## lint the template every way we can
 

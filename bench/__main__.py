@@ -231,6 +231,7 @@ def bench_import_compute(scratch: Path) -> dict:
 def bench_import_end_to_end() -> dict:
     from audiences import importer
     from audiences.domain import Audience
+    from audiences.odp.audience_file import AudienceFile
     from audiences.stores import catalog as catalog_store
 
     rng = random.Random(17)
@@ -251,10 +252,10 @@ def bench_import_end_to_end() -> dict:
 
     with fresh_aws():
         catalog_store.create_audience("demo", Audience("imp_seg", "imp"))
-        assert importer.process(upload(first, 0), lambda: 900).qualified == 10_000
+        assert importer.process(upload(first, 0), lambda: 900, AudienceFile).qualified == 10_000
         second_upload = upload(second, 1)
         AWS_CALLS.reset()
-        ours = timed(lambda: importer.process(second_upload, lambda: 900))
+        ours = timed(lambda: importer.process(second_upload, lambda: 900, AudienceFile))
         record = importer.import_store.get("demo", second_upload.import_id)
         written = AWS_CALLS.writes_to(MEMBERSHIPS)
         changes = record.qualified + record.disqualified

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from audiences.diff import DiffCounts, SortedRuns, diff, written
 from audiences.domain import Audience, Confidence, Tenant
+from audiences.member_files import FileContext
 from audiences.odp.audience_file import AudienceFile
 
 
@@ -27,7 +28,9 @@ def main(new_file: str, snapshot_file: str) -> None:
     counts = DiffCounts()
     with open(new_file, "rb") as body, tempfile.TemporaryDirectory() as scratch:
         audience = Audience("bench_audience", "bench")
-        audience_file = AudienceFile(body, Path(new_file).stat().st_size, tenant, audience, time.time(), 300)
+        audience_file = AudienceFile(
+            body, Path(new_file).stat().st_size, FileContext(tenant, audience, time.time(), 300)
+        )
         runs = SortedRuns(Path(scratch))
         runs.add_all(audience_file.members())
         if audience_file.errors.count:

@@ -64,7 +64,8 @@ class LocalStack:
         configure_process(plan, functions, self.aws_url)
         provision.provision(plan)
 
-        from local.seed import seed_demo  # imports the layer: only after the environment is set
+        from audiences.settings import Settings  # the layer is importable only after configure_process
+        from local.seed import seed_demo
 
         loaded = [lambdas.load(function) for function in functions]
         keys = seed_demo(self.demo_public_key, self.demo_private_key)
@@ -82,11 +83,8 @@ class LocalStack:
             **keys,
             "API_URL": self.api_url,
             "AWS_ENDPOINT_URL": self.aws_url,
-            "IMPORTS_BUCKET": plan.names["ImportsBucket"],
-            **{
-                name: os.environ[name]
-                for name in ("TENANTS_TABLE", "CATALOG_TABLE", "MEMBERSHIPS_TABLE", "DATA_BUCKET")
-            },
+            "AWS_REGION": provision.REGION,
+            **{resource.variable: plan.names[resource.logical_id] for resource in Settings.resources()},
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.state_dir / "demo.env"

@@ -1,4 +1,4 @@
-"""Consumer of ImportsQueue: S3 ObjectCreated notifications for audience files."""
+"""Consumers of ImportsQueue (S3 ObjectCreated notifications of ODP audience files) and of its DLQ."""
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audiences import importer
+from audiences.odp.audience_file import AudienceFile
 from audiences.stores import queue
 
 logger = Logger()
@@ -16,18 +17,34 @@ BUSY_RETRY_SECONDS = 60
 
 @tracer.capture_method
 def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    attempt = int(record.attributes.approximate_receive_count)
     for upload in importer.uploads(record.body):
         try:
-            importer.process(upload, lambda: lambda_context.get_remaining_time_in_millis() / 1000)
+            importer.process(upload, lambda: lambda_context.get_remaining_time_in_millis() / 1000, AudienceFile)
         except importer.AudienceBusy:
-            # Another import of this audience is running: come back in a minute, not at the
-            # queue's visibility timeout (an hour and a half).
-            attempts = int(record.attributes.approximate_receive_count)
-            queue.retry_after(record.event_source_arn, record.receipt_handle, min(900, BUSY_RETRY_SECONDS * attempts))
+            # Come back in a minute, not at the queue's visibility timeout (an hour and a half).
+            queue.retry_after(record.event_source_arn, record.receipt_handle, min(900, BUSY_RETRY_SECONDS * attempt))
+            importer.note_failed_attempt(upload, attempt, "another import of the same audience was running")
             raise
+        except Exception as error:
+            logger.exception("import attempt failed", extra={"attempt": attempt})
+            importer.note_failed_attempt(upload, attempt, type(error).__name__)
+            raise
+
+
+def give_up(record: SQSRecord) -> None:
+    for upload in importer.uploads(record.body):
+        importer.give_up(upload)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def dead_letter_handler(event, context):
+    """Every notification the imports queue gave up on ends its import as FAILED, saying why."""
+    return process_partial_response(event=event, record_handler=give_up, processor=processor)

@@ -40,7 +40,8 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    state_dir = tmp_path_factory.mktemp("stack")
+    state_dir = tmp_path_factory.mktemp("stack") / ".local"  # where `make admin ARGS=--local` looks, from its parent
+    state_dir.mkdir()
     log = state_dir / "stack.log"
     api_port, aws_port = free_port(), free_port()
     keys = {"DEMO_PUBLIC_KEY": f"pa_pub_{secrets.token_hex(8)}", "DEMO_PRIVATE_KEY": f"pa_prv_{secrets.token_hex(8)}"}

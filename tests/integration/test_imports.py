@@ -9,8 +9,13 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from audiences import importer, memberships
 from audiences.domain import ImportStatus, State, UserRef
+from audiences.odp.audience_file import AudienceFile
+from audiences.settings import get_settings
 from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
+from local.poller import QueuePoller
+from tests.aws_calls import AWS_FAULTS
+from tests.conftest import PLAN
 from tests.integration.helpers import customer_query, segment
 from tests.integration.imports_helpers import HEADER, T, csv_gz, drain, imports_poller, upload
 
@@ -132,7 +137,7 @@ def test_one_bad_row_fails_the_file_with_line_numbers_and_nothing_is_applied(vip
         ("demo/audience-diffs/vip_users.csv", "does not end in .csv.gz"),
         ("demo/audience-diffs/", "has no file name"),
         ("demo/audience-diffs/nested/vip_users.csv.gz", "has no file name directly under audience-diffs/"),
-        ("demo/audience-diffs/unknown_segment.csv.gz", "there is no segment 'unknown_segment'"),
+        ("demo/audience-diffs/unknown_segment.csv.gz", "there is no audience 'unknown_segment'"),
         ("demo/audience-diffs/Bad-Name.csv.gz", "'Bad-Name' is not a segment id"),
     ],
 )
@@ -165,7 +170,9 @@ def test_the_same_notification_twice_applies_once(vip, functions):
 def test_an_older_upload_processed_after_a_newer_one_is_skipped(vip, functions):
     poller = imports_poller(functions)
     upload(csv_gz(["old"]))
-    [older] = poller.sqs.receive_message(QueueUrl=poller.queue_url, VisibilityTimeout=600)["Messages"]
+    [older] = poller.sqs.receive_message(QueueUrl=poller.queue_url, VisibilityTimeout=600, AttributeNames=["All"])[
+        "Messages"
+    ]
     upload(csv_gz(["new"]))
     drain(functions)  # the newer upload first
     functions["ImportsFunction"].invoke({"Records": [poller.event_record(older)]})
@@ -203,7 +210,7 @@ def test_a_busy_audience_is_retried_a_minute_later_not_failed(vip, functions):
 def test_running_out_of_time_fails_clearly_and_a_second_upload_continues(vip, functions):
     upload(csv_gz(["a", "b"]))
     [notice] = importer.uploads(_queued_body(functions))
-    record = importer.process(notice, seconds_left=lambda: 10)
+    record = importer.process(notice, seconds_left=lambda: 10, read_file=AudienceFile)
     assert record.status is ImportStatus.FAILED
     assert record.message.startswith("ran out of time after applying 0 changes")
     upload(csv_gz(["a", "b"]))
@@ -216,3 +223,69 @@ def _queued_body(functions) -> str:
     [message] = poller.sqs.receive_message(QueueUrl=poller.queue_url, VisibilityTimeout=600)["Messages"]
     poller.sqs.delete_message(QueueUrl=poller.queue_url, ReceiptHandle=message["ReceiptHandle"])
     return message["Body"]
+
+
+def test_an_import_whose_notification_is_dead_lettered_ends_failed_saying_why(vip, functions):
+    """Waiting on a busy audience for every attempt: the queue gives up, and so does the activity log."""
+    assert import_store.acquire_lease("demo", "vip_users", "another-import", 3600)
+    upload(csv_gz(["a"]))
+    poller, attempts = imports_poller(functions), get_settings().import_attempts
+    for attempt in range(1, attempts + 1):
+        [message] = poller.sqs.receive_message(QueueUrl=poller.queue_url, AttributeNames=["All"])["Messages"]
+        with pytest.raises(BatchProcessingError):
+            functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})
+        assert (latest().status, latest().attempts) == (ImportStatus.PROCESSING, attempt)
+        assert latest().message.startswith(f"attempt {attempt} of {attempts} failed (another import")
+        poller.sqs.change_message_visibility(
+            QueueUrl=poller.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    assert "Messages" not in poller.sqs.receive_message(QueueUrl=poller.queue_url)  # moved to the DLQ
+    assert give_up_drain(functions) == 1
+    record = latest()
+    assert record.status is ImportStatus.FAILED and record.finished_at is not None
+    assert record.message == (
+        f"given up after {attempts} attempts (last failure: another import of the same audience was running); "
+        "nothing more will be applied: upload the file again to retry"
+    )
+    assert member_states("a") == {"a": None}
+
+
+def test_a_crash_is_noted_on_the_record_and_named_when_the_import_is_given_up(vip, functions):
+    upload(csv_gz(["a"]))
+    poller = imports_poller(functions)
+    [message] = poller.sqs.receive_message(QueueUrl=poller.queue_url, AttributeNames=["All"])["Messages"]
+    AWS_FAULTS.arm(2, "before")  # after the tenant and the record, within the import itself
+    try:
+        with pytest.raises(BatchProcessingError):
+            functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})
+        assert AWS_FAULTS.fired
+    finally:
+        AWS_FAULTS.disarm()
+    assert (latest().attempts, latest().last_failure) == (1, "InjectedFault")
+    functions["ImportsGiveUpFunction"].invoke({"Records": [poller.event_record(message)]})
+    assert latest().status is ImportStatus.FAILED
+    assert "(last failure: InjectedFault)" in latest().message
+
+
+def test_a_dead_letter_of_an_import_never_started_or_already_finished_is_handled(vip, functions):
+    poller = imports_poller(functions)
+    upload(csv_gz(["a"]))
+    [crashed] = poller.sqs.receive_message(QueueUrl=poller.queue_url, AttributeNames=["All"])["Messages"]
+    functions["ImportsGiveUpFunction"].invoke({"Records": [poller.event_record(crashed)]})  # no record yet
+    assert latest().status is ImportStatus.FAILED
+    assert "(last failure: none reported: the function timed out or ran out of memory)" in latest().message
+    upload(csv_gz(["b"]))
+    [finished] = poller.sqs.receive_message(QueueUrl=poller.queue_url, AttributeNames=["All"])["Messages"]
+    functions["ImportsFunction"].invoke({"Records": [poller.event_record(finished)]})
+    functions["ImportsGiveUpFunction"].invoke({"Records": [poller.event_record(finished)]})
+    assert (latest().status, latest().qualified) == (ImportStatus.SUCCESS, 1)  # a late dead letter changes nothing
+
+
+def give_up_drain(functions) -> int:
+    poller = QueuePoller(
+        functions["ImportsGiveUpFunction"], PLAN.names["ImportsDeadLetterQueue"], retry_after_seconds=0
+    )
+    received = 0
+    while poller.poll_once():
+        received += 1
+    return received

@@ -96,18 +96,27 @@ def test_every_model_matches_a_template_table_and_every_table_has_a_model():
     assert used == set(tables)
 
 
-def test_functions_get_every_resource_name_the_settings_require():
-    env = PLAN.environment(FUNCTIONS)
-    for variable, logical_id in [
-        ("TENANTS_TABLE", "TenantsTable"),
-        ("CATALOG_TABLE", "CatalogTable"),
-        ("MEMBERSHIPS_TABLE", "MembershipsTable"),
-        ("DATA_BUCKET", "DataBucket"),
-        ("IMPORTS_TABLE", "ImportsTable"),
-        ("IMPORTS_BUCKET", "ImportsBucket"),
-    ]:
-        assert env[variable] == PLAN.names[logical_id]
-    Settings.from_env(env)  # raises naming any variable the template forgot
+@pytest.mark.parametrize("resource", Settings.resources(), ids=lambda r: r.variable)
+def test_every_setting_names_its_resource_to_the_functions_and_in_the_stack_outputs(resource):
+    assert PLAN.environment(FUNCTIONS)[resource.variable] == PLAN.names[resource.logical_id]
+    assert TEMPLATE["Outputs"][resource.output]["Value"] == {"Ref": resource.logical_id}
+
+
+def test_every_resource_the_functions_are_told_of_is_in_the_settings_table():
+    """A resource variable outside the table would be missing from demo.env and the CLI's stack lookup."""
+    resources = TEMPLATE["Resources"]
+    named = {
+        variable
+        for function in FUNCTIONS
+        for variable, value in function.environment.items()
+        if isinstance(value, dict) and value.get("Ref") in resources
+    }
+    assert named == {resource.variable for resource in Settings.resources()}
+
+
+def test_the_functions_are_told_how_many_attempts_the_imports_queue_makes():
+    settings = Settings.from_env(PLAN.environment(FUNCTIONS))
+    assert settings.import_attempts == TEMPLATE["Parameters"]["ImportAttempts"]["Default"]
 
 
 def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_function():
@@ -115,8 +124,17 @@ def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_funct
     [config] = bucket["NotificationConfiguration"]["QueueConfigurations"]
     assert config["Event"] == "s3:ObjectCreated:*"
     assert config["Queue"] == {"Fn::GetAtt": ["ImportsQueue", "Arn"]}
-    [consumer] = [f for f in FUNCTIONS if f.queues]
-    assert (consumer.logical_id, consumer.queues) == ("ImportsFunction", [("ImportsQueue", 1)])
-    events = TEMPLATE["Resources"]["ImportsFunction"]["Properties"]["Events"]["ImportRequests"]["Properties"]
-    assert events["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    consumers = {f.logical_id: f.queues for f in FUNCTIONS if f.queues}
+    assert consumers == {
+        "ImportsFunction": [("ImportsQueue", 1)],
+        "ImportsGiveUpFunction": [("ImportsDeadLetterQueue", 10)],
+    }
+    for function in consumers:
+        [source] = TEMPLATE["Resources"][function]["Properties"]["Events"].values()
+        assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    redrive = TEMPLATE["Resources"]["ImportsQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ImportsDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "ImportAttempts"},  # the number the give-up message states
+    }
     assert provision.STACK_ID.rsplit("/", 1)[1] in PLAN.names["ImportsBucket"]

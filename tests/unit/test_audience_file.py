@@ -8,17 +8,19 @@ import io
 import pytest
 
 from audiences.domain import Audience, Confidence, Tenant
-from audiences.odp.audience_file import MAX_ERRORS, AudienceFile, FileRejected
+from audiences.member_files import MAX_ERRORS, FileContext, FileRejected
+from audiences.odp.audience_file import AudienceFile
 
 NOW = 1_748_851_070.0
 TENANT = Tenant.of("t", fs_user_id=Confidence.HIGH, email=Confidence.HIGH, vuid=Confidence.LOW)
 AUDIENCE = Audience("vip_users", "vip")
+CONTEXT = FileContext(TENANT, AUDIENCE, NOW, 300)
 
 
 def read(text: str | bytes, compress: bool = True) -> AudienceFile:
     raw = text.encode() if isinstance(text, str) else text
     data = gzip.compress(raw, mtime=0) if compress else raw
-    audience_file = AudienceFile(io.BytesIO(data), len(data), TENANT, AUDIENCE, NOW, 300)
+    audience_file = AudienceFile(io.BytesIO(data), len(data), CONTEXT)
     audience_file.values = list(audience_file.members())  # type: ignore[attr-defined]
     return audience_file
 
@@ -108,11 +110,11 @@ def test_a_truncated_gzip_is_rejected():
         b"type,action,audience_id,ts,fs_user_id\n" + b"passthrough,qualify,vip,1748851070,u\n" * 1000, mtime=0
     )
     with pytest.raises(FileRejected, match="truncated or corrupt"):
-        list(AudienceFile(io.BytesIO(data[: len(data) // 2]), len(data), TENANT, AUDIENCE, NOW, 300).members())
+        list(AudienceFile(io.BytesIO(data[: len(data) // 2]), len(data), CONTEXT).members())
 
 
 def test_a_decompression_bomb_is_stopped_at_the_limit():
     bomb = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + b"0" * (80 * 1024 * 1024), mtime=0)
     assert len(bomb) < 100 * 1024
     with pytest.raises(FileRejected, match="expands to more than"):
-        list(AudienceFile(io.BytesIO(bomb), len(bomb), TENANT, AUDIENCE, NOW, 300).members())
+        list(AudienceFile(io.BytesIO(bomb), len(bomb), CONTEXT).members())

@@ -21,10 +21,26 @@ def test_settings_from_env_with_defaults():
     assert Settings.from_env(TABLES | {"MAX_FUTURE_SKEW_SECONDS": "60"}).max_future_skew_seconds == 60
 
 
-def test_missing_or_malformed_settings_name_the_variable():
-    with pytest.raises(SettingsError, match="CATALOG_TABLE is not set"):
-        Settings.from_env({"TENANTS_TABLE": "t", "MEMBERSHIPS_TABLE": "m"})
-    with pytest.raises(SettingsError, match="AUTH_CACHE_SECONDS must be whole seconds, got '1m'"):
+def test_a_missing_resource_fails_only_where_it_is_used_and_says_where_it_comes_from():
+    settings = Settings.from_env({"TENANTS_TABLE": "t"})
+    assert settings.tenants_table == "t"
+    with pytest.raises(SettingsError) as raised:
+        _ = settings.imports_table
+    message = str(raised.value)
+    assert message.startswith("environment variable IMPORTS_TABLE is not set")
+    assert "(ImportsTable)" in message and "--local (.local/demo.env" in message
+    assert "the stack output ImportsTableName" in message
+
+
+def test_the_settings_table_lists_every_resource_once():
+    resources = Settings.resources()
+    assert {r.variable for r in resources} == set(TABLES)
+    for attribute in ("variable", "logical_id", "output"):
+        assert len({getattr(r, attribute) for r in resources}) == len(resources)
+
+
+def test_malformed_numbers_name_the_variable():
+    with pytest.raises(SettingsError, match="AUTH_CACHE_SECONDS must be a whole number, got '1m'"):
         Settings.from_env(TABLES | {"AUTH_CACHE_SECONDS": "1m"})
 
 

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-_STACK_OUTPUTS = {
-    "TENANTS_TABLE": "TenantsTableName",
-    "CATALOG_TABLE": "CatalogTableName",
-    "MEMBERSHIPS_TABLE": "MembershipsTableName",
-    "DATA_BUCKET": "DataBucketName",
-}
+from audiences.settings import Settings, SettingsError
 
 
 class AdminError(Exception):
@@ -30,8 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m audiences.admin",
         description="Manage tenants, identifier fields, API keys and audiences.",
-        epilog="Without --local or --stack, the table names come from TENANTS_TABLE, CATALOG_TABLE, "
-        "MEMBERSHIPS_TABLE and DATA_BUCKET, and AWS from the usual AWS_* variables.",
+        epilog="Without --local or --stack, the resource names come from the variables "
+        + ", ".join(resource.variable for resource in Settings.resources())
+        + ", and AWS from the usual AWS_* variables.",
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--local", action="store_true", help="the stack `make run` started (reads .local/demo.env)")
@@ -86,19 +84,30 @@ def _point_at_target(args: argparse.Namespace) -> None:
         for line in env_file.read_text().splitlines():
             name, _, value = line.removeprefix("export ").partition("=")
             os.environ[name] = value
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        os.environ.setdefault("AWS_REGION", "us-east-1")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):  # your real AWS identity has no business here
+            os.environ.pop(name, None)
+        os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+        _check_answers(os.environ.get("AWS_ENDPOINT_URL", ""))
     elif args.stack:
         from audiences.stores.stack import outputs
 
-        found = outputs(args.stack, args.region)
-        missing = [output for output in _STACK_OUTPUTS.values() if output not in found]
+        found, region = outputs(args.stack, args.region)
+        wanted = Settings.resources()
+        missing = [resource.output for resource in wanted if resource.output not in found]
         if missing:
             raise AdminError(f"stack {args.stack!r} has no output(s) {', '.join(missing)}: is it this application?")
-        os.environ.update({variable: found[output] for variable, output in _STACK_OUTPUTS.items()})
-        if args.region:
-            os.environ["AWS_REGION"] = args.region
+        os.environ.update({resource.variable: found[resource.output] for resource in wanted})
+        os.environ["AWS_REGION"] = region  # the tables are where the stack is, whatever the default region
+
+
+def _check_answers(endpoint_url: str) -> None:
+    """A refused connection to the local stack, said plainly instead of after botocore's retries."""
+    endpoint = urlsplit(endpoint_url)
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port), timeout=2).close()
+    except (OSError, TypeError, ValueError) as error:
+        where = endpoint_url or "(demo.env names no AWS_ENDPOINT_URL)"
+        raise AdminError(f"no local stack answers on {where}: start `make run`") from error
 
 
 def _identifiers(specs: list[str] | None):
@@ -155,19 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _point_at_target(args)
         _run(args)
-    except AdminError as error:
+    except (AdminError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except Exception as error:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         from audiences.errors import AudiencesError
-        from audiences.settings import SettingsError
+        from audiences.stores.clients import AWS_ERRORS
 
-        if isinstance(error, AudiencesError | SettingsError):
+        if isinstance(error, AudiencesError):
             print(f"error: {error}", file=sys.stderr)
             return 1
-        if isinstance(error, BotoCoreError | ClientError):
+        if isinstance(error, AWS_ERRORS):
             print(f"error: AWS said: {error}", file=sys.stderr)
             return 1
         raise

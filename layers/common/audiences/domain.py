@@ -176,6 +176,8 @@ class ImportRecord:
     message: str = ""
     rows_done: int = 0
     changes_applied: int = 0
+    attempts: int = 0  # deliveries that failed so far; the queue retries them
+    last_failure: str = ""  # why the last of them failed
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from audiences.domain import (
     UserRef,
 )
 from audiences.errors import NotFound
-from audiences.odp.audience_file import AudienceFile, FileRejected
+from audiences.member_files import FileContext, FileReader, FileRejected, MemberFile
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
 from audiences.stores import imports as import_store
@@ -121,8 +121,8 @@ def _snapshot_key(tenant_id: str, segment_id: str, import_id: str) -> str:
     return f"imports/tenant={tenant_id}/snapshots/{segment_id}/{import_id}.txt.gz"
 
 
-def process(upload: Upload, seconds_left: Callable[[], float]) -> ImportRecord | None:
-    """Apply one upload; None if it is not an audience file of a tenant (nothing to record)."""
+def _open(upload: Upload) -> tuple[Tenant, str, ImportRecord] | None:
+    """The upload's tenant, segment id and activity record (created on first sight); None if not an import."""
     parts = upload.key.split("/")
     if len(parts) < 2 or parts[1] != FOLDER:
         logger.info("object outside audience-diffs ignored", extra={"bucket": upload.bucket})
@@ -139,18 +139,54 @@ def process(upload: Upload, seconds_left: Callable[[], float]) -> ImportRecord |
             import_id=upload.import_id, audience=segment_id, s3_key=upload.key, uploaded_at=upload.uploaded_at
         ),
     )
+    logger.append_keys(tenant=tenant_id, import_id=record.import_id)
+    return tenant, segment_id, record
+
+
+def process(upload: Upload, seconds_left: Callable[[], float], read_file: FileReader) -> ImportRecord | None:
+    """Apply one upload, read by the dialect's `read_file`; None if it is not an audience file of a tenant."""
+    opened = _open(upload)
+    if opened is None:
+        return None
+    tenant, segment_id, record = opened
     if record.status is not ImportStatus.PROCESSING:
         return record  # a second delivery of a finished upload
-    logger.append_keys(tenant=tenant_id, import_id=record.import_id)
-    problem = _name_problem(parts, segment_id)
+    problem = _name_problem(upload.key.split("/"), segment_id)
     if problem:
-        return _end(tenant_id, record, ImportStatus.FAILED, message=problem)
-    if not import_store.acquire_lease(tenant_id, segment_id, record.import_id, LEASE_SECONDS):
+        return _end(tenant.tenant_id, record, ImportStatus.FAILED, message=problem)
+    if not import_store.acquire_lease(tenant.tenant_id, segment_id, record.import_id, LEASE_SECONDS):
         raise AudienceBusy(segment_id)
     try:
-        return _run(tenant, segment_id, upload, record, seconds_left)
+        return _run(tenant, segment_id, upload, record, seconds_left, read_file)
     finally:
-        import_store.release_lease(tenant_id, segment_id, record.import_id)
+        import_store.release_lease(tenant.tenant_id, segment_id, record.import_id)
+
+
+def note_failed_attempt(upload: Upload, attempt: int, reason: str) -> None:
+    """Say on the activity record that delivery `attempt` failed and the queue will retry it."""
+    tenant_id = upload.key.split("/", 1)[0]
+    if not TENANT_ID.fullmatch(tenant_id):
+        return
+    attempts = get_settings().import_attempts
+    message = f"attempt {attempt} of {attempts} failed ({reason})" + ("; it is retried" if attempt < attempts else "")
+    import_store.update(tenant_id, upload.import_id, attempts=attempt, last_failure=reason, message=message)
+
+
+def give_up(upload: Upload) -> ImportRecord | None:
+    """End an import whose every delivery failed: FAILED, saying why, so no import stays PROCESSING."""
+    opened = _open(upload)
+    if opened is None:
+        return None
+    tenant, _, record = opened
+    if record.status is not ImportStatus.PROCESSING:
+        return record  # it did finish, on the last attempt or through another delivery
+    last = record.last_failure or "none reported: the function timed out or ran out of memory"
+    message = (
+        f"given up after {get_settings().import_attempts} attempts (last failure: {last}); "
+        "nothing more will be applied: upload the file again to retry"
+    )
+    logger.warning("import given up", extra={"attempts": record.attempts})
+    return _end(tenant.tenant_id, record, ImportStatus.FAILED, message=message)
 
 
 def _name_problem(parts: list[str], segment_id: str) -> str | None:
@@ -171,11 +207,13 @@ def _end(tenant_id: str, record: ImportRecord, status: ImportStatus, **details) 
     return finished or import_store.get(tenant_id, record.import_id)
 
 
-def _run(tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, seconds_left) -> ImportRecord:
+def _run(
+    tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, seconds_left, read_file: FileReader
+) -> ImportRecord:
     tenant_id = tenant.tenant_id
     audience = catalog_store.get_audience(tenant_id, segment_id)
     if audience is None:
-        message = f"there is no segment {segment_id!r}: create it (PUT /v3/segments/{segment_id}) and upload again"
+        message = f"there is no audience {segment_id!r}: create it, then upload the file again"
         return _end(tenant_id, record, ImportStatus.FAILED, message=message)
     previous = import_store.state(tenant_id, segment_id)
     if previous is not None and previous.import_id == record.import_id:
@@ -189,8 +227,8 @@ def _run(tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, 
         message = "superseded: the file was replaced (or deleted) before it was processed; a newer upload decides"
         return _end(tenant_id, record, ImportStatus.SKIPPED, message=message)
 
-    audience_file = AudienceFile(
-        body, upload.size, tenant, audience, time.time(), get_settings().max_future_skew_seconds
+    audience_file = read_file(
+        body, upload.size, FileContext(tenant, audience, time.time(), get_settings().max_future_skew_seconds)
     )
     with tempfile.TemporaryDirectory(prefix="import-") as scratch:
         runs = SortedRuns(Path(scratch))
@@ -209,18 +247,18 @@ def _run(tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, 
                 errors=tuple(audience_file.errors.first),
                 error_count=audience_file.errors.count,
             )
-        return _apply(tenant_id, segment_id, upload, record, audience_file, runs, previous, Path(scratch), seconds_left)
+        return _apply(tenant_id, audience, upload, record, audience_file, runs, previous, Path(scratch), seconds_left)
 
 
-def _reporting(tenant_id: str, import_id: str, audience_file: AudienceFile) -> Iterator[str]:
+def _reporting(tenant_id: str, import_id: str, audience_file: MemberFile) -> Iterator[str]:
     for value in audience_file.members():
         yield value
         if audience_file.rows % PROGRESS_EVERY_ROWS == 0:
             import_store.update(tenant_id, import_id, rows_done=audience_file.rows)
 
 
-def _apply(tenant_id, segment_id, upload, record, audience_file, runs, previous, scratch, seconds_left) -> ImportRecord:
-    identifier, external_id = audience_file.identifier, audience_file.audience.external_id
+def _apply(tenant_id, audience, upload, record, audience_file, runs, previous, scratch, seconds_left) -> ImportRecord:
+    segment_id, identifier, external_id = audience.key, audience_file.identifier, audience.external_id
     counts = DiffCounts()
     snapshot_path = scratch / "snapshot.txt.gz"
     with gzip.open(snapshot_path, "wt", encoding="utf-8", newline="\n", compresslevel=1) as snapshot:

@@ -1,4 +1,11 @@
-"""Every setting the functions read, from the environment, in one typed place."""
+"""Every setting the functions read, from the environment, in one typed place.
+
+The `Resource` attributes of `Settings` are the one table of deployed resources: each names
+its environment variable, its template resource and its stack output. The functions'
+environment, the local stack's `.local/demo.env`, the operator CLI's stack lookup and the
+template tests all derive from it. A resource is read when first used, so a process that
+lacks one fails only where it needs it, with a message saying where it comes from.
+"""
 
 from __future__ import annotations
 
@@ -13,50 +20,62 @@ class SettingsError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Resource:
+    """A deployed resource's name: environment variable, template logical id, stack output."""
+
+    variable: str
+    logical_id: str
+    output: str
+
+    def __get__(self, settings: Settings | None, owner: type) -> str | Resource:
+        if settings is None:
+            return self
+        value = settings.env.get(self.variable, "").strip()
+        if not value:
+            raise SettingsError(
+                f"environment variable {self.variable} is not set: template.yaml gives it to the functions "
+                f"({self.logical_id}); the operator CLI takes it from --local (.local/demo.env, written by "
+                f"`make run`) or --stack (the stack output {self.output})"
+            )
+        return value
+
+
 class Settings:
-    region: str
-    tenants_table: str
-    catalog_table: str
-    memberships_table: str
-    data_bucket: str
-    imports_table: str
-    imports_bucket: str
-    # How far in the future an event's ts may be: further would lock the entry against
-    # every real update until the clock catches up.
-    max_future_skew_seconds: int = 300
-    # How long a warm container trusts what it read about keys and tenant config.
-    auth_cache_seconds: int = 60
-    # How long a warm container trusts its copy of a tenant's catalog for customer queries.
-    catalog_cache_seconds: int = 60
+    tenants_table = Resource("TENANTS_TABLE", "TenantsTable", "TenantsTableName")
+    catalog_table = Resource("CATALOG_TABLE", "CatalogTable", "CatalogTableName")
+    memberships_table = Resource("MEMBERSHIPS_TABLE", "MembershipsTable", "MembershipsTableName")
+    imports_table = Resource("IMPORTS_TABLE", "ImportsTable", "ImportsTableName")
+    data_bucket = Resource("DATA_BUCKET", "DataBucket", "DataBucketName")
+    imports_bucket = Resource("IMPORTS_BUCKET", "ImportsBucket", "ImportsBucketName")
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        # How far in the future an event's ts may be: further would lock the entry against
+        # every real update until the clock catches up.
+        self.max_future_skew_seconds = self._whole("MAX_FUTURE_SKEW_SECONDS", 300)
+        # How long a warm container trusts what it read about keys and tenant config.
+        self.auth_cache_seconds = self._whole("AUTH_CACHE_SECONDS", 60)
+        # How long a warm container trusts its copy of a tenant's catalog for customer queries.
+        self.catalog_cache_seconds = self._whole("CATALOG_CACHE_SECONDS", 60)
+        # Deliveries of an import's notification before it is given up (the queue's maxReceiveCount).
+        self.import_attempts = self._whole("IMPORT_ATTEMPTS", 10)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise SettingsError(f"environment variable {name} is not set (template.yaml sets it)")
-            return value
+        return cls(env)
 
-        def seconds(name: str, default: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            if not raw.isdigit():
-                raise SettingsError(f"environment variable {name} must be whole seconds, got {raw!r}")
-            return int(raw)
+    @classmethod
+    def resources(cls) -> tuple[Resource, ...]:
+        return tuple(value for value in vars(cls).values() if isinstance(value, Resource))
 
-        return cls(
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            tenants_table=required("TENANTS_TABLE"),
-            catalog_table=required("CATALOG_TABLE"),
-            memberships_table=required("MEMBERSHIPS_TABLE"),
-            data_bucket=required("DATA_BUCKET"),
-            imports_table=required("IMPORTS_TABLE"),
-            imports_bucket=required("IMPORTS_BUCKET"),
-            max_future_skew_seconds=seconds("MAX_FUTURE_SKEW_SECONDS", cls.max_future_skew_seconds),
-            auth_cache_seconds=seconds("AUTH_CACHE_SECONDS", cls.auth_cache_seconds),
-            catalog_cache_seconds=seconds("CATALOG_CACHE_SECONDS", cls.catalog_cache_seconds),
-        )
+    def _whole(self, name: str, default: int) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        if not raw.isdigit():
+            raise SettingsError(f"environment variable {name} must be a whole number, got {raw!r}")
+        return int(raw)
 
 
 @cache

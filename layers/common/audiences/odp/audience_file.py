@@ -12,71 +12,17 @@ applied unless the whole file was valid.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import BinaryIO
 
-from audiences.domain import Audience, Confidence, Tenant, checked_ts
+from audiences.domain import Confidence, checked_ts
+from audiences.member_files import FileContext, FileRejected, RowErrors, gunzipped
 
 REQUIRED_COLUMNS = ("type", "action", "audience_id", "ts")
-MAX_ERRORS = 20
 MAX_IDENTIFIER_BYTES = 1024
-# Decompression bombs: the text may be at most this many times the compressed size, with a
-# floor for small files (CSV compresses 5-20x), and never more than the absolute cap.
-MAX_EXPANSION_RATIO = 100
-EXPANSION_FLOOR_BYTES = 64 * 1024 * 1024
-MAX_TEXT_BYTES = 4 * 1024 * 1024 * 1024
-
-
-class FileRejected(Exception):
-    """The file as a whole cannot be read; the message says why and what to send instead."""
-
-
-@dataclass
-class RowErrors:
-    first: list[tuple[int, str]] = field(default_factory=list)
-    count: int = 0
-
-    def add(self, line: int, message: str) -> None:
-        self.count += 1
-        if len(self.first) < MAX_ERRORS:
-            self.first.append((line, message))
-
-
-class _Bounded(io.RawIOBase):
-    """Decompressed bytes, refused past `limit`: a small upload cannot become unbounded work."""
-
-    def __init__(self, gzipped: BinaryIO, limit: int) -> None:
-        self._gzip = gzip.GzipFile(fileobj=gzipped, mode="rb")
-        self._limit = limit
-        self.read_bytes = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        try:
-            data = self._gzip.read(len(buffer))
-        except gzip.BadGzipFile as error:
-            raise FileRejected("the file is not gzip-compressed: upload a .csv.gz made with gzip") from error
-        except (EOFError, zlib.error) as error:
-            raise FileRejected("the gzip data is truncated or corrupt: upload the file again") from error
-        self.read_bytes += len(data)
-        if self.read_bytes > self._limit:
-            raise FileRejected(
-                f"the file expands to more than {self._limit} bytes: at most {MAX_EXPANSION_RATIO}x its "
-                f"compressed size (and {MAX_TEXT_BYTES} bytes) is accepted"
-            )
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def text_limit(compressed_size: int) -> int:
-    return min(MAX_TEXT_BYTES, max(EXPANSION_FLOOR_BYTES, MAX_EXPANSION_RATIO * compressed_size))
 
 
 @dataclass
@@ -85,10 +31,7 @@ class AudienceFile:
 
     body: BinaryIO
     compressed_size: int
-    tenant: Tenant
-    audience: Audience
-    now: float
-    max_future_skew: float
+    context: FileContext
     identifier: str = ""
     rows: int = 0
     errors: RowErrors = field(default_factory=RowErrors)
@@ -97,11 +40,7 @@ class AudienceFile:
 
     def members(self) -> Iterator[str]:
         """Every valid row's identifier value; errors are collected, not raised."""
-        if self.compressed_size == 0:
-            raise FileRejected("the file is empty (0 bytes): upload a gzip CSV with at least a header row")
-        text = io.TextIOWrapper(
-            io.BufferedReader(_Bounded(self.body, text_limit(self.compressed_size))), encoding="utf-8-sig", newline=""
-        )
+        text = io.TextIOWrapper(gunzipped(self.body, self.compressed_size), encoding="utf-8-sig", newline="")
         reader = csv.reader(text, strict=True)
         try:
             header = next(reader, None)
@@ -109,7 +48,7 @@ class AudienceFile:
                 raise FileRejected("the file has no header row: the first line names the columns")
             columns = self._columns(header)
             width, pick = len(columns), itemgetter(*(columns[name] for name in (*REQUIRED_COLUMNS, self.identifier)))
-            accepted_ids = (self.audience.key, self.audience.external_id)
+            accepted_ids = (self.context.audience.key, self.context.audience.external_id)
             for row in reader:
                 if not row:
                     continue  # a trailing blank line
@@ -145,8 +84,8 @@ class AudienceFile:
         missing = [name for name in REQUIRED_COLUMNS if name not in names]
         duplicated = sorted({name for name in names if names.count(name) > 1})
         extra = [name for name in names if name not in REQUIRED_COLUMNS]
-        allowed = self.tenant.high_confidence_identifiers()
-        identifiers = [name for name in extra if self.tenant.confidence(name) is Confidence.HIGH]
+        allowed = self.context.tenant.high_confidence_identifiers()
+        identifiers = [name for name in extra if self.context.tenant.confidence(name) is Confidence.HIGH]
         unknown = [name for name in extra if name not in identifiers]
         problems = []
         if missing:
@@ -175,8 +114,9 @@ class AudienceFile:
             return f"type must be 'passthrough', got {kind!r}"
         if action != "qualify":
             return f"action must be 'qualify' (the file lists members; who is missing is disqualified), got {action!r}"
-        if audience_id not in (self.audience.key, self.audience.external_id):
-            return f"audience_id must be {self.audience.key!r} or {self.audience.external_id!r}, got {audience_id!r}"
+        audience = self.context.audience
+        if audience_id not in (audience.key, audience.external_id):
+            return f"audience_id must be {audience.key!r} or {audience.external_id!r}, got {audience_id!r}"
         if not value:
             return f"{self.identifier} is empty"
         if len(value.encode()) > MAX_IDENTIFIER_BYTES:
@@ -199,7 +139,7 @@ class AudienceFile:
         except ValueError:
             return f"ts must be epoch seconds, got {raw!r}"
         try:
-            checked_ts(number, self.now, self.max_future_skew)
+            checked_ts(number, self.context.now, self.context.max_future_skew)
         except ValueError as error:
             return str(error)
         return None

@@ -36,7 +36,11 @@ def record_body(record: ImportRecord) -> dict:
         "message": record.message,
     }
     if record.status is ImportStatus.PROCESSING:
-        body["progress"] = {"rows_done": record.rows_done, "changes_applied": record.changes_applied}
+        body["progress"] = {
+            "rows_done": record.rows_done,
+            "changes_applied": record.changes_applied,
+            "failed_attempts": record.attempts,
+        }
     return body
 
 

@@ -6,11 +6,8 @@ import gzip
 import json
 from datetime import UTC, datetime
 
-import boto3
-
 from audiences.settings import get_settings
-
-_s3 = boto3.client("s3", region_name=get_settings().region)
+from audiences.stores import clients
 
 
 def archive_key(tenant_id: str, received_at: float, upload_id: str) -> str:
@@ -23,7 +20,7 @@ def put_events(tenant_id: str, received_at: float, upload_id: str, events: list[
     received = datetime.fromtimestamp(received_at, UTC).isoformat()
     lines = "".join(json.dumps({"received_at": received, "event": event}) + "\n" for event in events)
     key = archive_key(tenant_id, received_at, upload_id)
-    _s3.put_object(
+    clients.s3().put_object(
         Bucket=get_settings().data_bucket,
         Key=key,
         Body=gzip.compress(lines.encode(), mtime=0),

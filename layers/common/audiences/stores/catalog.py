@@ -9,17 +9,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from audiences.domain import Audience
 from audiences.errors import Conflict
-from audiences.settings import get_settings
+from audiences.stores import clients
 from audiences.stores.conditions import failed_conditions
 from audiences.stores.models import AudienceItem, ExternalIdClaim
-
-_connection = Connection(region=get_settings().region)
 
 
 class RevisionRaced(Exception):
@@ -61,7 +58,7 @@ def get_audience(tenant_id: str, key: str) -> Audience | None:
 def delete_audience(tenant_id: str, current: Audience) -> None:
     """Delete `current` (as read) and free its external id; RevisionRaced if it changed since."""
     try:
-        with TransactWrite(connection=_connection) as transaction:
+        with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.delete(
                 AudienceItem(tenant_id, _audience_sk(current.key)), condition=AudienceItem.revision == current.revision
             )
@@ -99,7 +96,7 @@ def _claim_holder(tenant_id: str, external_id: str) -> str:
 def create_audience(tenant_id: str, audience: Audience) -> None:
     now = datetime.now(UTC)
     try:
-        with TransactWrite(connection=_connection) as transaction:
+        with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.save(
                 AudienceItem(
                     tenant_id,
@@ -138,7 +135,7 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience) -> None
     item = AudienceItem(tenant_id, _audience_sk(current.key))
     moves_external_id = wanted.external_id != current.external_id
     try:
-        with TransactWrite(connection=_connection) as transaction:
+        with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.update(
                 item,
                 actions=[

@@ -40,6 +40,8 @@ def _record(item: ImportItem) -> ImportRecord:
         message=item.message,
         rows_done=int(item.rows_done),
         changes_applied=int(item.changes_applied),
+        attempts=int(item.attempts),
+        last_failure=item.last_failure,
     )
 
 

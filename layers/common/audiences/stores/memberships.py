@@ -17,12 +17,11 @@ import random
 import time
 from enum import Enum
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from audiences.domain import MembershipChange, State, UserRef, supersedes
-from audiences.settings import get_settings
+from audiences.stores import clients
 from audiences.stores.conditions import condition_failed, failed_conditions
 from audiences.stores.models import MembershipItem, SizeShard
 
@@ -30,8 +29,6 @@ SIZE_SHARDS = 16  # fixed: sizes are read by summing shards 0..15
 _RACE_ATTEMPTS = 8
 _RETRYABLE_CANCELLATIONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 _BASE_BACKOFF_SECONDS = 0.025
-
-_connection = Connection(region=get_settings().region)
 
 
 class Outcome(Enum):
@@ -72,7 +69,7 @@ def write(tenant_id: str, change: MembershipChange) -> Outcome:
 
     for attempt in range(_RACE_ATTEMPTS):
         try:
-            with TransactWrite(connection=_connection) as transaction:
+            with TransactWrite(connection=clients.dynamodb()) as transaction:
                 transaction.update(item, actions=set_state, condition=moves_size, return_values="ALL_OLD")
                 transaction.update(shard, actions=[SizeShard.qualified.add(flipped.value)])
             return flipped

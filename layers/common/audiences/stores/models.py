@@ -12,14 +12,27 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from audiences.settings import get_settings
-
-_settings = get_settings()
+from audiences.settings import Resource, Settings, get_settings
 
 
-def _meta(table_name: str) -> type:
+class _TableName:
+    """Meta.table_name, read from the settings each time PynamoDB asks for it, never at import."""
+
+    def __init__(self, table: Resource) -> None:
+        self.table = table
+
+    def __get__(self, meta: object, owner: type) -> str:
+        return self.table.__get__(get_settings(), Settings)
+
+
+class _Region:
+    def __get__(self, meta: object, owner: type) -> str:
+        return get_settings().region
+
+
+def _meta(table: Resource) -> type:
     """A model's PynamoDB Meta: its table, in the functions' region."""
-    return type("Meta", (), {"table_name": table_name, "region": _settings.region})
+    return type("Meta", (), {"table_name": _TableName(table), "region": _Region()})
 
 
 class _Table(Model):
@@ -32,7 +45,7 @@ class _Table(Model):
 class TenantItem(_Table):
     """pk=TENANT#<tenant_id>, sk=CONFIG. identifiers: field -> its definition (a map)."""
 
-    Meta = _meta(_settings.tenants_table)
+    Meta = _meta(Settings.tenants_table)
 
     identifiers = MapAttribute(default=dict)
     revision = NumberAttribute(default=1)
@@ -42,7 +55,7 @@ class TenantItem(_Table):
 class ApiKeyItem(_Table):
     """pk=KEY#<sha256 of the key>, sk=KEY: what authentication looks up. The key is never stored."""
 
-    Meta = _meta(_settings.tenants_table)
+    Meta = _meta(Settings.tenants_table)
 
     tenant_id = UnicodeAttribute()
     scope = UnicodeAttribute()
@@ -55,7 +68,7 @@ class ApiKeyListing(_Table):
     The key id is the start of the key's hash: it names a key without revealing it.
     """
 
-    Meta = _meta(_settings.tenants_table)
+    Meta = _meta(Settings.tenants_table)
 
     key_hash = UnicodeAttribute()
     scope = UnicodeAttribute()
@@ -65,7 +78,7 @@ class ApiKeyListing(_Table):
 class AudienceItem(_Table):
     """pk=<tenant_id>, sk=AUDIENCE#<key>."""
 
-    Meta = _meta(_settings.catalog_table)
+    Meta = _meta(Settings.catalog_table)
 
     audience_id = UnicodeAttribute()
     external_id = UnicodeAttribute()
@@ -80,7 +93,7 @@ class AudienceItem(_Table):
 class ExternalIdClaim(_Table):
     """pk=<tenant_id>, sk=EXTERNAL#<external_id>: makes an external id unique per tenant."""
 
-    Meta = _meta(_settings.catalog_table)
+    Meta = _meta(Settings.catalog_table)
 
     audience_key = UnicodeAttribute()
 
@@ -91,7 +104,7 @@ class MembershipItem(_Table):
     The value comes last in pk, so any character in it is unambiguous.
     """
 
-    Meta = _meta(_settings.memberships_table)
+    Meta = _meta(Settings.memberships_table)
 
     state = UnicodeAttribute()
     ts = NumberAttribute()
@@ -105,7 +118,7 @@ class SizeShard(_Table):
     keys never meet a membership's.
     """
 
-    Meta = _meta(_settings.memberships_table)
+    Meta = _meta(Settings.memberships_table)
 
     qualified = NumberAttribute(default=0)
 
@@ -113,7 +126,7 @@ class SizeShard(_Table):
 class ImportItem(_Table):
     """pk=<tenant_id>, sk=IMPORT#<import id>: the activity log; import ids sort by upload time."""
 
-    Meta = _meta(_settings.imports_table)
+    Meta = _meta(Settings.imports_table)
 
     audience = UnicodeAttribute()
     s3_key = UnicodeAttribute()
@@ -130,12 +143,14 @@ class ImportItem(_Table):
     message = UnicodeAttribute(default="")
     rows_done = NumberAttribute(default=0)
     changes_applied = NumberAttribute(default=0)
+    attempts = NumberAttribute(default=0)
+    last_failure = UnicodeAttribute(default="")
 
 
 class AudienceImportStateItem(_Table):
     """pk=<tenant_id>, sk=STATE#<segment id>: the last applied import of an audience."""
 
-    Meta = _meta(_settings.imports_table)
+    Meta = _meta(Settings.imports_table)
 
     import_id = UnicodeAttribute()
     uploaded_at = NumberAttribute()
@@ -151,7 +166,7 @@ class ImportLeaseItem(_Table):
     and the code treats an expired lease as free whether or not it is gone yet.
     """
 
-    Meta = _meta(_settings.imports_table)
+    Meta = _meta(Settings.imports_table)
 
     holder = UnicodeAttribute()
     expires_at = NumberAttribute()

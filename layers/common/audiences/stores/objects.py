@@ -7,12 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import boto3
 from botocore.exceptions import ClientError
 
 from audiences.settings import get_settings
-
-_s3 = boto3.client("s3", region_name=get_settings().region)
+from audiences.stores import clients
 
 
 class UploadReplaced(Exception):
@@ -22,7 +20,7 @@ class UploadReplaced(Exception):
 def open_upload(bucket: str, key: str, etag: str) -> BinaryIO:
     """The upload's bytes as a stream, only if the object is still that upload."""
     try:
-        return _s3.get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
+        return clients.s3().get_object(Bucket=bucket, Key=key, IfMatch=etag)["Body"]
     except ClientError as error:
         if error.response["Error"]["Code"] in ("PreconditionFailed", "NoSuchKey", "412"):
             raise UploadReplaced(key) from error
@@ -31,22 +29,22 @@ def open_upload(bucket: str, key: str, etag: str) -> BinaryIO:
 
 def snapshot_values(key: str) -> Iterator[str]:
     """The sorted member values a snapshot holds, streamed."""
-    body = _s3.get_object(Bucket=get_settings().data_bucket, Key=key)["Body"]
+    body = clients.s3().get_object(Bucket=get_settings().data_bucket, Key=key)["Body"]
     with gzip.open(body, "rt", encoding="utf-8", newline="\n") as lines:
         for line in lines:
             yield line[:-1]
 
 
 def put_snapshot(key: str, path: Path) -> None:
-    _s3.upload_file(str(path), get_settings().data_bucket, key)
+    clients.s3().upload_file(str(path), get_settings().data_bucket, key)
 
 
 def delete_snapshot(key: str) -> None:
-    _s3.delete_object(Bucket=get_settings().data_bucket, Key=key)
+    clients.s3().delete_object(Bucket=get_settings().data_bucket, Key=key)
 
 
 def upload_url(key: str, expires_seconds: int) -> str:
     """A presigned PUT for the imports bucket: the uploader needs no AWS credentials."""
-    return _s3.generate_presigned_url(
+    return clients.s3().generate_presigned_url(
         "put_object", Params={"Bucket": get_settings().imports_bucket, "Key": key}, ExpiresIn=expires_seconds
     )

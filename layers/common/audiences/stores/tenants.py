@@ -5,20 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from audiences.domain import Confidence, Identifier, Principal, Scope, Tenant
 from audiences.errors import Conflict, NotFound
-from audiences.settings import get_settings
+from audiences.stores import clients
 from audiences.stores.conditions import condition_failed, failed_conditions
 from audiences.stores.models import ApiKeyItem, ApiKeyListing, TenantItem
 
 _CONFIG = "CONFIG"
 _KEY_ID_CHARS = 12
-
-_connection = Connection(region=get_settings().region)
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ def put_key(key_hash: str, principal: Principal) -> None:
 
 
 def _write_key(key_hash: str, key_id: str, principal: Principal, now: datetime) -> None:
-    with TransactWrite(connection=_connection) as transaction:
+    with TransactWrite(connection=clients.dynamodb()) as transaction:
         transaction.condition_check(TenantItem, _tenant_pk(principal.tenant_id), _CONFIG, TenantItem.pk.exists())
         transaction.save(
             ApiKeyItem(
@@ -167,7 +164,7 @@ def revoke_key(tenant_id: str, key_id: str) -> None:
     except ApiKeyListing.DoesNotExist as error:
         raise NotFound(f"tenant {tenant_id!r} has no key {key_id!r}") from error
     try:
-        with TransactWrite(connection=_connection) as transaction:
+        with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.delete(listing, condition=ApiKeyListing.pk.exists())
             transaction.delete(
                 ApiKeyItem(_key_pk(listing.key_hash), "KEY"), condition=ApiKeyItem.tenant_id == tenant_id

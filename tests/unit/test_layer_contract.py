@@ -1,0 +1,50 @@
+"""The layer contract `make lint` checks (import-linter, contracts in pyproject.toml) bites."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.template import ROOT
+
+
+def lint_imports(layer: Path) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONPATH": str(layer)}  # ahead of the venv's path to the real layer
+    command = [
+        str(Path(sys.executable).parent / "lint-imports"),
+        "--no-cache",
+        "--config",
+        str(ROOT / "pyproject.toml"),
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def layer_copy(tmp_path) -> Path:
+    shutil.copytree(ROOT / "layers" / "common" / "audiences", tmp_path / "audiences")
+    return tmp_path
+
+
+def test_the_layer_keeps_the_contract(layer_copy):
+    run = lint_imports(layer_copy)
+    assert run.returncode == 0, run.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "import_line", "broken"),
+    [
+        ("catalog.py", "from audiences.odp import segments", "audiences.catalog -> audiences.odp.segments"),
+        ("memberships.py", "import boto3", "audiences.memberships -> boto3"),
+    ],
+)
+def test_a_forbidden_import_breaks_it(layer_copy, module, import_line, broken):
+    path = layer_copy / "audiences" / module
+    path.write_text(path.read_text() + f"\n{import_line}  # noqa\n")
+    run = lint_imports(layer_copy)
+    assert run.returncode != 0
+    assert broken in run.stdout
