@@ -7,7 +7,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from audiences import auth
 from audiences.domain import Scope
 from audiences.odp import graphql, http
-from audiences.odp.body import check_json_transport
 
 logger = Logger()
 tracer = Tracer()
@@ -19,11 +18,8 @@ http.install_error_handlers(app, {"/": http.graphql_error})
 @tracer.capture_method
 def query():
     principal = http.authenticate(app, Scope.PUBLIC)
-    request = app.current_event
-    check_json_transport(
-        request.headers.get("content-type"), request.body, graphql.MAX_BODY_BYTES, "send a smaller query"
-    )
-    return graphql.execute(app.current_event.body, auth.tenant_of(principal))
+    body = http.json_text(app, graphql.MAX_BODY_BYTES, "send a smaller query")
+    return graphql.execute(body, auth.tenant_of(principal))
 
 
 @app.get("/v3/graphql")

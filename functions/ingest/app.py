@@ -11,7 +11,6 @@ from audiences import auth, ingest
 from audiences.domain import Scope
 from audiences.errors import InvalidInput
 from audiences.odp import http
-from audiences.odp.body import body_text, check_json_transport
 from audiences.odp.events import MAX_BODY_BYTES, parse_events
 from audiences.settings import get_settings
 
@@ -26,10 +25,8 @@ http.install_error_handlers(app, {"/": http.events_error})
 @tracer.capture_method
 def upload_events():
     metrics.add_metric("Uploads", MetricUnit.Count, 1)  # every request, refused ones included
-    request = app.current_event
     principal = http.authenticate(app, Scope.PUBLIC)
-    body = body_text(request.body, request.is_base64_encoded)
-    check_json_transport(request.headers.get("content-type"), body, MAX_BODY_BYTES, "send fewer events per request")
+    body = http.json_text(app, MAX_BODY_BYTES, "send fewer events per request")
     now = time.time()
     try:
         upload = parse_events(body, auth.tenant_of(principal), now, get_settings().max_future_skew_seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import boto3
 
@@ -33,3 +34,12 @@ def drain(functions, limit: int = 20) -> int:
     while received < limit and poller.poll_once():
         received += 1
     return received
+
+
+def one_huge_line(total_bytes: int) -> bytes:
+    """The reported file: a valid header, then one line of `total_bytes`, gzipped to about 1% of it."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    parts = [packer.compress(b"type,action,audience_id,ts,fs_user_id\n")]
+    block = b"x" * (1024 * 1024)
+    parts += [packer.compress(block) for _ in range(total_bytes // len(block))]
+    return b"".join(parts) + packer.flush()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from graphql import parse, validate
+import pytest
+from graphql import GraphQLError, parse
 
 from audiences import cache
-from audiences.odp.graphql import query_limits, schema_for
+from audiences.odp.graphql import QueryLimits
 from audiences.stores import catalog as catalog_store
 from tests.integration.helpers import CUSTOMER_QUERY, audience_names, customer_query, event, segment
 
@@ -200,7 +202,10 @@ def test_bad_paging_arguments_are_validation_errors(api, demo):
 def test_aliases_count_against_the_field_limit(api, demo):
     aliased = "{" + " ".join(f'a{n}: audience(name: "x") {{name}}' for n in range(101)) + "}"
     [too_wide] = query(api, demo, {"query": aliased})["errors"]
-    assert too_wide["message"] == "the query selects 202 fields; at most 200 are allowed"
+    assert too_wide["message"] == (
+        "the query selects more than 200 fields (aliases and fragment spreads count each time); "
+        "at most that many are allowed"
+    )
     assert too_wide["extensions"]["classification"] == "ValidationError"
     assert "data" not in too_wide  # refused before any resolver ran
 
@@ -215,19 +220,73 @@ def test_subset_size_is_bounded(api, demo):
     assert subset["errors"][0]["extensions"]["classification"] == "ValidationError"
 
 
+def over_limit(limits: QueryLimits, query: str) -> str | None:
+    try:
+        limits.check(parse(query))
+    except GraphQLError as error:
+        assert error.extensions["classification"] == "ValidationError"
+        return error.message
+    return None
+
+
 def test_depth_counts_fragments_and_leaves_introspection_free():
-    schema = schema_for(("fs_user_id",))
-    five_deep = parse('{customer(fs_user_id: "u") {audiences {edges {node {name}}}}}')
-    assert validate(schema, five_deep, [query_limits(5, 200)]) == []
-    [error] = validate(schema, five_deep, [query_limits(4, 200)])
-    assert error.message == "the query is nested 5 levels deep; at most 4 are allowed"
-    via_fragments = parse(
+    five_deep = '{customer(fs_user_id: "u") {audiences {edges {node {name}}}}}'
+    assert over_limit(QueryLimits(max_depth=5), five_deep) is None
+    assert over_limit(QueryLimits(max_depth=4), five_deep) == (
+        "the query is nested more than 4 levels deep; at most that is allowed"
+    )
+    via_fragments = (
         "fragment N on CustomerAudience {name} fragment E on CustomerAudienceEdge {node {...N}} "
         '{customer(fs_user_id: "u") {audiences {edges {...E}}}}'
     )
-    assert len(validate(schema, via_fragments, [query_limits(4, 200)])) == 1
-    introspection = parse("{__schema {types {fields {type {ofType {ofType {ofType {ofType {name}}}}}}}}}")
-    assert validate(schema, introspection, [query_limits(2, 5)]) == []
+    assert over_limit(QueryLimits(max_depth=5), via_fragments) is None
+    assert "nested more than 4" in over_limit(QueryLimits(max_depth=4), via_fragments)
+    introspection = "{__schema {types {fields {type {ofType {ofType {ofType {ofType {name}}}}}}}}}"
+    assert over_limit(QueryLimits(max_depth=2, max_fields=5), introspection) is None
+
+
+def test_fields_of_a_fragment_count_every_time_it_is_spread():
+    query = (
+        "fragment A on Audience {name size} "
+        + "{"
+        + " ".join(f'a{n}: audience(name: "x") {{...A}}' for n in range(3))
+        + "}"
+    )
+    assert over_limit(QueryLimits(max_fields=9), query) is None  # 3 x (1 + 2)
+    assert "selects more than 8 fields" in over_limit(QueryLimits(max_fields=8), query)
+
+
+def doubling_fragments(n: int) -> str:
+    """The reported attack: each fragment spreads the next twice, 2**n leaves from a few hundred bytes."""
+    fragments = " ".join(f"fragment F{i} on Query {{...F{i + 1} ...F{i + 1}}}" for i in range(n))
+    return f"query {{...F0}} {fragments} fragment F{n} on Query {{audiences {{edges {{node {{name}}}}}}}}"
+
+
+@pytest.mark.parametrize("n", [19, 30, 60])
+def test_fragments_that_multiply_work_are_refused_at_once(api, demo, n):
+    """On the old rule N=20 took seconds and N=30 never returned; the answer must not depend on N."""
+    answers = []
+    worker = threading.Thread(
+        target=lambda: answers.append(query(api, demo, {"query": doubling_fragments(n)})), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=30)  # a hang fails the test instead of the run
+    assert answers, f"N={n} did not answer"
+    [error] = answers[0]["errors"]
+    assert error["message"].startswith("the query selects more than 200 fields") or error["message"].startswith(
+        "the query defines"
+    )
+    assert error["extensions"]["classification"] == "ValidationError"
+
+
+def test_documents_over_the_size_token_or_fragment_limits_are_refused(api, demo):
+    many_fragments = " ".join(f"fragment F{i} on Query {{audiences {{edges {{cursor}}}}}}" for i in range(21))
+    answer = query(api, demo, {"query": "{...F0} " + many_fragments})
+    assert answer["errors"][0]["message"] == "the query defines 21 fragments; at most 20 are allowed"
+    tokens = query(api, demo, {"query": "{" + "audiences {edges {cursor}} " * 400 + "}"})
+    assert "more than 2000 tokens" in tokens["errors"][0]["message"]
+    long = query(api, demo, {"query": "{audiences {edges {cursor}}}" + "#" * (16 * 1024)})
+    assert "16384" in long["errors"][0]["message"]
 
 
 def test_nothing_mutates_and_the_explorer_is_served(api, demo):

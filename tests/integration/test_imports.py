@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -17,7 +18,7 @@ from local.poller import QueuePoller
 from tests.aws_calls import AWS_FAULTS
 from tests.conftest import PLAN
 from tests.integration.helpers import customer_query, segment
-from tests.integration.imports_helpers import HEADER, T, csv_gz, drain, imports_poller, upload
+from tests.integration.imports_helpers import HEADER, T, csv_gz, drain, imports_poller, one_huge_line, upload
 
 
 @pytest.fixture
@@ -289,3 +290,18 @@ def give_up_drain(functions) -> int:
     while poller.poll_once():
         received += 1
     return received
+
+
+def test_a_small_upload_holding_a_huge_line_fails_clearly_with_bounded_memory(vip, functions):
+    """5.6 MB of gzip holding one 500 MB line once took the stack from 437 MB to 1,397 MB."""
+    upload(one_huge_line(500 * 1024 * 1024))
+    tracemalloc.start()
+    try:
+        drain(functions)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    record = latest()
+    assert record.status is ImportStatus.FAILED
+    assert record.message.startswith("line 2 is longer than 8192 bytes")
+    assert peak < 64 * 1024 * 1024, f"the import held {peak / 2**20:.0f} MiB"  # moto's copies of the upload included

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gzip
 import io
+import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audiences.domain import Audience, Confidence, Tenant
 from audiences.member_files import MAX_ERRORS, FileContext, FileRejected
 from audiences.odp.audience_file import AudienceFile
+from tests.integration.imports_helpers import one_huge_line
 
 NOW = 1_748_851_070.0
 TENANT = Tenant.of("t", fs_user_id=Confidence.HIGH, email=Confidence.HIGH, vuid=Confidence.LOW)
@@ -71,7 +75,7 @@ def test_header_rules(header, message):
         ("passthrough,qualify,vip,1748860000,u1", "s in the future"),
         ("passthrough,qualify,vip,-5,u1", "must not be negative"),
         ("passthrough,qualify,vip", "expected 5 fields, got 3"),
-        ('passthrough,qualify,vip,1748851070,"a\nb"', "contains a line break"),
+        ("passthrough,qualify,vip,1748851070,a\x00b", "fs_user_id contains the control character U+0000"),
         ("passthrough,qualify,vip,1748851070," + "x" * 1025, "longer than 1024 bytes"),
     ],
 )
@@ -98,8 +102,14 @@ def test_the_first_errors_are_kept_and_all_are_counted():
         (b"", True, "has no header row"),
         (b"\xff\xfe\x00t", True, "not UTF-8"),
         (b'type,action,audience_id,ts,fs_user_id\n"unclosed', True, "the CSV is malformed"),
+        (
+            b'type,action,audience_id,ts,fs_user_id\npassthrough,qualify,vip,1748851070,"a\nb"\n',
+            True,
+            "line 2: a quoted value runs on over the next line; values hold no line breaks",
+        ),
+        (b"type,action,audience_id,ts,fs_user_id\n" + b"x" * 9000 + b"\n", True, "line 2 is longer than 8192 bytes"),
     ],
-    ids=["zero-bytes", "not-gzip", "no-header", "not-utf8", "malformed-csv"],
+    ids=["zero-bytes", "not-gzip", "no-header", "not-utf8", "malformed-csv", "multi-line-value", "long-line"],
 )
 def test_unreadable_files_are_rejected_whole(data, compress, message):
     assert message in rejected(data, compress)
@@ -113,8 +123,69 @@ def test_a_truncated_gzip_is_rejected():
         list(AudienceFile(io.BytesIO(data[: len(data) // 2]), len(data), CONTEXT).members())
 
 
+def test_a_corrupted_crc_says_the_data_is_corrupt():
+    data = bytearray(gzip.compress(b"type,action,audience_id,ts,fs_user_id\n", mtime=0))
+    data[-8] ^= 0xFF  # the CRC32 in gzip's trailer
+    with pytest.raises(FileRejected, match=r"the gzip data is corrupt \(CRC check failed"):
+        list(AudienceFile(io.BytesIO(bytes(data)), len(data), CONTEXT).members())
+
+
 def test_a_decompression_bomb_is_stopped_at_the_limit():
-    bomb = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + b"0" * (80 * 1024 * 1024), mtime=0)
+    bomb = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + (b"0" * 8000 + b"\n") * 10_000, mtime=0)
     assert len(bomb) < 100 * 1024
     with pytest.raises(FileRejected, match="expands to more than"):
         list(AudienceFile(io.BytesIO(bomb), len(bomb), CONTEXT).members())
+
+
+def test_a_500_mb_line_is_refused_holding_no_more_than_a_chunk():
+    """It once took the process from 437 MB to 1,397 MB before failing; now reading stops at the cap."""
+    data = one_huge_line(500 * 1024 * 1024)
+    assert len(data) < 6 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileRejected, match="line 2 is longer than 8192 bytes"):
+            list(AudienceFile(io.BytesIO(data), len(data), CONTEXT).members())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"reading held {peak / 2**20:.1f} MiB"
+
+
+def test_memory_is_bounded_by_a_chunk_and_a_line_for_any_number_of_rows():
+    rows = b"".join(b"passthrough,qualify,vip,1748851070,user-%d\n" % n for n in range(200_000))
+    data = gzip.compress(b"type,action,audience_id,ts,fs_user_id\n" + rows, mtime=0)
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in AudienceFile(io.BytesIO(data), len(data), CONTEXT).members())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 200_000
+    assert peak < 8 * 1024 * 1024, f"reading held {peak / 2**20:.1f} MiB for an 8 MB file"
+
+
+csv_cells = st.text(alphabet=st.sampled_from('a,"\r\n\t\x00é\ud7ff\ufeff0123456789;'), max_size=30)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.lists(csv_cells, max_size=8).map(
+            lambda cells: ("type,action,audience_id,ts,fs_user_id\n" + "\n".join(cells)).encode("utf-8", "replace")
+        ),
+    ),
+    compress=st.booleans(),
+    cut=st.integers(min_value=0, max_value=400),
+)
+def test_any_bytes_are_read_or_rejected_whole_never_crash(body, compress, cut):
+    data = gzip.compress(body, mtime=0) if compress else body
+    data = data[: max(1, cut)] if cut < len(data) else data
+    audience_file = AudienceFile(io.BytesIO(data), len(data), CONTEXT)
+    try:
+        values = list(audience_file.members())
+    except FileRejected as rejected:
+        assert str(rejected)
+        return
+    assert all(isinstance(v, str) and v for v in values)
+    assert audience_file.rows == len(values) + audience_file.errors.count

@@ -15,7 +15,7 @@ router = Router()
 @router.post("/v3/schema/identifiers")
 def post_identifier():
     principal = http.authenticate(router, Scope.PRIVATE)
-    identifier = odp_identifiers.parse_identifier(router.current_event.body)
+    identifier = odp_identifiers.parse_identifier(http.json_text(router))
     created = odp_identifiers.create_identifier(principal.tenant_id, identifier)
     return http.json_response(HTTPStatus.CREATED, created)
 

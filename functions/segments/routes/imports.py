@@ -27,5 +27,5 @@ def get_import(import_id: str):
 @router.post("/v3/imports/upload-url")
 def create_upload_url():
     principal = http.authenticate(router, Scope.PRIVATE)
-    segment_id = odp_imports.upload_request(router.current_event.body)
+    segment_id = odp_imports.upload_request(http.json_text(router))
     return odp_imports.upload_target_body(importer.upload_target(principal.tenant_id, segment_id))

@@ -28,16 +28,16 @@ def create_or_validate_segment(segment_id: str):
     """POST …/{id} creates; POST …/{id}:validate only checks (API Gateway cannot route on a suffix)."""
     principal = http.authenticate(router, Scope.PRIVATE)
     if segment_id.endswith(VALIDATE_SUFFIX):
-        parse_segment(segment_id.removesuffix(VALIDATE_SUFFIX), router.current_event.body)
+        parse_segment(segment_id.removesuffix(VALIDATE_SUFFIX), http.json_text(router))
         return {}
-    audience = parse_segment(segment_id, router.current_event.body)
+    audience = parse_segment(segment_id, http.json_text(router))
     return {"revision": catalog.create_audience(principal.tenant_id, audience)}
 
 
 @router.put("/v3/segments/<segment_id>")
 def put_segment(segment_id: str):
     principal = http.authenticate(router, Scope.PRIVATE)
-    audience = parse_segment(segment_id, router.current_event.body)
+    audience = parse_segment(segment_id, http.json_text(router))
     return {"revision": catalog.put_audience(principal.tenant_id, audience)}
 
 

@@ -10,6 +10,18 @@ from enum import StrEnum
 AUDIENCE_KEY = re.compile(r"[a-z0-9_]{1,64}")
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 IDENTIFIER_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# C0 and C1 controls and DEL: no identifier or audience id needs one, and in a key, a log line
+# or a CSV row they only hide what the value really is.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def control_character_problem(value: str) -> str | None:
+    """Why a value that becomes part of a key (an identifier value, an audience id) is refused, or None."""
+    if found := _CONTROL_CHARACTER.search(value):
+        return f"contains the control character U+{ord(found.group()):04X}; send the value without it"
+    return None
+
+
 # ODP's rule for custom identifier names, and the display-name ending each one implies.
 IDENTIFIER_SUFFIXES = {
     "_id": " ID",

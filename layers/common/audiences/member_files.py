@@ -18,6 +18,11 @@ from typing import BinaryIO, Protocol
 from audiences.domain import Audience, Tenant
 
 MAX_ERRORS = 20
+# A line is refused before it is held past this size, so reading holds at most one chunk and
+# one such line whatever the file (a member row is at most ~2.2 KB: a 1,024-byte identifier,
+# an audience id of the same bound, and a few short columns).
+MAX_LINE_BYTES = 8 * 1024
+_CHUNK_BYTES = 1024 * 1024
 # Decompression bombs: the text may be at most this many times the compressed size, with a
 # floor for small files (CSV compresses 5-20x), and never more than the absolute cap.
 MAX_EXPANSION_RATIO = 100
@@ -81,7 +86,9 @@ class _Bounded(io.RawIOBase):
         try:
             data = self._gzip.read(len(buffer))
         except gzip.BadGzipFile as error:
-            raise FileRejected("the file is not gzip-compressed: upload a .csv.gz made with gzip") from error
+            if str(error).startswith("Not a gzipped file"):
+                raise FileRejected("the file is not gzip-compressed: upload a .csv.gz made with gzip") from error
+            raise FileRejected(f"the gzip data is corrupt ({error}): upload the file again") from error
         except (EOFError, zlib.error) as error:
             raise FileRejected("the gzip data is truncated or corrupt: upload the file again") from error
         self.read_bytes += len(data)
@@ -103,3 +110,56 @@ def gunzipped(body: BinaryIO, compressed_size: int) -> BinaryIO:
     if compressed_size == 0:
         raise FileRejected("the file is empty (0 bytes): upload a gzip file with at least a header row")
     return io.BufferedReader(_Bounded(body, text_limit(compressed_size)))
+
+
+class TextLines:
+    """The lines of a UTF-8 text stream, without their line breaks, each refused past MAX_LINE_BYTES
+    before it is held. Iterating yields each line once the reader has finished the one before it
+    (`finished_line`): a CSV row that would run on over several lines is refused, not accumulated.
+    """
+
+    def __init__(self, data: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self._data = data
+        self._max = max_line_bytes
+        self.yielded = 0  # lines handed out
+        self.finished = 0  # lines whose row the reader has completed
+
+    def finished_line(self) -> None:
+        self.finished += 1
+
+    def __iter__(self) -> Iterator[str]:
+        pending = b""
+        while chunk := self._data.read(_CHUNK_BYTES):
+            pieces = (pending + chunk).split(b"\n")
+            pending = pieces.pop()
+            self._check_lengths(pieces, pending)
+            yield from self._lines(pieces)
+        if pending:
+            yield from self._lines([pending])
+
+    def _check_lengths(self, pieces: list[bytes], pending: bytes) -> None:
+        longest = max(map(len, pieces), default=0)
+        if longest > self._max or len(pending) > self._max:
+            line = self.yielded + 1 + next((i for i, p in enumerate(pieces) if len(p) > self._max), len(pieces))
+            raise FileRejected(
+                f"line {line} is longer than {self._max} bytes: a member row is far shorter; "
+                "is the file an audience file with one row per line?"
+            )
+
+    def _lines(self, pieces: list[bytes]) -> Iterator[str]:
+        if not pieces:
+            return
+        try:
+            text = b"\n".join(pieces).decode()
+        except UnicodeDecodeError as error:
+            line = self.yielded + 1 + b"\n".join(pieces)[: error.start].count(b"\n")
+            raise FileRejected(f"line {line} is not UTF-8 text: save the file as UTF-8") from error
+        for line in text.split("\n"):
+            if self.yielded == 0:
+                line = line.removeprefix("\ufeff")  # a byte order mark some tools write
+            elif self.finished != self.yielded:
+                raise FileRejected(
+                    f"line {self.yielded}: a quoted value runs on over the next line; values hold no line breaks"
+                )
+            self.yielded += 1
+            yield line

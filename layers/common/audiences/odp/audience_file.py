@@ -12,14 +12,13 @@ applied unless the whole file was valid.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import BinaryIO
 
-from audiences.domain import Confidence, checked_ts
-from audiences.member_files import FileContext, FileRejected, RowErrors, gunzipped
+from audiences.domain import Confidence, checked_ts, control_character_problem
+from audiences.member_files import FileContext, FileRejected, RowErrors, TextLines, gunzipped
 
 REQUIRED_COLUMNS = ("type", "action", "audience_id", "ts")
 MAX_IDENTIFIER_BYTES = 1024
@@ -40,16 +39,19 @@ class AudienceFile:
 
     def members(self) -> Iterator[str]:
         """Every valid row's identifier value; errors are collected, not raised."""
-        text = io.TextIOWrapper(gunzipped(self.body, self.compressed_size), encoding="utf-8-sig", newline="")
-        reader = csv.reader(text, strict=True)
+        lines = TextLines(gunzipped(self.body, self.compressed_size))
+        reader = csv.reader(lines, strict=True)
         try:
             header = next(reader, None)
             if header is None:
                 raise FileRejected("the file has no header row: the first line names the columns")
+            lines.finished_line()
             columns = self._columns(header)
             width, pick = len(columns), itemgetter(*(columns[name] for name in (*REQUIRED_COLUMNS, self.identifier)))
-            accepted_ids = (self.context.audience.key, self.context.audience.external_id)
+            audience = self.context.audience
+            accepted_ids = (audience.key, audience.external_id)
             for row in reader:
+                lines.finished_line()
                 if not row:
                     continue  # a trailing blank line
                 self.rows += 1
@@ -63,8 +65,7 @@ class AudienceFile:
                     and audience_id in accepted_ids
                     and value
                     and len(value) <= MAX_IDENTIFIER_BYTES // 4  # no UTF-8 check needed: short enough
-                    and "\n" not in value
-                    and "\r" not in value
+                    and control_character_problem(value) is None
                     and self._ts_problem(ts) is None
                 ):
                     yield value  # the common case, checked as cheaply as it can be
@@ -72,10 +73,6 @@ class AudienceFile:
                     self.errors.add(reader.line_num, message)
                 else:
                     yield value
-        except UnicodeDecodeError as error:
-            raise FileRejected(
-                f"the file is not UTF-8 text (byte {error.start} of a chunk): save it as UTF-8"
-            ) from error
         except csv.Error as error:
             raise FileRejected(f"line {reader.line_num}: the CSV is malformed: {error}") from error
 
@@ -121,8 +118,8 @@ class AudienceFile:
             return f"{self.identifier} is empty"
         if len(value.encode()) > MAX_IDENTIFIER_BYTES:
             return f"{self.identifier} is longer than {MAX_IDENTIFIER_BYTES} bytes"
-        if "\n" in value or "\r" in value:
-            return f"{self.identifier} contains a line break"
+        if problem := control_character_problem(value):
+            return f"{self.identifier} {problem}"
         return self._ts_problem(ts)
 
     def _ts_problem(self, raw: str) -> str | None:

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audiences.domain import Confidence, MembershipChange, State, Tenant, UserRef, checked_ts
+from audiences.domain import (
+    Confidence,
+    MembershipChange,
+    State,
+    Tenant,
+    UserRef,
+    checked_ts,
+    control_character_problem,
+)
 from audiences.errors import InvalidInput, Problem
-from audiences.odp.body import decode_json
+from audiences.json_bodies import decode_json
 
 MAX_EVENTS = 500
 MAX_BODY_BYTES = 1024 * 1024
@@ -109,6 +117,8 @@ def _passthrough_user(identifiers: dict[str, str], tenant: Tenant) -> UserRef:
     if tenant.confidence(field) is not Confidence.HIGH:
         why = "is low-confidence" if field in tenant.identifiers else "is not configured"
         raise _Invalid(f"identifier {field!r} {why}; passthrough events need one of: {allowed}")
+    if problem := control_character_problem(value):
+        raise _Invalid(f"identifiers.{field} {problem}")
     return UserRef(field, value)
 
 
@@ -117,4 +127,6 @@ def _audience_id(value: object) -> str:
         raise _Invalid("data.audience_id must be a non-empty string naming the audience")
     if len(value.encode()) > MAX_AUDIENCE_ID_BYTES:
         raise _Invalid(f"data.audience_id is longer than {MAX_AUDIENCE_ID_BYTES} bytes")
+    if problem := control_character_problem(value):
+        raise _Invalid(f"data.audience_id {problem}")
     return value

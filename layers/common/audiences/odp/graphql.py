@@ -5,21 +5,28 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 
 from ariadne import ObjectType, QueryType, graphql_sync, make_executable_schema
 from ariadne.explorer import ExplorerGraphiQL
 from aws_lambda_powertools import Logger
-from graphql import GraphQLError, GraphQLSchema
+from graphql import GraphQLError, GraphQLSchema, parse
 from graphql.error import GraphQLSyntaxError
-from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
-from graphql.validation import ValidationRule
+from graphql.language import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+)
 
 from audiences import catalog, memberships
 from audiences.domain import Audience, State, Tenant, UserRef
 from audiences.errors import InvalidInput, NotFound
-from audiences.odp.body import decode_json
+from audiences.json_bodies import decode_json
 
 logger = Logger(child=True)
 # ariadne logs every error, expected answers (an unknown customer) included; `_classified`
@@ -28,6 +35,9 @@ _ariadne_log = logging.getLogger("audiences.odp.graphql.ariadne")
 _ariadne_log.disabled = True
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_QUERY_CHARS = 16 * 1024  # the Optimizely SDKs' queries are a few hundred
+MAX_TOKENS = 2_000
+MAX_FRAGMENTS = 20
 MAX_DEPTH = 10
 MAX_FIELDS = 200  # every field counts, aliases included: a query cannot multiply work by aliasing
 MAX_SUBSET = 100
@@ -210,48 +220,88 @@ def _audience(_, info, name: str) -> dict | None:
     return _audience_node(audience, _PageSizes(tenant_id, [audience])) if audience.enabled else None
 
 
-def query_limits(max_depth: int, max_fields: int) -> type[ValidationRule]:
-    class QueryLimits(ValidationRule):
-        """Bounds nesting and the number of fields (aliases count), fragments followed; introspection is free."""
+class _OverLimit(Exception):
+    pass
 
-        def enter_operation_definition(self, node, *_) -> None:
-            depth, fields = self._measure(node.selection_set, 1, frozenset())
-            if depth > max_depth:
-                self.report_error(
-                    _error(
-                        f"the query is nested {depth} levels deep; at most {max_depth} are allowed", "ValidationError"
-                    )
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one query document may ask for, measured in one pass over the document.
+
+    Each fragment is measured once, however often it is spread, and counting stops as soon
+    as a limit is passed, so a query built to multiply work (fragments spreading fragments,
+    aliases) is refused in time proportional to its text. Introspection fields are free.
+    """
+
+    max_depth: int = MAX_DEPTH
+    max_fields: int = MAX_FIELDS
+    max_fragments: int = MAX_FRAGMENTS
+
+    def check(self, document: DocumentNode) -> None:
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        if len(fragments) > self.max_fragments:
+            raise _error(
+                f"the query defines {len(fragments)} fragments; at most {self.max_fragments} are allowed",
+                "ValidationError",
+            )
+        measured: dict[str, tuple[int, int]] = {}
+        try:
+            for definition in document.definitions:
+                if isinstance(definition, OperationDefinitionNode):
+                    self._measure(definition.selection_set, 1, fragments, measured, set())
+        except _OverLimit as over:
+            raise _error(str(over), "ValidationError") from None
+
+    def _measure(self, selection_set, level, fragments, measured, open_fragments) -> tuple[int, int]:
+        """(levels below `level` - 1 reached, fields selected) of one selection set, fragments followed."""
+        if level > self.max_depth:
+            raise _OverLimit(f"the query is nested more than {self.max_depth} levels deep; at most that is allowed")
+        depth, fields = level - 1, 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.name.value.startswith("__"):
+                    continue
+                inner = (
+                    self._measure(selection.selection_set, level + 1, fragments, measured, open_fragments)
+                    if selection.selection_set
+                    else (level, 0)
                 )
-            if fields > max_fields:
-                self.report_error(
-                    _error(f"the query selects {fields} fields; at most {max_fields} are allowed", "ValidationError")
+                depth, fields = max(depth, inner[0]), fields + 1 + inner[1]
+            elif isinstance(selection, InlineFragmentNode):
+                inner = self._measure(selection.selection_set, level, fragments, measured, open_fragments)
+                depth, fields = max(depth, inner[0]), fields + inner[1]
+            elif isinstance(selection, FragmentSpreadNode):
+                inner = self._fragment(selection.name.value, level, fragments, measured, open_fragments)
+                depth, fields = max(depth, inner[0]), fields + inner[1]
+            if fields > self.max_fields:
+                raise _OverLimit(
+                    f"the query selects more than {self.max_fields} fields (aliases and fragment spreads "
+                    "count each time); at most that many are allowed"
                 )
+        return depth, fields
 
-        def _measure(self, selection_set: SelectionSetNode, level: int, seen: frozenset[str]) -> tuple[int, int]:
-            depth, fields = 0, 0
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    if selection.name.value.startswith("__"):
-                        continue
-                    inner_depth, inner_fields = (
-                        self._measure(selection.selection_set, level + 1, seen)
-                        if selection.selection_set
-                        else (level, 0)
-                    )
-                    depth, fields = max(depth, inner_depth), fields + 1 + inner_fields
-                elif isinstance(selection, InlineFragmentNode):
-                    inner_depth, inner_fields = self._measure(selection.selection_set, level, seen)
-                    depth, fields = max(depth, inner_depth), fields + inner_fields
-                elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                    fragment = self.context.get_fragment(selection.name.value)
-                    if fragment is not None:
-                        inner_depth, inner_fields = self._measure(
-                            fragment.selection_set, level, seen | {selection.name.value}
-                        )
-                        depth, fields = max(depth, inner_depth), fields + inner_fields
-            return max(depth, level - 1), fields
+    def _fragment(self, name, level, fragments, measured, open_fragments) -> tuple[int, int]:
+        """A fragment's size, measured once; its depth is relative, so it is kept from level 1."""
+        if name in open_fragments or name not in fragments:
+            return level - 1, 0  # a cycle or an unknown fragment: validation reports it
+        if name not in measured:
+            open_fragments.add(name)
+            measured[name] = self._measure(fragments[name].selection_set, 1, fragments, measured, open_fragments)
+            open_fragments.discard(name)
+        relative_depth, fields = measured[name]
+        if level - 1 + relative_depth > self.max_depth:
+            raise _OverLimit(f"the query is nested more than {self.max_depth} levels deep; at most that is allowed")
+        return level - 1 + relative_depth, fields
 
-    return QueryLimits
+
+LIMITS = QueryLimits()
+
+
+def _parsed(_, request: dict) -> DocumentNode:
+    """The query's document, refused cheaply (size, tokens, then the limits) before validation runs."""
+    document = parse(request["query"], max_source_length=MAX_QUERY_CHARS, max_tokens=MAX_TOKENS, no_location=False)
+    LIMITS.check(document)
+    return document
 
 
 @lru_cache(maxsize=64)
@@ -297,7 +347,7 @@ def execute(body: str | None, tenant: Tenant) -> dict:
         context_value={"tenant_id": tenant.tenant_id},
         error_formatter=_classified,
         logger=_ariadne_log.name,
-        validation_rules=[query_limits(MAX_DEPTH, MAX_FIELDS)],
+        query_parser=_parsed,
         introspection=True,
     )
     return result

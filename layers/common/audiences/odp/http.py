@@ -26,6 +26,7 @@ from audiences.errors import (
     Problem,
     UnsupportedMediaType,
 )
+from audiences.json_bodies import body_text, check_json_transport
 
 logger = Logger(child=True)
 
@@ -86,6 +87,20 @@ def schema_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]
 def graphql_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
     """GraphQL transport errors (the request never reached the executor)."""
     return {"errors": [{"message": message, "extensions": {"classification": "InvalidSyntax"}}]}
+
+
+# The segments, identifiers and imports APIs: their largest valid body is a few kilobytes.
+MANAGEMENT_BODY_BYTES = 64 * 1024
+
+
+def json_text(app: APIGatewayRestResolver, max_bytes: int = MANAGEMENT_BODY_BYTES, hint: str = "") -> str | None:
+    """The body as text once it passed the transport checks: JSON media type (415), size (413), UTF-8."""
+    request = app.current_event
+    text = body_text(request.body, request.is_base64_encoded)
+    check_json_transport(
+        request.headers.get("content-type"), text, max_bytes, hint or "no valid request of this API is that large"
+    )
+    return text
 
 
 def authenticate(app: APIGatewayRestResolver, required: Scope) -> Principal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from audiences import tenants
 from audiences.domain import IDENTIFIER_FIELD, IDENTIFIER_SUFFIXES, Confidence, Identifier
 from audiences.errors import Conflict, InvalidInput, Problem
-from audiences.odp.body import decode_json
+from audiences.json_bodies import decode_json
 
 MAX_DISPLAY_NAME_CHARS = 128
 _FIELDS = ("name", "display_name", "merge_confidence", "messaging", "public_read")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from audiences.domain import ImportRecord, ImportStatus
 from audiences.errors import InvalidInput
 from audiences.importer import UploadTarget
-from audiences.odp.body import decode_json
+from audiences.json_bodies import decode_json
 from audiences.odp.segments import checked_segment_id
 
 DEFAULT_PAGE = 50

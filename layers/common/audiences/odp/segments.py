@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audiences.domain import AUDIENCE_KEY, Audience
 from audiences.errors import InvalidInput, Problem
-from audiences.odp.body import decode_json
+from audiences.json_bodies import decode_json
 
 MAX_SEGMENT_ID_CHARS = 64
 MAX_DESCRIPTION_CHARS = 1024

@@ -1,0 +1,149 @@
+"""Hostile JSON against every HTTP route of the template, through the local gateway in-process.
+
+Whatever arrives, the answer is never a 5xx, and a refused request changes nothing. Examples
+are fixed (derandomized) and few enough for `make test`; `make fuzz` runs many more
+(FUZZ_EXAMPLES).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from local.gateway import respond
+from local.provision import REGION
+from tests.conftest import FUNCTIONS, PLAN
+from tests.integration.helpers import customer_query, event, segment
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+ROUTES = sorted(
+    {(route.method, route.path) for function in FUNCTIONS for route in function.routes if route.method != "GET"}
+)
+# A valid body per route, for hostile values to be put into at every position.
+VALID = {
+    "/v3/events": [event("qualify", "fuzz-user", "fuzz", 1_748_851_070)],
+    "/v3/segments/{segment_id}": segment("fuzz", description="d", metadata={"k": "v"}),
+    "/v3/schema/identifiers": {
+        "name": "fuzz_id",
+        "display_name": "Fuzz ID",
+        "merge_confidence": "high",
+        "messaging": False,
+    },
+    "/v3/imports/upload-url": {"audience": "fuzz_seg"},
+    "/v3/graphql": customer_query("fuzz-user", ["fuzz_seg"]),
+}
+
+hostile_text = st.text(max_size=20) | st.sampled_from(["\ud800", "a\udfffb", "\x00", "\u202e", "x" * 5000])
+hostile_scalar = (
+    hostile_text
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.sampled_from([1e308, -0.0, True, False, None])
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
+hostile_value = st.recursive(
+    hostile_scalar,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(hostile_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def paths(document, prefix=()):
+    """Every position in a document: each key's value and each list item, and the document itself."""
+    yield prefix
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from paths(value, (*prefix, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from paths(value, (*prefix, index))
+
+
+def replaced(document, path, value):
+    if not path:
+        return value
+    copy = json.loads(json.dumps(document))
+    holder = copy
+    for step in path[:-1]:
+        holder = holder[step]
+    holder[path[-1]] = value
+    return copy
+
+
+def encoded(document) -> bytes:
+    """JSON text as a client may send it: surrogates escaped, huge integers spelled out."""
+    return json.dumps(document, ensure_ascii=True, allow_nan=False, default=str).encode()
+
+
+@st.composite
+def hostile_bodies(draw, route_path: str) -> bytes:
+    kind = draw(st.sampled_from(["nested", "replaced", "raw"]))
+    if kind == "nested":
+        depth = draw(st.sampled_from([33, 100, 5_000, 100_000]))
+        opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
+        return (opener * depth + "1" + closer * depth).encode()
+    if kind == "raw":
+        return draw(
+            st.sampled_from(
+                [
+                    b"",
+                    b"   ",
+                    b"nul",
+                    b"NaN",
+                    b"[Infinity]",
+                    b'{"a": 1',
+                    b"\xff\xfe",
+                    b'"\\ud800"',
+                    b"1" * 5000,
+                    b'{"ts": ' + b"9" * 5000 + b"}",
+                ]
+            )
+            | st.binary(max_size=64)
+        )
+    valid = VALID[route_path]
+    path = draw(st.sampled_from(list(paths(valid))))
+    return encoded(replaced(valid, path, draw(hostile_value)))
+
+
+def state() -> tuple:
+    """Every item of every table and every object of every bucket."""
+    dynamodb, s3 = boto3.client("dynamodb", region_name=REGION), boto3.client("s3", region_name=REGION)
+    tables = tuple(
+        sorted(json.dumps(item, sort_keys=True) for item in dynamodb.scan(TableName=PLAN.names[logical_id])["Items"])
+        for logical_id in PLAN.of_type("AWS::DynamoDB::Table")
+    )
+    objects = tuple(
+        sorted(o["Key"] for o in s3.list_objects_v2(Bucket=PLAN.names[logical_id]).get("Contents", []))
+        for logical_id in PLAN.of_type("AWS::S3::Bucket")
+    )
+    return tables, objects
+
+
+@pytest.mark.parametrize(("method", "route_path"), ROUTES, ids=lambda x: x)
+def test_hostile_json_never_answers_5xx_and_a_refusal_changes_nothing(api, demo, method, route_path):
+    path = route_path.replace("{segment_id}", "fuzz_seg")
+    key = demo["DEMO_PUBLIC_KEY"] if route_path in ("/v3/events", "/v3/graphql") else demo["DEMO_PRIVATE_KEY"]
+    headers = [("content-type", "application/json"), ("x-api-key", key)]
+
+    @FUZZ
+    @given(body=hostile_bodies(route_path))
+    def check(body: bytes) -> None:
+        before = state()
+        status, _, payload = respond(api.router, method, path, headers, body)
+        assert status < 500, (status, payload[:300])
+        json.loads(payload)  # every answer, refusals included, is JSON in the dialect's shape
+        if status >= 400:
+            assert state() == before, f"a {status} changed state"
+
+    check()
