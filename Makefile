@@ -12,7 +12,7 @@ SAM := $(SAM_VENV)/bin/sam
 PYTHON := $(shell for p in python3.13 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 PYTEST_WORKERS ?= 2
 
-.PHONY: help run test bench lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
+.PHONY: help run test bench fuzz lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ sam-validate: $(SAM_VENV)/.installed ## sam validate --lint
 sam-build: $(SAM_VENV)/.installed ## sam build (needs python3.13, as the runtime does)
 	@if python3.13 -c '' 2>/dev/null; then $(SAM) build; \
 	else echo "WARNING: python3.13 is not on PATH: skipping sam build (the python3.13 runtime needs it)" >&2; fi
+
+fuzz: $(VENV)/.installed ## the hostile-JSON fuzz suite with many random examples (FUZZ_EXAMPLES, default 2000)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -n $(PYTEST_WORKERS) tests/integration/test_fuzz.py
 
 bench: $(VENV)/.installed ## benchmarks: ratios against same-run baselines, AWS request counts -> bench/results.json
 	PYTHONPATH=layers/common:. $(PY) -m bench

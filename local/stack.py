@@ -8,21 +8,25 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
+from botocore.credentials import Credentials
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from local import lambdas, moto_fidelity, provision, template
 from local.gateway import Router, serve
 from local.poller import QueuePoller
+from local.presigned import PresignedUrlCheck
 
 HOST = "127.0.0.1"  # loopback only: the local stack has no real authentication of AWS calls
+CREDENTIALS = Credentials("local", "local")  # what the functions sign with, and presigned URLs are checked against
 
 
 def configure_process(plan: provision.Plan, functions: list[template.Function], endpoint_url: str | None) -> None:
     """Make this process look like the functions' Lambda environment, pointed at local AWS."""
     os.environ.pop("AWS_PROFILE", None)
     os.environ.update(
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",
+        AWS_ACCESS_KEY_ID=CREDENTIALS.access_key,
+        AWS_SECRET_ACCESS_KEY=CREDENTIALS.secret_key,
         AWS_REGION=provision.REGION,
         AWS_DEFAULT_REGION=provision.REGION,
         POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
@@ -31,6 +35,16 @@ def configure_process(plan: provision.Plan, functions: list[template.Function], 
     if endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     lambdas.use_layer()
+
+
+def _aws(plan: provision.Plan) -> PresignedUrlCheck:
+    """moto's server, behind S3's checks of presigned URLs for the template's buckets."""
+    return PresignedUrlCheck(
+        DomainDispatcherApplication(create_backend_app),
+        buckets=frozenset(plan.names[logical_id] for logical_id in plan.of_type("AWS::S3::Bucket")),
+        credentials=CREDENTIALS,
+        region=provision.REGION,
+    )
 
 
 @dataclass
@@ -53,14 +67,13 @@ class LocalStack:
 
     def start(self) -> dict[str, str]:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        moto_fidelity.install()
-        moto = ThreadedMotoServer(ip_address=HOST, port=self.aws_port, verbose=False)
-        moto.start()
-        self._stoppers.append(moto.stop)
-
         spec = template.load()
         functions = template.functions(spec)
         plan = provision.plan(spec)
+        moto_fidelity.install()
+        moto = make_server(HOST, self.aws_port, _aws(plan), threaded=True, request_handler=MotoRequestHandler)
+        threading.Thread(target=moto.serve_forever, name="moto", daemon=True).start()
+        self._stoppers.append(moto.shutdown)
         configure_process(plan, functions, self.aws_url)
         provision.provision(plan)
 

@@ -75,3 +75,22 @@ def stack(tmp_path_factory):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0, log.read_text()
     assert "local stack stopped" in log.read_text()
+
+
+def run_admin(cwd: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`make admin ARGS=…` is the venv's python -m audiences.admin: nothing of this process's environment."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
+    command = [sys.executable, "-m", "audiences.admin", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def admin(stack, tmp_path):
+    """The CLI with --local, from the folder whose .local/demo.env `make run` wrote."""
+    return lambda *args: run_admin(stack.state_dir.parent, tmp_path, "--local", *args)
+
+
+def new_key(admin, tenant: str, scope: str) -> str:
+    created = admin("keys", "create", tenant, "--scope", scope)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]

@@ -9,16 +9,20 @@ import time
 
 import boto3
 import requests
+from botocore.config import Config
 
 from local.provision import REGION
+from local.stack import CREDENTIALS
 from tests.conftest import PLAN
+from tests.e2e.conftest import new_key
 
 HEADER = "type,action,audience_id,ts,fs_user_id\n"
 
 
-def csv_gz(members: list[str]) -> bytes:
+def csv_gz(members: list[str], audience_id: str = "e2e_imp") -> bytes:
     now = int(time.time())
-    return gzip.compress((HEADER + "".join(f"passthrough,qualify,e2e_imp,{now},{m}\n" for m in members)).encode())
+    rows = "".join(f"passthrough,qualify,{audience_id},{now},{m}\n" for m in members)
+    return gzip.compress((HEADER + rows).encode())
 
 
 def aws(stack, service: str):
@@ -110,3 +114,54 @@ def notify(stack, key: str, etag: str, length: int) -> None:
     sqs = aws(stack, "sqs")
     queue_url = sqs.get_queue_url(QueueName=PLAN.names["ImportsQueue"])["QueueUrl"]
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": [record]}))
+
+
+def test_an_edited_forged_or_expired_upload_url_is_refused_as_s3_would(stack, admin):
+    """Tenant mallory edits its own upload URL to demo's key: S3 refuses it, and so must the local stack."""
+    assert admin("tenants", "create", "mallory").returncode == 0
+    mallory = new_key(admin, "mallory", "private")
+    definition = {"definition": {"external": {"external_audience_id": "e2e_victim"}}}
+    for key in (stack.private_key, mallory):
+        assert stack.call("PUT", "/v3/segments/e2e_victim", key=key, json=definition).status_code == 200
+    reply = stack.call("POST", "/v3/imports/upload-url", key=mallory, json={"audience": "e2e_victim"})
+    own_url = reply.json()["url"]
+    assert "/mallory/audience-diffs/e2e_victim.csv.gz?" in own_url
+
+    edited = own_url.replace("/mallory/", "/demo/")
+    forged = own_url.split("X-Amz-Signature=")[0] + "X-Amz-Signature=" + "A" * 64
+    unsigned = own_url.split("?")[0].replace("/mallory/", "/demo/")
+    expired = aws_signed_by_the_stack(stack).generate_presigned_url(
+        "put_object",
+        Params={"Bucket": PLAN.names["ImportsBucket"], "Key": "demo/audience-diffs/e2e_victim.csv.gz"},
+        ExpiresIn=1,
+    )
+    time.sleep(1.5)
+    for url, code in [
+        (edited, "SignatureDoesNotMatch"),
+        (forged, "SignatureDoesNotMatch"),
+        (unsigned, "AccessDenied"),
+        (expired, "AccessDenied"),
+    ]:
+        refused = requests.put(url, data=csv_gz(["stolen"], "e2e_victim"), timeout=10)
+        assert (refused.status_code, f"<Code>{code}</Code>" in refused.text) == (403, True), (url, refused.text)
+
+    assert requests.put(own_url, data=csv_gz(["m1"], "e2e_victim"), timeout=10).status_code == 200
+    deadline = time.monotonic() + 30
+    while stack.call("GET", "/v3/segments/e2e_victim", key=mallory).json()["size"] != 1:
+        assert time.monotonic() < deadline, "mallory's own upload was not imported"
+        time.sleep(0.2)
+    assert stack.call("GET", "/v3/imports?audience=e2e_victim", key=stack.private_key).json()["imports"] == []
+    assert stack.call("GET", "/v3/segments/e2e_victim", key=stack.private_key).json()["size"] == 0
+    assert audiences_of(stack, "stolen") is None  # never seen by demo
+
+
+def aws_signed_by_the_stack(stack):
+    """A client with the local stack's own credentials: what its functions presign with."""
+    return boto3.client(
+        "s3",
+        endpoint_url=stack.aws_url,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS.access_key,
+        aws_secret_access_key=CREDENTIALS.secret_key,
+        config=Config(signature_version="s3v4"),
+    )

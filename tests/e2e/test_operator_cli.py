@@ -4,42 +4,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import boto3
-import pytest
 
 from audiences.auth import key_id
 from audiences.settings import Settings
 from local.template import ROOT
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, new_key, run_admin
 
 SEGMENT = {"definition": {"external": {"external_audience_id": "wayne_vip"}}}
-
-
-def run_admin(cwd: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
-    """`make admin ARGS=…` is the venv's python -m audiences.admin: nothing of this process's environment."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(home)}
-    command = [sys.executable, "-m", "audiences.admin", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-
-
-@pytest.fixture
-def admin(stack, tmp_path):
-    """The CLI with --local, from the folder whose .local/demo.env `make run` wrote."""
-    return lambda *args: run_admin(stack.state_dir.parent, tmp_path, "--local", *args)
-
-
-def new_key(admin, tenant: str, scope: str) -> str:
-    created = admin("keys", "create", tenant, "--scope", scope)
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip().splitlines()[-1]
 
 
 def test_the_readme_commands_work_verbatim_against_the_local_stack(stack, admin):

@@ -106,3 +106,10 @@ def test_control_characters_in_identifiers_and_audience_ids_are_refused(api, dem
         assert status == 400
         [invalid] = body["detail"]["invalids"]
         assert invalid["message"].startswith(f"{where} contains the control character U+")
+
+
+def test_an_external_id_with_a_control_character_is_refused_as_events_would_refuse_it(api, demo):
+    status, body = post_raw(api, "/v3/segments/vip", json.dumps(segment("vip\x00")), demo["DEMO_PRIVATE_KEY"], "PUT")
+    assert status == 400
+    assert "external.external_audience_id contains the control character U+0000" in json.dumps(body)
+    assert post_raw(api, "/v3/segments/vip", "", demo["DEMO_PRIVATE_KEY"], "GET")[0] == 404

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audiences.domain import AUDIENCE_KEY, Audience
+from audiences.domain import AUDIENCE_KEY, Audience, control_character_problem
 from audiences.errors import InvalidInput, Problem
 from audiences.json_bodies import decode_json
 
@@ -82,6 +82,8 @@ def _external_id(definition: object, key: str) -> str:
         raise ValueError("external.external_audience_id must be a non-empty string")
     if len(external_id.encode()) > MAX_EXTERNAL_ID_BYTES:
         raise ValueError(f"external.external_audience_id is longer than {MAX_EXTERNAL_ID_BYTES} bytes")
+    if problem := control_character_problem(external_id):  # events could never name it
+        raise ValueError(f"external.external_audience_id {problem}")
     return external_id
 
 

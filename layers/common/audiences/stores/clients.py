@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
@@ -21,7 +22,8 @@ AWS_ERRORS = (BotoCoreError, ClientError, PynamoDBException)
 
 @cache
 def s3():
-    return boto3.client("s3", region_name=get_settings().region)
+    # SigV4 everywhere: botocore would presign with SigV2 by default, which newer regions refuse.
+    return boto3.client("s3", region_name=get_settings().region, config=Config(signature_version="s3v4"))
 
 
 @cache
