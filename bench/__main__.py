@@ -230,7 +230,7 @@ def bench_import_compute(scratch: Path) -> dict:
 
 def bench_import_end_to_end() -> dict:
     from audiences import importer
-    from audiences.domain import Audience
+    from audiences.domain import OPERATOR, Audience
     from audiences.odp.audience_file import AudienceFile
     from audiences.stores import catalog as catalog_store
 
@@ -251,7 +251,7 @@ def bench_import_end_to_end() -> dict:
         return importer.Upload(bucket, key, etag, len(data), time.time() + seconds_later)
 
     with fresh_aws():
-        catalog_store.create_audience("demo", Audience("imp_seg", "imp"))
+        catalog_store.create_audience("demo", Audience("imp_seg", "imp"), OPERATOR)
         assert importer.process(upload(first, 0), lambda: 900, AudienceFile).qualified == 10_000
         second_upload = upload(second, 1)
         AWS_CALLS.reset()

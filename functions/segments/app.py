@@ -1,11 +1,13 @@
-"""The management API (private key): ODP's segments and identifiers APIs, and the imports activity log."""
+"""The management API (private key): ODP's segments and identifiers APIs, the imports activity log,
+and Segment's Public API audiences."""
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from routes import identifiers, imports, segments
+from routes import identifiers, imports, segment_audiences, segments
 
-from audiences.odp import http
+from audiences.odp import http as odp_http
+from audiences.segment import http as segment_http
 
 logger = Logger()
 tracer = Tracer()
@@ -13,9 +15,21 @@ app = APIGatewayRestResolver()
 app.include_router(segments.router)
 app.include_router(identifiers.router)
 app.include_router(imports.router)
-http.install_error_handlers(
-    app, {"/v3/segments": http.segments_error, "/v3/schema": http.schema_error, "/v3/imports": http.segments_error}
-)
+app.include_router(segment_audiences.router)
+
+ODP_SHAPES = {
+    "/v3/segments": odp_http.segments_error,
+    "/v3/schema": odp_http.schema_error,
+    "/v3/imports": odp_http.segments_error,
+}
+
+
+@app.exception_handler(Exception)
+def failed(error: Exception) -> Response:
+    """Errors take the shape of the dialect the path belongs to."""
+    if app.current_event.path.startswith("/spaces/"):
+        return segment_http.error_response(app, error)
+    return odp_http.error_response(app, error, ODP_SHAPES)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

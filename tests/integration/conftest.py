@@ -66,3 +66,16 @@ def aws_calls():
 
     AWS_CALLS.reset()
     return AWS_CALLS
+
+
+@pytest.fixture
+def setting(monkeypatch):
+    """Set an environment setting for one test: the settings are read afresh with it, and without it after."""
+    from audiences.settings import get_settings
+
+    def set_setting(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_setting
+    get_settings.cache_clear()

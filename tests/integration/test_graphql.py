@@ -10,6 +10,7 @@ import pytest
 from graphql import GraphQLError, parse
 
 from audiences import cache
+from audiences.domain import OPERATOR
 from audiences.odp.graphql import QueryLimits
 from audiences.stores import catalog as catalog_store
 from tests.integration.helpers import CUSTOMER_QUERY, audience_names, customer_query, event, segment
@@ -146,7 +147,9 @@ def test_disabled_and_deleted_audiences_do_not_appear(api, demo):
     setup_audiences(api, demo, ("vip_users", "vip"), ("churn_risk", "churn"))
     send(api, demo, event("qualify", "u1", "vip", T), event("qualify", "u1", "churn", T))
     current = catalog_store.get_audience("demo", "churn_risk")
-    catalog_store.update_audience("demo", current, replace(current, enabled=False, revision=current.revision + 1))
+    catalog_store.update_audience(
+        "demo", current, replace(current, enabled=False, revision=current.revision + 1), OPERATOR
+    )
     api.call("DELETE", "/v3/segments/vip_users", key=demo["DEMO_PRIVATE_KEY"])
     cache.clear_all()  # CATALOG_CACHE_SECONDS later, every container has re-read the catalog
     assert audience_names(query(api, demo, customer_query("u1"))) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audiences import catalog, memberships
-from audiences.domain import Audience, Confidence, ImportStatus, Tenant, UserRef
+from audiences.domain import OPERATOR, Audience, Confidence, ImportStatus, Tenant, UserRef
 from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
@@ -17,7 +17,7 @@ BEFORE, AFTER = ["a", "b", "c"], ["b", "c", "d", "e"]
 
 def tenant_with_a_first_import(functions, tenant_id: str) -> str:
     tenant_store.create_tenant(Tenant.of(tenant_id, fs_user_id=Confidence.HIGH))
-    catalog.put_audience(tenant_id, Audience("vip_users", "vip"))
+    catalog.put_audience(tenant_id, Audience("vip_users", "vip"), OPERATOR)
     key = f"{tenant_id}/audience-diffs/vip_users.csv.gz"
     upload(csv_gz(BEFORE), key=key)
     drain(functions)

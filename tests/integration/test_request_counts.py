@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from audiences import cache
+from audiences.domain import OPERATOR, Audience
+from audiences.stores import catalog as catalog_store
 from tests.integration.helpers import customer_query, event, segment
 
 T = 1_748_851_070
@@ -58,10 +60,10 @@ def test_a_warm_customer_query_is_exactly_one_dynamodb_request(api, demo, aws_ca
 
 
 def test_an_audience_created_after_the_catalog_was_cached_costs_two_lookups_once(api, demo, aws_calls):
-    key, public = demo["DEMO_PRIVATE_KEY"], demo["DEMO_PUBLIC_KEY"]
+    public = demo["DEMO_PUBLIC_KEY"]
     api.call("POST", "/v3/events", event("qualify", "u1", "late", T), key=public)
     api.call("POST", "/v3/graphql", customer_query("u1"), key=public)  # catalog cached without "late"
-    api.call("PUT", "/v3/segments/late_segment", segment("late"), key=key)
+    catalog_store.create_audience("demo", Audience("late_segment", "late"), OPERATOR)  # by another container
     aws_calls.reset()
     reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=public)
     assert reply.body["data"]["customer"]["audiences"]["edges"][0]["node"]["name"] == "late_segment"
@@ -69,6 +71,19 @@ def test_an_audience_created_after_the_catalog_was_cached_costs_two_lookups_once
     aws_calls.reset()
     api.call("POST", "/v3/graphql", customer_query("u1"), key=public)
     assert aws_calls.counts() == Counter({"dynamodb.Query": 1})
+
+
+def test_a_change_made_in_this_container_is_answered_at_once_with_one_catalog_read(api, demo, aws_calls):
+    key, public = demo["DEMO_PRIVATE_KEY"], demo["DEMO_PUBLIC_KEY"]
+    api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=key)
+    api.call("POST", "/v3/events", event("qualify", "u1", "vip", T), key=public)
+    api.call("POST", "/v3/graphql", customer_query("u1"), key=public)  # catalog cached
+    api.call("DELETE", "/v3/segments/vip_users", key=key)
+    aws_calls.reset()
+    reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=public)
+    assert reply.body["data"]["customer"]["audiences"]["edges"] == []
+    # the user's memberships, the catalog afresh, and the claim of the external id it no longer holds
+    assert aws_calls.counts() == Counter({"dynamodb.Query": 2, "dynamodb.BatchGetItem": 1})
 
 
 def test_memberships_no_audience_holds_cost_one_more_lookup(api, demo, aws_calls):

@@ -175,12 +175,12 @@ def test_concurrent_updates_never_lose_a_revision(aws, demo):
     from concurrent.futures import ThreadPoolExecutor
 
     from audiences import catalog
-    from audiences.domain import Audience
+    from audiences.domain import OPERATOR, Audience
 
-    catalog.put_audience("demo", Audience("vip_users", "vip"))
+    catalog.put_audience("demo", Audience("vip_users", "vip"), OPERATOR)
     with ThreadPoolExecutor(max_workers=4) as pool:
         revisions = list(
-            pool.map(lambda n: catalog.put_audience("demo", Audience("vip_users", "vip", f"v{n}")), range(4))
+            pool.map(lambda n: catalog.put_audience("demo", Audience("vip_users", "vip", f"v{n}"), OPERATOR), range(4))
         )
     assert sorted(revisions) == [2, 3, 4, 5]
     assert catalog_store.get_audience("demo", "vip_users").revision == 5

@@ -12,6 +12,7 @@ TABLES = {
     "DATA_BUCKET": "d",
     "IMPORTS_TABLE": "i",
     "IMPORTS_BUCKET": "b",
+    "RATE_LIMITS_TABLE": "r",
 }
 
 
@@ -60,3 +61,12 @@ def test_cache_reloads_only_after_its_ttl():
     assert cache.get_or_load("k", load) == 2
     cache.clear()
     assert cache.get_or_load("k", load) == 3
+
+
+def test_rate_limits_override_defaults_and_refuse_what_they_cannot_read():
+    defaults = {"get": 100, "list": 60}
+    assert Settings.from_env({}).rate_limits("LIMITS", defaults) == defaults
+    assert Settings.from_env({"LIMITS": "list=120"}).rate_limits("LIMITS", defaults) == {"get": 100, "list": 120}
+    for wrong in ("lists=1", "get=0", "get=many", "get"):
+        with pytest.raises(SettingsError, match=f"LIMITS: {wrong!r} must be ENDPOINT=LIMIT"):
+            Settings.from_env({"LIMITS": wrong}).rate_limits("LIMITS", defaults)

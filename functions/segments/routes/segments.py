@@ -31,14 +31,14 @@ def create_or_validate_segment(segment_id: str):
         parse_segment(segment_id.removesuffix(VALIDATE_SUFFIX), http.json_text(router))
         return {}
     audience = parse_segment(segment_id, http.json_text(router))
-    return {"revision": catalog.create_audience(principal.tenant_id, audience)}
+    return {"revision": catalog.create_audience(principal.tenant_id, audience, principal.actor).revision}
 
 
 @router.put("/v3/segments/<segment_id>")
 def put_segment(segment_id: str):
     principal = http.authenticate(router, Scope.PRIVATE)
     audience = parse_segment(segment_id, http.json_text(router))
-    return {"revision": catalog.put_audience(principal.tenant_id, audience)}
+    return {"revision": catalog.put_audience(principal.tenant_id, audience, principal.actor)}
 
 
 @router.delete("/v3/segments/<segment_id>")

@@ -70,8 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("tenant")
     revoke.add_argument("key_id", help="as `keys list` shows it")
 
-    audiences = commands.add_parser("audiences", help="list audiences").add_subparsers(dest="action", required=True)
-    audiences.add_parser("list", help="a tenant's audiences with their exact sizes").add_argument("tenant")
+    audiences = commands.add_parser("audiences", help="list audiences, migrate older ones").add_subparsers(
+        dest="action", required=True
+    )
+    audiences.add_parser("list", help="a tenant's audiences with their ids and exact sizes").add_argument("tenant")
+    audiences.add_parser(
+        "migrate",
+        help="give audiences made before ids were addressable their id claim and creation order "
+        "(every tenant; safe to run again, or from two places at once)",
+    )
     return parser
 
 
@@ -127,7 +134,7 @@ def _run(args: argparse.Namespace) -> None:
     from audiences.domain import TENANT_ID, Confidence, Identifier, Principal, Scope, Tenant
     from audiences.stores import tenants as tenant_store
 
-    if args.command != "tenants" and tenant_store.get_tenant(args.tenant) is None:
+    if getattr(args, "tenant", None) and args.command != "tenants" and tenant_store.get_tenant(args.tenant) is None:
         raise AdminError(f"tenant {args.tenant!r} does not exist (see: tenants list)")
     match args.command, args.action:
         case "tenants", "create":
@@ -153,10 +160,16 @@ def _run(args: argparse.Namespace) -> None:
             tenant_store.revoke_key(args.tenant, args.key_id)
             print(f"revoked {args.key_id}; refused everywhere within AUTH_CACHE_SECONDS")
         case "audiences", "list":
-            print("segment_id\texternal_id\tsize\trevision\tenabled")
+            print("segment_id\texternal_id\tsize\trevision\tenabled\tid")
             for audience in catalog.list_audiences(args.tenant):
                 size = memberships.audience_size(args.tenant, audience.external_id)
-                print(f"{audience.key}\t{audience.external_id}\t{size}\t{audience.revision}\t{audience.enabled}")
+                print(
+                    f"{audience.key}\t{audience.external_id}\t{size}\t{audience.revision}\t{audience.enabled}"
+                    f"\t{audience.audience_id}"
+                )
+        case "audiences", "migrate":
+            for tenant in tenant_store.list_tenants():
+                print(f"{tenant.tenant_id}\t{catalog.migrate(tenant.tenant_id)} audiences migrated")
 
 
 def main(argv: list[str] | None = None) -> int:

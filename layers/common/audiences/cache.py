@@ -27,6 +27,9 @@ class TTLCache(Generic[V]):
         self._entries[key] = (now + self._ttl_seconds(), value)
         return value
 
+    def forget(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         self._entries.clear()
 

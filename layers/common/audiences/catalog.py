@@ -1,4 +1,8 @@
-"""The audience catalog: create, update, delete, with revisions that never skip or repeat."""
+"""The audience catalog, one for every dialect: create, update, delete, find, list.
+
+Revisions never skip or repeat: every change is conditioned on the revision it read. Who made
+a change (a key id, or the operator) is recorded with it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from typing import TypeVar
 
 from audiences.cache import TTLCache
 from audiences.domain import Audience
-from audiences.errors import NotFound
+from audiences.errors import Conflict, audience_not_found
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
+from audiences.stores.catalog import Order, Page, position
+
+__all__ = ["Order", "Page", "position"]  # the listing vocabulary dialects page with
 
 _RACE_ATTEMPTS = 5
 T = TypeVar("T")
@@ -19,23 +26,44 @@ T = TypeVar("T")
 _by_external_id: TTLCache[dict[str, Audience]] = TTLCache(lambda: get_settings().catalog_cache_seconds)
 
 
+def _key_taken(error: Conflict) -> bool:
+    return error.reason == "key_taken"
+
+
 def _until_settled(key: str, attempt: Callable[[], T]) -> T:
     """Optimistic concurrency: re-read and retry while another writer keeps winning the race."""
     for _ in range(_RACE_ATTEMPTS):
         try:
             return attempt()
-        except (catalog_store.RevisionRaced, catalog_store.KeyTaken):
+        except catalog_store.RevisionRaced:
             continue
+        except Conflict as error:
+            if not _key_taken(error):
+                raise
     raise RuntimeError(f"audience {key!r} kept changing under {_RACE_ATTEMPTS} attempts to change it")
 
 
-def create_audience(tenant_id: str, wanted: Audience) -> int:
+def _changed(tenant_id: str) -> None:
+    """This container's copy of the tenant's catalog is stale: customer answers read it afresh.
+
+    Other containers refresh theirs within CATALOG_CACHE_SECONDS.
+    """
+    _by_external_id.forget(tenant_id)
+
+
+def create_audience(tenant_id: str, wanted: Audience, actor: str) -> Audience:
     """Create a new audience (Conflict if the key or external id is taken); its revision is 1."""
-    catalog_store.create_audience(tenant_id, replace(wanted, revision=1))
-    return 1
+    for _ in range(_RACE_ATTEMPTS):
+        try:
+            created = catalog_store.create_audience(tenant_id, replace(wanted, revision=1), actor)
+        except catalog_store.RevisionRaced:
+            continue  # another transaction touched the tenant's count at the same moment
+        _changed(tenant_id)
+        return created
+    raise RuntimeError(f"audience {wanted.key!r} could not be created under {_RACE_ATTEMPTS} attempts")
 
 
-def put_audience(tenant_id: str, wanted: Audience) -> int:
+def put_audience(tenant_id: str, wanted: Audience, actor: str) -> int:
     """Create the audience or bring it to `wanted`; returns its revision afterwards.
 
     An update that changes nothing keeps the revision: only changes are counted.
@@ -44,42 +72,91 @@ def put_audience(tenant_id: str, wanted: Audience) -> int:
     def attempt() -> int:
         current = catalog_store.get_audience(tenant_id, wanted.key)
         if current is None:
-            return create_audience(tenant_id, wanted)
-        if current.same_content(wanted):
-            return current.revision
-        catalog_store.update_audience(tenant_id, current, replace(wanted, revision=current.revision + 1))
-        return current.revision + 1
+            return catalog_store.create_audience(tenant_id, replace(wanted, revision=1), actor).revision
+        return _update(tenant_id, current, _keeping_unsaid(current, wanted), actor).revision
 
-    return _until_settled(wanted.key, attempt)
+    revision = _until_settled(wanted.key, attempt)
+    _changed(tenant_id)
+    return revision
+
+
+def _keeping_unsaid(current: Audience, wanted: Audience) -> Audience:
+    """What ODP's PUT cannot say (a name, another dialect's attributes) stays as it is."""
+    return replace(wanted, name=current.name, dialect_attributes=current.dialect_attributes)
+
+
+def update_audience(tenant_id: str, audience_id: str, change: Callable[[Audience], Audience], actor: str) -> Audience:
+    """Apply `change` to the audience with this id, as read; retried if another writer raced it."""
+
+    def attempt() -> Audience:
+        current = get_audience_by_id(tenant_id, audience_id)
+        return _update(tenant_id, current, change(current), actor)
+
+    updated = _until_settled(audience_id, attempt)
+    _changed(tenant_id)
+    return updated
+
+
+def _update(tenant_id: str, current: Audience, wanted: Audience, actor: str) -> Audience:
+    if current.same_content(wanted):
+        return current
+    return catalog_store.update_audience(tenant_id, current, replace(wanted, revision=current.revision + 1), actor)
 
 
 def delete_audience(tenant_id: str, key: str) -> None:
     """Delete an audience; its memberships stay, keyed by external id, for a re-creation."""
+    _until_settled(key, lambda: catalog_store.delete_audience(tenant_id, get_audience(tenant_id, key)))
+    _changed(tenant_id)
 
-    def attempt() -> None:
-        current = get_audience(tenant_id, key)
-        catalog_store.delete_audience(tenant_id, current)
 
-    _until_settled(key, attempt)
+def delete_audience_by_id(tenant_id: str, audience_id: str) -> None:
+    _until_settled(
+        audience_id, lambda: catalog_store.delete_audience(tenant_id, get_audience_by_id(tenant_id, audience_id))
+    )
+    _changed(tenant_id)
 
 
 def get_audience(tenant_id: str, key: str) -> Audience:
     audience = catalog_store.get_audience(tenant_id, key)
     if audience is None:
-        raise NotFound(f"segment {key!r} does not exist")
+        raise audience_not_found(key=key)
     return audience
+
+
+def get_audience_by_id(tenant_id: str, audience_id: str) -> Audience:
+    audience = catalog_store.get_audience_by_id(tenant_id, audience_id)
+    if audience is None:
+        raise audience_not_found(id=audience_id)
+    return audience
+
+
+def page(tenant_id: str, order: Order, limit: int, after: str | None = None, before: str | None = None) -> Page:
+    """One page of the tenant's audiences in `order`: one Query, whatever the catalog's size."""
+    return catalog_store.page(tenant_id, order, limit, after, before)
+
+
+def count_audiences(tenant_id: str) -> int:
+    return catalog_store.count_audiences(tenant_id)
 
 
 def list_audiences(tenant_id: str) -> list[Audience]:
     return catalog_store.list_audiences(tenant_id)
 
 
+def migrate(tenant_id: str) -> int:
+    """Make the tenant's older audiences addressable by id and listable by creation; idempotent."""
+    migrated = catalog_store.migrate(tenant_id)
+    _changed(tenant_id)
+    return migrated
+
+
 def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str, Audience]:
     """The audiences holding these external ids, from this container's copy of the catalog.
 
-    The copy is refreshed every CATALOG_CACHE_SECONDS, so changes and deletions show within
-    that time. An id the copy lacks (an audience created since, or a membership no audience
-    holds) is looked up at once, so a new audience answers immediately.
+    The copy is refreshed every CATALOG_CACHE_SECONDS, and at once after a change made in
+    this container, so changes and deletions show within that time. An id the copy lacks (an
+    audience created since, or a membership no audience holds) is looked up at once, so a new
+    audience answers immediately.
     """
     known = _by_external_id.get_or_load(
         tenant_id, lambda: {audience.external_id: audience for audience in catalog_store.list_audiences(tenant_id)}

@@ -54,10 +54,19 @@ class State(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the tenant an API key resolved to, and what the key may do."""
+    """Who is calling: the tenant an API key resolved to, what the key may do, and its id."""
 
     tenant_id: str
     scope: Scope
+    key_id: str = ""  # names the key in createdBy/updatedBy and listings; never the key itself
+
+    @property
+    def actor(self) -> str:
+        """Who a change is recorded as made by."""
+        return self.key_id or OPERATOR
+
+
+OPERATOR = "operator"  # changes made with the operator CLI
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,13 @@ class MembershipChange:
 
 @dataclass(frozen=True)
 class Audience:
+    """One audience of one catalog, whichever dialect made or reads it.
+
+    `key` is what ODP calls the segment id, `audience_id` the stable UUID Segment and Adobe
+    address it by, `external_id` what events and files name. `dialect_attributes` holds, per
+    dialect, JSON text only that dialect reads (Segment's `definition`): the core keeps it.
+    """
+
     key: str
     external_id: str
     description: str = ""
@@ -116,15 +132,22 @@ class Audience:
     enabled: bool = True
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    audience_id: str = ""  # assigned by the store when the audience is created
+    name: str = ""  # a display name; empty shows the key
+    created_by: str = ""  # a key id or OPERATOR; empty for audiences older than the record
+    updated_by: str = ""
+    dialect_attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.key
 
     def same_content(self, other: Audience) -> bool:
         """Equal in everything a client can change: an update to this is no change."""
-        return (self.external_id, self.description, self.metadata, self.enabled) == (
-            other.external_id,
-            other.description,
-            other.metadata,
-            other.enabled,
-        )
+        return self._content() == other._content()
+
+    def _content(self) -> tuple:
+        return (self.external_id, self.description, self.metadata, self.enabled, self.name, self.dialect_attributes)
 
 
 def supersedes(incoming: tuple[State, float], current: tuple[State, float] | None) -> bool:

@@ -1,16 +1,25 @@
-"""Domain errors. Each dialect maps them to its own wire shape in exactly one module."""
+"""Domain errors. Each dialect maps them to its own wire shape, and words them, in one module.
+
+An error names what kind of thing it is about (`resource`), why (`reason`), and the values a
+message needs (`facts`); `message` is a neutral wording for people (the CLI, logs). Dialects
+word errors from the structure, so no dialect's vocabulary leaks into another's answers.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
 class AudiencesError(Exception):
     """Base of every error the API answers with a 4xx."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, resource: str = "", reason: str = "", facts: Mapping[str, str] | None = None):
         super().__init__(message)
         self.message = message
+        self.resource = resource
+        self.reason = reason
+        self.facts = dict(facts or {})
 
 
 class Forbidden(AudiencesError):
@@ -50,3 +59,35 @@ class NotFound(AudiencesError):
 
 class Conflict(AudiencesError):
     pass
+
+
+class RateLimited(AudiencesError):
+    """Over a per-tenant, per-endpoint limit: nothing was done. `usage` says how far over and until when."""
+
+    def __init__(self, usage: object) -> None:
+        super().__init__("too many requests", "rate limit", "exceeded")
+        self.usage = usage
+
+
+def audience_not_found(**facts: str) -> NotFound:
+    """No audience of the tenant has this key or id (another tenant's is no different)."""
+    [(field, value)] = facts.items()
+    return NotFound(f"audience with {field} {value!r} does not exist", "audience", "not_found", facts)
+
+
+def audience_key_taken(key: str) -> Conflict:
+    return Conflict(f"an audience with key {key!r} already exists", "audience", "key_taken", {"key": key})
+
+
+def external_id_taken(external_id: str, holder: str) -> Conflict:
+    return Conflict(
+        f"external id {external_id!r} is already used by audience {holder!r}",
+        "audience",
+        "external_id_taken",
+        {"external_id": external_id, "holder": holder},
+    )
+
+
+def space_not_found(space_id: str) -> NotFound:
+    """No space of the caller's: another tenant's space answers exactly as a missing one."""
+    return NotFound(f"space {space_id!r} does not exist", "space", "not_found", {"id": space_id})

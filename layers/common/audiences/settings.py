@@ -47,6 +47,7 @@ class Settings:
     imports_table = Resource("IMPORTS_TABLE", "ImportsTable", "ImportsTableName")
     data_bucket = Resource("DATA_BUCKET", "DataBucket", "DataBucketName")
     imports_bucket = Resource("IMPORTS_BUCKET", "ImportsBucket", "ImportsBucketName")
+    rate_limits_table = Resource("RATE_LIMITS_TABLE", "RateLimitsTable", "RateLimitsTableName")
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)
@@ -68,6 +69,19 @@ class Settings:
     @classmethod
     def resources(cls) -> tuple[Resource, ...]:
         return tuple(value for value in vars(cls).values() if isinstance(value, Resource))
+
+    def rate_limits(self, name: str, defaults: Mapping[str, int]) -> dict[str, int]:
+        """Requests per minute per endpoint, from `NAME=LIMIT,…` in variable `name` over `defaults`."""
+        limits = dict(defaults)
+        for entry in filter(None, (part.strip() for part in self.env.get(name, "").split(","))):
+            endpoint, _, limit = entry.partition("=")
+            if endpoint not in defaults or not limit.isdigit() or int(limit) < 1:
+                raise SettingsError(
+                    f"environment variable {name}: {entry!r} must be ENDPOINT=LIMIT with ENDPOINT one of "
+                    f"{', '.join(defaults)} and LIMIT a whole number of requests per minute (at least 1)"
+                )
+            limits[endpoint] = int(limit)
+        return limits
 
     def _whole(self, name: str, default: int) -> int:
         raw = self.env.get(name, "").strip()

@@ -24,6 +24,7 @@ from audiences.errors import (
     NotFound,
     PayloadTooLarge,
     Problem,
+    RateLimited,
     UnsupportedMediaType,
 )
 from audiences.json_bodies import body_text, check_json_transport
@@ -40,11 +41,26 @@ _STATUS: dict[type[AudiencesError], HTTPStatus] = {
     UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
+    RateLimited: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 
 def status_of(error: AudiencesError) -> HTTPStatus:
     return next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+
+
+def odp_message(error: AudiencesError) -> str:
+    """The error in ODP's words: an audience is a segment, its external id `external_audience_id`."""
+    facts = error.facts
+    if error.resource != "audience":
+        return error.message
+    if error.reason == "not_found":
+        return f"segment {facts.get('key', facts.get('id'))!r} does not exist"
+    if error.reason == "key_taken":
+        return f"segment {facts['key']!r} already exists"
+    if error.reason == "external_id_taken":
+        return f"external_audience_id {facts['external_id']!r} is already used by segment {facts['holder']!r}"
+    return error.message
 
 
 ErrorBody = Callable[[HTTPStatus, str, tuple[Problem, ...]], dict]
@@ -110,28 +126,26 @@ def authenticate(app: APIGatewayRestResolver, required: Scope) -> Principal:
     return principal
 
 
-def install_error_handlers(app: APIGatewayRestResolver, shapes: dict[str, ErrorBody]) -> None:
-    """Answer errors in the shape of the API family the path belongs to (longest prefix wins)."""
-
-    def error_body(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
-        path = app.current_event.path
-        prefix = max((p for p in shapes if path.startswith(p)), key=len)
-        return shapes[prefix](status, message, problems)
-
-    @app.exception_handler(Forbidden)
-    def forbidden(_: Forbidden) -> Response:
+def error_response(app: APIGatewayRestResolver, error: Exception, shapes: dict[str, ErrorBody]) -> Response:
+    """The answer to `error` in the shape of the API family the path belongs to (longest prefix wins)."""
+    path = app.current_event.path
+    shape = shapes[max((p for p in shapes if path.startswith(p)), key=len)]
+    if isinstance(error, Forbidden):
         # API Gateway's own answer to a bad key: says nothing of why.
         return json_response(HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
-
-    @app.exception_handler(AudiencesError)
-    def rejected(error: AudiencesError) -> Response:
+    if isinstance(error, AudiencesError):
         status = status_of(error)
         logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
         problems = error.problems if isinstance(error, InvalidInput) else ()
-        return json_response(status, error_body(status, error.message, problems))
+        return json_response(status, shape(status, odp_message(error), problems))
+    logger.exception("request failed")
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+    return json_response(status, shape(status, "internal error: retrying the same request is safe", ()))
+
+
+def install_error_handlers(app: APIGatewayRestResolver, shapes: dict[str, ErrorBody]) -> None:
+    """Answer every error in ODP's shape for the path's API family."""
 
     @app.exception_handler(Exception)
-    def failed(_: Exception) -> Response:
-        logger.exception("request failed")
-        status = HTTPStatus.INTERNAL_SERVER_ERROR
-        return json_response(status, error_body(status, "internal error: retrying the same request is safe", ()))
+    def failed(error: Exception) -> Response:
+        return error_response(app, error, shapes)

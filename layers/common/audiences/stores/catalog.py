@@ -1,43 +1,66 @@
-"""Audiences and their external-id claims in the catalog table.
+"""Audiences, their id and external-id claims, and their count, in the catalog table.
 
-Key and external id are unique per tenant by conditional writes in one transaction,
-never by read-then-write.
+Key, id and external id are unique per tenant by conditional writes in one transaction, never
+by read-then-write; the tenant's audience count changes in the same transaction, so it is
+exact. Listings are pages of one Query each, in key order (the table) or creation order (the
+ByCreation index).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from audiences.domain import Audience
-from audiences.errors import Conflict
+from audiences.errors import audience_key_taken, external_id_taken
 from audiences.stores import clients
 from audiences.stores.conditions import failed_conditions
-from audiences.stores.models import AudienceItem, ExternalIdClaim
+from audiences.stores.models import AudienceCount, AudienceIdClaim, AudienceItem, ExternalIdClaim
+
+_AUDIENCE = "AUDIENCE#"
+_COUNT = "COUNT"
 
 
 class RevisionRaced(Exception):
-    """Another writer changed the audience between our read and our write."""
+    """Another writer changed the audience (or the tenant's count) between our read and our write."""
 
 
-class KeyTaken(Conflict):
-    """An audience with this key already exists."""
+class Order(StrEnum):
+    KEY = "key"  # by key: ODP's listings
+    CREATION = "creation"  # oldest first, ties by id: Segment's and Adobe's listings
+
+
+@dataclass(frozen=True)
+class Page:
+    audiences: list[Audience]  # in the order's direction, whichever way the page was read
+    more: bool  # whether more audiences lie beyond this page, in the direction it was read
 
 
 def _audience_sk(key: str) -> str:
-    return f"AUDIENCE#{key}"
+    return f"{_AUDIENCE}{key}"
 
 
 def _claim_sk(external_id: str) -> str:
     return f"EXTERNAL#{external_id}"
 
 
+def _id_sk(audience_id: str) -> str:
+    return f"ID#{audience_id}"
+
+
+def _created_key(created_at: datetime, audience_id: str) -> str:
+    return f"{created_at.isoformat(timespec='microseconds')}#{audience_id}"
+
+
 def _to_audience(item: AudienceItem) -> Audience:
     return Audience(
-        key=item.sk.removeprefix("AUDIENCE#"),
+        key=item.sk.removeprefix(_AUDIENCE),
         external_id=item.external_id,
         description=item.description,
         metadata=item.metadata.as_dict(),
@@ -45,7 +68,21 @@ def _to_audience(item: AudienceItem) -> Audience:
         enabled=item.enabled,
         created_at=item.created_at,
         updated_at=item.updated_at,
+        audience_id=item.audience_id,
+        name=item.name,
+        created_by=item.created_by,
+        updated_by=item.updated_by,
+        dialect_attributes=item.dialect_attributes.as_dict(),
     )
+
+
+def _raced_or_conflicting(error: TransactWriteError) -> list[bool]:
+    """Per item, whether its condition failed; RevisionRaced when DynamoDB saw a concurrent transaction."""
+    if error.cause_response_code != "TransactionCanceledException":
+        raise error
+    if any(reason and reason.code == "TransactionConflict" for reason in error.cancellation_reasons or []):
+        raise RevisionRaced() from error
+    return failed_conditions(error)
 
 
 def get_audience(tenant_id: str, key: str) -> Audience | None:
@@ -55,21 +92,70 @@ def get_audience(tenant_id: str, key: str) -> Audience | None:
         return None
 
 
-def delete_audience(tenant_id: str, current: Audience) -> None:
-    """Delete `current` (as read) and free its external id; RevisionRaced if it changed since."""
+def get_audience_by_id(tenant_id: str, audience_id: str) -> Audience | None:
+    """Two GetItems: the id's claim names the key, the key the audience."""
     try:
-        with TransactWrite(connection=clients.dynamodb()) as transaction:
-            transaction.delete(
-                AudienceItem(tenant_id, _audience_sk(current.key)), condition=AudienceItem.revision == current.revision
-            )
-            transaction.delete(
-                ExternalIdClaim(tenant_id, _claim_sk(current.external_id)),
-                condition=ExternalIdClaim.audience_key == current.key,
-            )
-    except TransactWriteError as error:
-        if error.cause_response_code == "TransactionCanceledException" and failed_conditions(error)[0]:
-            raise RevisionRaced(current.key) from error
-        raise
+        claim = AudienceIdClaim.get(tenant_id, _id_sk(audience_id), consistent_read=True)
+    except AudienceIdClaim.DoesNotExist:
+        return None
+    audience = get_audience(tenant_id, claim.audience_key)
+    return audience if audience and audience.audience_id == audience_id else None
+
+
+def count_audiences(tenant_id: str) -> int:
+    try:
+        return int(AudienceCount.get(tenant_id, _COUNT).audiences)
+    except AudienceCount.DoesNotExist:
+        return 0
+
+
+def position(audience: Audience, order: Order) -> str:
+    """Where an audience stands in `order`: what a listing resumes after (or before)."""
+    sk = _audience_sk(audience.key)
+    return sk if order is Order.KEY else f"{_created_key(audience.created_at, audience.audience_id)}|{sk}"
+
+
+def _start_key(tenant_id: str, order: Order, where: str) -> dict:
+    if order is Order.KEY:
+        return {"pk": {"S": tenant_id}, "sk": {"S": where}}
+    created_key, sk = where.split("|", 1)
+    return {"pk": {"S": tenant_id}, "sk": {"S": sk}, "created_key": {"S": created_key}}
+
+
+def page(tenant_id: str, order: Order, limit: int, after: str | None = None, before: str | None = None) -> Page:
+    """At most `limit` audiences after the position `after` (or before `before`): one Query of limit + 1.
+
+    The extra item only says whether more lie beyond, so the last page never points at an
+    empty one.
+    """
+    forward = before is None
+    start = after if forward else before
+    start_key = _start_key(tenant_id, order, start) if start else None
+    if order is Order.KEY:
+        items = AudienceItem.query(
+            tenant_id,
+            AudienceItem.sk.startswith(_AUDIENCE),
+            limit=limit + 1,
+            last_evaluated_key=start_key,
+            scan_index_forward=forward,
+        )
+    else:
+        items = AudienceItem.by_creation.query(
+            tenant_id, limit=limit + 1, last_evaluated_key=start_key, scan_index_forward=forward
+        )
+    found = [_to_audience(item) for item in items]
+    audiences = found[:limit] if forward else found[:limit][::-1]
+    return Page(audiences, more=len(found) > limit)
+
+
+def list_audiences(tenant_id: str) -> list[Audience]:
+    """Every audience of a tenant, in key order: for what needs all of them (the customer path's copy)."""
+    return list(_all(tenant_id))
+
+
+def _all(tenant_id: str) -> Iterator[Audience]:
+    for item in AudienceItem.query(tenant_id, AudienceItem.sk.startswith(_AUDIENCE)):
+        yield _to_audience(item)
 
 
 def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str, Audience]:
@@ -80,58 +166,63 @@ def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str
     return {audience.external_id: audience for audience in audiences if audience.external_id in external_ids}
 
 
-def list_audiences(tenant_id: str) -> list[Audience]:
-    """Every audience of a tenant: one Query (paged by DynamoDB past 1 MB)."""
-    items = AudienceItem.query(tenant_id, AudienceItem.sk.startswith("AUDIENCE#"))
-    return [_to_audience(item) for item in items]
-
-
 def _claim_holder(tenant_id: str, external_id: str) -> str:
     try:
         return ExternalIdClaim.get(tenant_id, _claim_sk(external_id), consistent_read=True).audience_key
     except ExternalIdClaim.DoesNotExist:
-        return "another segment"
+        return "another audience"
 
 
-def create_audience(tenant_id: str, audience: Audience) -> None:
+def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
+    """Store a new audience with a new id; KeyTaken/external-id Conflict if either is held."""
     now = datetime.now(UTC)
+    created = replace(
+        audience, audience_id=str(uuid.uuid4()), created_at=now, updated_at=now, created_by=actor, updated_by=actor
+    )
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.save(
                 AudienceItem(
                     tenant_id,
-                    _audience_sk(audience.key),
-                    audience_id=str(uuid.uuid4()),
-                    external_id=audience.external_id,
-                    description=audience.description,
-                    metadata=audience.metadata,
-                    revision=audience.revision,
-                    enabled=audience.enabled,
+                    _audience_sk(created.key),
+                    audience_id=created.audience_id,
+                    external_id=created.external_id,
+                    description=created.description,
+                    metadata=created.metadata,
+                    revision=created.revision,
+                    enabled=created.enabled,
                     created_at=now,
                     updated_at=now,
+                    name=created.name,
+                    created_by=actor,
+                    updated_by=actor,
+                    dialect_attributes=created.dialect_attributes,
+                    created_key=_created_key(now, created.audience_id),
                 ),
                 condition=AudienceItem.pk.does_not_exist(),
             )
             transaction.save(
-                ExternalIdClaim(tenant_id, _claim_sk(audience.external_id), audience_key=audience.key),
+                ExternalIdClaim(tenant_id, _claim_sk(created.external_id), audience_key=created.key),
                 condition=ExternalIdClaim.pk.does_not_exist(),
             )
+            transaction.save(
+                AudienceIdClaim(tenant_id, _id_sk(created.audience_id), audience_key=created.key),
+                condition=AudienceIdClaim.pk.does_not_exist(),
+            )
+            transaction.update(AudienceCount(tenant_id, _COUNT), actions=[AudienceCount.audiences.add(1)])
     except TransactWriteError as error:
-        if error.cause_response_code != "TransactionCanceledException":
-            raise
-        key_taken, external_taken = failed_conditions(error)
+        key_taken, external_taken, *_ = _raced_or_conflicting(error)
         if key_taken:
-            raise KeyTaken(f"segment {audience.key!r} already exists") from error
+            raise audience_key_taken(created.key) from error
         if external_taken:
-            holder = _claim_holder(tenant_id, audience.external_id)
-            raise Conflict(
-                f"external_audience_id {audience.external_id!r} is already used by segment {holder!r}"
-            ) from error
+            raise external_id_taken(created.external_id, _claim_holder(tenant_id, created.external_id)) from error
         raise
+    return created
 
 
-def update_audience(tenant_id: str, current: Audience, wanted: Audience) -> None:
-    """Replace `current` (as read) with `wanted`; raises RevisionRaced if it changed since."""
+def update_audience(tenant_id: str, current: Audience, wanted: Audience, actor: str) -> Audience:
+    """Replace `current` (as read) with `wanted` and return what is stored; RevisionRaced if it changed since."""
+    now = datetime.now(UTC)
     item = AudienceItem(tenant_id, _audience_sk(current.key))
     moves_external_id = wanted.external_id != current.external_id
     try:
@@ -143,8 +234,11 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience) -> None
                     AudienceItem.description.set(wanted.description),
                     AudienceItem.metadata.set(wanted.metadata),
                     AudienceItem.enabled.set(wanted.enabled),
+                    AudienceItem.name.set(wanted.name),
+                    AudienceItem.dialect_attributes.set(wanted.dialect_attributes),
                     AudienceItem.revision.set(wanted.revision),
-                    AudienceItem.updated_at.set(datetime.now(UTC)),
+                    AudienceItem.updated_at.set(now),
+                    AudienceItem.updated_by.set(actor),
                 ],
                 condition=AudienceItem.revision == current.revision,
             )
@@ -158,14 +252,72 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience) -> None
                     condition=ExternalIdClaim.pk.does_not_exist(),
                 )
     except TransactWriteError as error:
-        if error.cause_response_code != "TransactionCanceledException":
-            raise
-        failed = failed_conditions(error)
+        failed = _raced_or_conflicting(error)
         if failed[0]:
             raise RevisionRaced(current.key) from error
         if moves_external_id and failed[2]:
-            holder = _claim_holder(tenant_id, wanted.external_id)
-            raise Conflict(
-                f"external_audience_id {wanted.external_id!r} is already used by segment {holder!r}"
-            ) from error
+            raise external_id_taken(wanted.external_id, _claim_holder(tenant_id, wanted.external_id)) from error
         raise
+    return replace(
+        wanted,
+        key=current.key,
+        audience_id=current.audience_id,
+        created_at=current.created_at,
+        created_by=current.created_by,
+        updated_at=now,
+        updated_by=actor,
+    )
+
+
+def delete_audience(tenant_id: str, current: Audience) -> None:
+    """Delete `current` (as read) and free its claims; RevisionRaced if it changed since."""
+    try:
+        with TransactWrite(connection=clients.dynamodb()) as transaction:
+            transaction.delete(
+                AudienceItem(tenant_id, _audience_sk(current.key)), condition=AudienceItem.revision == current.revision
+            )
+            transaction.delete(
+                ExternalIdClaim(tenant_id, _claim_sk(current.external_id)),
+                condition=ExternalIdClaim.audience_key == current.key,
+            )
+            transaction.delete(AudienceIdClaim(tenant_id, _id_sk(current.audience_id)))
+            transaction.update(AudienceCount(tenant_id, _COUNT), actions=[AudienceCount.audiences.add(-1)])
+    except TransactWriteError as error:
+        if _raced_or_conflicting(error)[0]:
+            raise RevisionRaced(current.key) from error
+        raise
+
+
+def migrate(tenant_id: str) -> int:
+    """Give every audience made before ids were addressable its id claim, creation order and count.
+
+    Each audience migrates in one transaction conditioned on it not being migrated yet, so
+    running this twice, or from two places at once, migrates each audience exactly once.
+    Returns how many this run migrated.
+    """
+    migrated = 0
+    for item in AudienceItem.query(tenant_id, AudienceItem.sk.startswith(_AUDIENCE)):
+        if item.created_key is not None:
+            continue
+        key = item.sk.removeprefix(_AUDIENCE)
+        try:
+            with TransactWrite(connection=clients.dynamodb()) as transaction:
+                transaction.update(
+                    AudienceItem(tenant_id, item.sk),
+                    actions=[AudienceItem.created_key.set(_created_key(item.created_at, item.audience_id))],
+                    condition=AudienceItem.created_key.does_not_exist() & AudienceItem.pk.exists(),
+                )
+                transaction.save(
+                    AudienceIdClaim(tenant_id, _id_sk(item.audience_id), audience_key=key),
+                    condition=AudienceIdClaim.pk.does_not_exist(),
+                )
+                transaction.update(AudienceCount(tenant_id, _COUNT), actions=[AudienceCount.audiences.add(1)])
+        except TransactWriteError as error:
+            try:
+                if any(_raced_or_conflicting(error)):
+                    continue  # migrated (or deleted) by someone else meanwhile
+            except RevisionRaced:
+                continue  # a concurrent writer: a later run finishes it
+            raise
+        migrated += 1
+    return migrated

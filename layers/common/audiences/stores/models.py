@@ -10,6 +10,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from audiences.settings import Resource, Settings, get_settings
@@ -75,8 +76,26 @@ class ApiKeyListing(_Table):
     created_at = UTCDateTimeAttribute()
 
 
+class ByCreation(GlobalSecondaryIndex):
+    """A tenant's audiences oldest first, ties by id: the order Segment's listing pages in.
+
+    Sparse: only audience items carry `created_key`. Eventually consistent, as every GSI is.
+    """
+
+    class Meta:
+        index_name = "ByCreation"
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class AudienceItem(_Table):
-    """pk=<tenant_id>, sk=AUDIENCE#<key>."""
+    """pk=<tenant_id>, sk=AUDIENCE#<key>.
+
+    created_key = <created_at ISO>#<audience_id>: the ByCreation sort key. Audiences made before
+    it existed get it, with their id claim, from `admin catalog migrate`.
+    """
 
     Meta = _meta(Settings.catalog_table)
 
@@ -88,6 +107,12 @@ class AudienceItem(_Table):
     enabled = BooleanAttribute(default=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    name = UnicodeAttribute(default="")
+    created_by = UnicodeAttribute(default="")
+    updated_by = UnicodeAttribute(default="")
+    dialect_attributes = MapAttribute(default=dict)  # dialect -> JSON text the core never reads
+    created_key = UnicodeAttribute(null=True)
+    by_creation = ByCreation()
 
 
 class ExternalIdClaim(_Table):
@@ -96,6 +121,25 @@ class ExternalIdClaim(_Table):
     Meta = _meta(Settings.catalog_table)
 
     audience_key = UnicodeAttribute()
+
+
+class AudienceIdClaim(_Table):
+    """pk=<tenant_id>, sk=ID#<audience_id>: finds an audience by its id with one GetItem."""
+
+    Meta = _meta(Settings.catalog_table)
+
+    audience_key = UnicodeAttribute()
+
+
+class AudienceCount(_Table):
+    """pk=<tenant_id>, sk=COUNT: how many audiences the tenant has (listings' totalEntries).
+
+    Changed in the same transaction as the audience it counts, so it is exact.
+    """
+
+    Meta = _meta(Settings.catalog_table)
+
+    audiences = NumberAttribute(default=0)
 
 
 class MembershipItem(_Table):
@@ -170,3 +214,12 @@ class ImportLeaseItem(_Table):
 
     holder = UnicodeAttribute()
     expires_at = NumberAttribute()
+
+
+class RateCounter(_Table):
+    """pk=<tenant_id>#<endpoint>, sk=<window start, epoch seconds>: requests counted in that minute."""
+
+    Meta = _meta(Settings.rate_limits_table)
+
+    consumed = NumberAttribute(default=0)
+    expires_at = NumberAttribute()  # the table's TTL attribute

@@ -110,7 +110,7 @@ def get_principal(key_hash: str) -> Principal | None:
         item = ApiKeyItem.get(_key_pk(key_hash), "KEY")
     except ApiKeyItem.DoesNotExist:
         return None
-    return Principal(tenant_id=item.tenant_id, scope=Scope(item.scope))
+    return Principal(tenant_id=item.tenant_id, scope=Scope(item.scope), key_id=key_id_of(key_hash))
 
 
 def key_id_of(key_hash: str) -> str:

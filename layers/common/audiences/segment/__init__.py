@@ -1,0 +1,1 @@
+"""Segment's Public API audiences dialect: request parsing, response shapes, error wording."""

@@ -1,0 +1,160 @@
+"""The one place that turns outcomes and domain errors into Segment's Public API responses.
+
+Every answer is JSON; errors are `{"errors": [{"type", "message", "field"?, "data"?}]}`. Once
+the caller is known, every answer carries the rate-limit headers of its endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from email.utils import format_datetime
+from http import HTTPStatus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from audiences import auth, rate_limits
+from audiences.domain import Principal, Scope
+from audiences.errors import (
+    AudiencesError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+)
+from audiences.json_bodies import body_text, check_json_transport
+from audiences.rate_limits import Usage
+from audiences.settings import get_settings
+
+logger = Logger(child=True)
+
+MAX_BODY_BYTES = 1024 * 1024
+RATE_LIMITS = {"get": 100, "list": 60, "create": 50, "update": 50, "delete": 50}  # Segment's published limits
+_USAGE = "segment_rate_limit_usage"
+
+# Each error class of audiences.errors has its own row (a test checks); the base row makes it total.
+_STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {
+    AudiencesError: (HTTPStatus.BAD_REQUEST, "bad-request"),
+    Forbidden: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
+    InvalidInput: (HTTPStatus.UNPROCESSABLE_ENTITY, "input-validation"),
+    PayloadTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload-too-large"),
+    UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
+    NotFound: (HTTPStatus.NOT_FOUND, "not-found"),
+    Conflict: (HTTPStatus.CONFLICT, "conflict"),
+    RateLimited: (HTTPStatus.TOO_MANY_REQUESTS, "RequestError"),
+}
+
+
+def status_of(error: AudiencesError) -> tuple[HTTPStatus, str]:
+    return next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+
+
+def authenticate(app: APIGatewayRestResolver) -> Principal:
+    """The caller, from `Authorization: Bearer <private key>`; every log line after this names the tenant."""
+    scheme, _, token = (app.current_event.headers.get("authorization") or "").partition(" ")
+    principal = auth.authenticate(token.strip() if scheme.lower() == "bearer" else None, Scope.PRIVATE)
+    logger.append_keys(tenant=principal.tenant_id)
+    return principal
+
+
+def limit(app: APIGatewayRestResolver, principal: Principal, endpoint: str) -> None:
+    """Count the call against the tenant's limit for `endpoint`; RateLimited if it is over."""
+    allowed = get_settings().rate_limits("SEGMENT_RATE_LIMITS", RATE_LIMITS)[endpoint]
+    try:
+        usage = rate_limits.consume(principal.tenant_id, f"segment:{endpoint}", allowed)
+    except RateLimited as limited:
+        app.append_context(**{_USAGE: limited.usage})
+        raise
+    app.append_context(**{_USAGE: usage})
+
+
+def json_text(app: APIGatewayRestResolver) -> str | None:
+    request = app.current_event
+    text = body_text(request.body, request.is_base64_encoded)
+    check_json_transport(request.headers.get("content-type"), text, MAX_BODY_BYTES, "send a smaller body")
+    return text
+
+
+def _rate_headers(app: APIGatewayRestResolver) -> dict[str, str]:
+    usage: Usage | None = app.context.get(_USAGE)
+    if usage is None:
+        return {}  # the caller is not known (no valid token): there is no limit to report
+    headers = {
+        "X-RateLimit-Limit": str(usage.limit),
+        "X-RateLimit-Consumed": str(usage.consumed),
+        "X-RateLimit-Remaining": str(usage.remaining),
+        "X-RateLimit-Reset": format_datetime(usage.reset_at, usegmt=True),
+    }
+    if usage.exceeded:
+        headers["Retry-After"] = str(math.ceil(usage.ms_before_next / 1000))
+    return headers
+
+
+def respond(app: APIGatewayRestResolver, data: dict, status: int = HTTPStatus.OK) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"data": data}),
+        headers=_rate_headers(app),
+    )
+
+
+def _message(error: AudiencesError) -> str:
+    """The error in Segment's words."""
+    facts = error.facts
+    if isinstance(error, Forbidden):
+        return "Unauthorized: send `Authorization: Bearer <private key>` with a private key of this service"
+    if error.resource == "audience" and error.reason == "not_found":
+        return f"Audience with id '{facts.get('id', facts.get('key'))}' not found."
+    if error.resource == "space":
+        return f"Space with id '{facts['id']}' not found."
+    if error.reason == "key_taken":
+        return f"An audience with key '{facts['key']}' already exists in this space: choose another `key`."
+    if error.reason == "external_id_taken":
+        return (
+            f"Key '{facts['external_id']}' is already what events name audience '{facts['holder']}' by: "
+            "choose another `key`."
+        )
+    if isinstance(error, RateLimited):
+        return "Too many requests"
+    return error.message
+
+
+def _elements(error: AudiencesError, kind: str) -> list[dict]:
+    if isinstance(error, InvalidInput) and error.problems:
+        return [
+            {"type": kind, "message": f"{problem.where} {problem.message}", "field": str(problem.where)}
+            for problem in error.problems
+        ]
+    element: dict = {"type": kind, "message": _message(error)}
+    if isinstance(error, InvalidInput):
+        element["field"] = "body"
+    if isinstance(error, RateLimited):
+        usage: Usage = error.usage
+        element["data"] = {
+            "remainingPoints": usage.remaining,
+            "msBeforeNext": usage.ms_before_next,
+            "consumedPoints": usage.consumed,
+        }
+    return [element]
+
+
+def error_response(app: APIGatewayRestResolver, error: Exception) -> Response:
+    if isinstance(error, AudiencesError):
+        status, kind = status_of(error)
+        logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
+        errors = _elements(error, kind)
+    else:
+        logger.exception("request failed")
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        errors = [{"type": "server", "message": "internal error: retrying the same request is safe"}]
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"errors": errors}),
+        headers=_rate_headers(app),
+    )
