@@ -11,6 +11,8 @@ SAM := $(SAM_VENV)/bin/sam
 # python3.13 where it really runs (a pyenv shim may exist without the version), else python3 >= 3.11.
 PYTHON := $(shell for p in python3.13 python3; do $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 PYTEST_WORKERS ?= 2
+SEGMENT_SDK := tests/e2e/segment_sdk
+NODE_VENV := .tools/node
 
 .PHONY: help run test bench fuzz lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
 
@@ -30,6 +32,17 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	@test -n "$(PYTHON)" || { echo "need python3.13, or python3 >= 3.11, on PATH" >&2; exit 1; }
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+$(NODE_VENV)/.installed: requirements-node.txt
+	@test -n "$(PYTHON)" || { echo "need python3.13, or python3 >= 3.11, on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(NODE_VENV)
+	$(NODE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-node.txt
+	touch $@
+
+# Segment's TypeScript SDK, pinned by its package-lock.json, for the e2e test that drives it unmodified.
+$(SEGMENT_SDK)/node_modules/.installed: $(NODE_VENV)/.installed $(SEGMENT_SDK)/package.json $(SEGMENT_SDK)/package-lock.json
+	cd $(SEGMENT_SDK) && PATH="$(abspath $(NODE_VENV))/bin:$$PATH" npm ci --silent --no-audit --no-fund
 	touch $@
 
 run: $(VENV)/.installed ## start the whole stack locally (API on 127.0.0.1:3000, moto on :4566)
@@ -54,7 +67,7 @@ integration: $(VENV)/.installed ## handlers on moto, tables from template.yaml
 template: $(VENV)/.installed ## cfn-lint on the translated template, handlers, routes, tables vs models
 	$(PY) -m pytest tests/template
 
-e2e: $(VENV)/.installed ## the local stack over HTTP
+e2e: $(VENV)/.installed $(SEGMENT_SDK)/node_modules/.installed ## the local stack over HTTP, with real clients
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/e2e
 
 sam-validate: $(SAM_VENV)/.installed ## sam validate --lint
@@ -84,4 +97,4 @@ deploy: $(SAM_VENV)/.installed ## sam build, then a guided deploy to your AWS ac
 	$(SAM) deploy --guided
 
 clean: ## remove venvs, build output and local state
-	rm -rf $(VENV) .tools .aws-sam .local .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .aws-sam .local .pytest_cache .ruff_cache .hypothesis $(SEGMENT_SDK)/node_modules

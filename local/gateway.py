@@ -47,11 +47,21 @@ class Router:
         self.targets = sorted(targets, key=lambda t: t.specificity, reverse=True)
 
     def match(self, method: str, path: str) -> tuple[Target, dict[str, str]] | None:
+        """As API Gateway: the most specific resource whose path matches, then its method (or ANY).
+
+        A resource without the method is no match, even if a less specific one (a greedy
+        `{proxy+}`) has it: API Gateway answers such a request 403 and so does this.
+        """
         for target in self.targets:
-            if target.route.method not in (method, "ANY"):
-                continue
-            if match := target.pattern.fullmatch(path):
-                return target, {name: unquote(value) for name, value in match.groupdict().items()}
+            if target.pattern.fullmatch(path):
+                resource = target.route.path
+                break
+        else:
+            return None
+        for target in self.targets:
+            if target.route.path == resource and target.route.method in (method, "ANY"):
+                params = target.pattern.fullmatch(path).groupdict()
+                return target, {name: unquote(value) for name, value in params.items()}
         return None
 
 

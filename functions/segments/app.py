@@ -24,6 +24,12 @@ ODP_SHAPES = {
 }
 
 
+@app.not_found
+def unknown_path(_: Exception) -> Response:
+    """Only /spaces/{proxy+} reaches here: every other path the function serves is routed."""
+    return segment_http.error_response(app, segment_http.unknown_path(app.current_event.path))
+
+
 @app.exception_handler(Exception)
 def failed(error: Exception) -> Response:
     """Errors take the shape of the dialect the path belongs to."""

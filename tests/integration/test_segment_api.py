@@ -283,3 +283,11 @@ def test_limiting_costs_one_dynamodb_request_per_call(client, aws_calls):
     client.audiences(suffix=f"/{created['id']}")
     # the counter, the id claim and the audience, the size shards
     assert aws_calls.counts() == Counter({"dynamodb.UpdateItem": 1, "dynamodb.GetItem": 2, "dynamodb.BatchGetItem": 1})
+
+
+def test_an_unknown_path_under_spaces_is_segments_404_and_a_wrong_method_api_gateways_403(client):
+    status, _, answer = client.call("GET", "/spaces/demo/audiences/x/members")
+    assert (status, answer["errors"][0]["type"]) == (404, "not-found")
+    assert "/spaces/{spaceId}/audiences" in answer["errors"][0]["message"]
+    status, _, answer = client.call("PUT", "/spaces/demo/audiences")  # the resource exists; the method does not
+    assert (status, answer) == (403, {"message": "Missing Authentication Token"})

@@ -35,6 +35,15 @@ def test_literal_parts_beat_parameters_and_methods_must_match():
     assert target.function is greedy and params == {"proxy": "a/b.csv"}
 
 
+def test_the_most_specific_resource_decides_before_the_method_as_api_gateway_does():
+    listing = function("listing", Route("GET", "/spaces/{space_id}/audiences"))
+    greedy = function("greedy", Route("ANY", "/spaces/{proxy+}"))
+    router = Router([listing, greedy])
+    assert router.match("GET", "/spaces/demo/audiences")[0].function is listing
+    assert router.match("PUT", "/spaces/demo/audiences") is None  # not the greedy resource's: API Gateway's 403
+    assert router.match("PUT", "/spaces/demo/other")[0].function is greedy
+
+
 def test_unknown_route_answers_like_api_gateway():
     status, _, body = respond(Router([]), "GET", "/nowhere", [], b"")
     assert (status, body) == (403, b'{"message": "Missing Authentication Token"}')

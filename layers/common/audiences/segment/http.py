@@ -94,6 +94,10 @@ def _rate_headers(app: APIGatewayRestResolver) -> dict[str, str]:
     return headers
 
 
+def unknown_path(path: str) -> NotFound:
+    return NotFound(f"No such resource: {path}. The audiences API is /spaces/{{spaceId}}/audiences[/{{id}}].")
+
+
 def respond(app: APIGatewayRestResolver, data: dict, status: int = HTTPStatus.OK) -> Response:
     return Response(
         status_code=status,
