@@ -183,6 +183,23 @@ def test_audiences_page_through_with_cursors_and_exact_sizes(api, demo):
     assert seen == [("seg_0", 0), ("seg_1", 3), ("seg_2", 0), ("seg_3", 0), ("seg_4", 1)]
 
 
+def test_disabled_audiences_are_skipped_without_shortening_a_page(api, demo):
+    names = [f"seg_{n}" for n in range(7)]
+    setup_audiences(api, demo, *[(name, f"ext_{name}") for name in names])
+    for disabled in ("seg_1", "seg_2", "seg_3", "seg_5"):  # a whole page's worth, then one more
+        current = catalog_store.get_audience("demo", disabled)
+        catalog_store.update_audience(
+            "demo", current, replace(current, enabled=False, revision=current.revision + 1), OPERATOR
+        )
+    seen, after = [], None
+    for _ in range(2):
+        connection = query(api, demo, {"query": PAGE_QUERY, "variables": {"after": after}})["data"]["audiences"]
+        seen.append([edge["node"]["name"] for edge in connection["edges"]])
+        after = connection["pageInfo"]["endCursor"]
+    assert seen == [["seg_0", "seg_4"], ["seg_6"]]
+    assert connection["pageInfo"]["hasNextPage"] is False
+
+
 def test_one_audience_by_name(api, demo):
     api.call("PUT", "/v3/segments/vip_users", segment("vip", description="VIPs"), key=demo["DEMO_PRIVATE_KEY"])
     send(api, demo, event("qualify", "u1", "vip", T))

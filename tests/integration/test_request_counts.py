@@ -92,3 +92,16 @@ def test_memberships_no_audience_holds_cost_one_more_lookup(api, demo, aws_calls
     aws_calls.reset()
     api.call("POST", "/v3/graphql", customer_query("u1"), key=demo["DEMO_PUBLIC_KEY"])
     assert aws_calls.counts() == Counter({"dynamodb.Query": 1, "dynamodb.BatchGetItem": 1})
+
+
+def test_a_page_of_the_graphql_audiences_listing_is_one_query_and_a_batched_size_read(api, demo, aws_calls):
+    for n in range(30):
+        catalog_store.create_audience("demo", Audience(f"seg_{n:02}", f"ext_{n}"), OPERATOR)
+    public = demo["DEMO_PUBLIC_KEY"]
+    listing = {"query": "{audiences(first: 10) {edges {node {name size}} pageInfo {hasNextPage}}}"}
+    api.call("POST", "/v3/graphql", listing, key=public)  # warm the key cache
+    aws_calls.reset()
+    reply = api.call("POST", "/v3/graphql", listing, key=public)
+    assert len(reply.body["data"]["audiences"]["edges"]) == 10
+    # 10 audiences x 16 size shards: two BatchGetItems of at most 100 keys
+    assert aws_calls.counts() == Counter({"dynamodb.Query": 1, "dynamodb.BatchGetItem": 2})

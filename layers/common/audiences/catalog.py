@@ -15,9 +15,9 @@ from audiences.domain import Audience
 from audiences.errors import Conflict, audience_not_found
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
-from audiences.stores.catalog import Order, Page, position
+from audiences.stores.catalog import Order, Page, key_position, position
 
-__all__ = ["Order", "Page", "position"]  # the listing vocabulary dialects page with
+__all__ = ["Order", "Page", "key_position", "position"]  # the listing vocabulary dialects page with
 
 _RACE_ATTEMPTS = 5
 T = TypeVar("T")
@@ -130,9 +130,17 @@ def get_audience_by_id(tenant_id: str, audience_id: str) -> Audience:
     return audience
 
 
-def page(tenant_id: str, order: Order, limit: int, after: str | None = None, before: str | None = None) -> Page:
+def page(
+    tenant_id: str,
+    order: Order,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    *,
+    enabled_only: bool = False,
+) -> Page:
     """One page of the tenant's audiences in `order`: one Query, whatever the catalog's size."""
-    return catalog_store.page(tenant_id, order, limit, after, before)
+    return catalog_store.page(tenant_id, order, limit, after, before, enabled_only=enabled_only)
 
 
 def count_audiences(tenant_id: str) -> int:

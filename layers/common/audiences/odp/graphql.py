@@ -199,15 +199,17 @@ def _audiences(_, info, first: int = DEFAULT_PAGE, after: str | None = None) -> 
     if not 0 <= first <= MAX_PAGE:
         raise _error(f"first must be 0 to {MAX_PAGE}, got {first}", "ValidationError")
     tenant_id = info.context["tenant_id"]
-    audiences = sorted((a for a in catalog.list_audiences(tenant_id) if a.enabled), key=lambda a: a.key)
-    if after is not None:
-        start = _after(after)
-        audiences = [audience for audience in audiences if audience.key > start]
-    page = audiences[:first]
-    sizes = _PageSizes(tenant_id, page)
+    start = catalog.key_position(_after(after)) if after is not None else None
+    page = catalog.page(tenant_id, catalog.Order.KEY, first, start, enabled_only=True)
+    sizes = _PageSizes(tenant_id, page.audiences)
     return {
-        "edges": [{"node": _audience_node(audience, sizes), "cursor": _cursor(audience.key)} for audience in page],
-        "pageInfo": {"hasNextPage": len(audiences) > first, "endCursor": _cursor(page[-1].key) if page else None},
+        "edges": [
+            {"node": _audience_node(audience, sizes), "cursor": _cursor(audience.key)} for audience in page.audiences
+        ],
+        "pageInfo": {
+            "hasNextPage": page.more,
+            "endCursor": _cursor(page.audiences[-1].key) if page.audiences else None,
+        },
     }
 
 

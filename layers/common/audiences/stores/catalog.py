@@ -111,8 +111,13 @@ def count_audiences(tenant_id: str) -> int:
 
 def position(audience: Audience, order: Order) -> str:
     """Where an audience stands in `order`: what a listing resumes after (or before)."""
-    sk = _audience_sk(audience.key)
+    sk = key_position(audience.key)
     return sk if order is Order.KEY else f"{_created_key(audience.created_at, audience.audience_id)}|{sk}"
+
+
+def key_position(key: str) -> str:
+    """Where an audience with this key stands, or would stand, in key order."""
+    return _audience_sk(key)
 
 
 def _start_key(tenant_id: str, order: Order, where: str) -> dict:
@@ -122,27 +127,34 @@ def _start_key(tenant_id: str, order: Order, where: str) -> dict:
     return {"pk": {"S": tenant_id}, "sk": {"S": sk}, "created_key": {"S": created_key}}
 
 
-def page(tenant_id: str, order: Order, limit: int, after: str | None = None, before: str | None = None) -> Page:
+def page(
+    tenant_id: str,
+    order: Order,
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+    *,
+    enabled_only: bool = False,
+) -> Page:
     """At most `limit` audiences after the position `after` (or before `before`): one Query of limit + 1.
 
     The extra item only says whether more lie beyond, so the last page never points at an
-    empty one.
+    empty one. With `enabled_only`, DynamoDB filters after it reads, so a page that read
+    disabled audiences is topped up by a further Query.
     """
     forward = before is None
     start = after if forward else before
-    start_key = _start_key(tenant_id, order, start) if start else None
+    reading = {
+        "limit": limit + 1,
+        "page_size": limit + 1,
+        "last_evaluated_key": _start_key(tenant_id, order, start) if start else None,
+        "scan_index_forward": forward,
+        "filter_condition": (AudienceItem.enabled == True) if enabled_only else None,  # noqa: E712 (a condition)
+    }
     if order is Order.KEY:
-        items = AudienceItem.query(
-            tenant_id,
-            AudienceItem.sk.startswith(_AUDIENCE),
-            limit=limit + 1,
-            last_evaluated_key=start_key,
-            scan_index_forward=forward,
-        )
+        items = AudienceItem.query(tenant_id, AudienceItem.sk.startswith(_AUDIENCE), **reading)
     else:
-        items = AudienceItem.by_creation.query(
-            tenant_id, limit=limit + 1, last_evaluated_key=start_key, scan_index_forward=forward
-        )
+        items = AudienceItem.by_creation.query(tenant_id, **reading)
     found = [_to_audience(item) for item in items]
     audiences = found[:limit] if forward else found[:limit][::-1]
     return Page(audiences, more=len(found) > limit)
