@@ -7,6 +7,7 @@ moto relies on too: importing this module before any session exists makes every 
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 
 from botocore.handlers import BUILTIN_HANDLERS
@@ -16,17 +17,24 @@ class AwsCalls:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.tables: list[str | None] = []
+        self.threads: list[str] = []
 
     def __call__(self, model, params=None, **_) -> None:
         self.calls.append(f"{model.service_model.service_name}.{model.name}")
         self.tables.append(_table_of(params) if model.service_model.service_name == "dynamodb" else None)
+        self.threads.append(threading.current_thread().name)
 
     def reset(self) -> None:
         self.calls.clear()
         self.tables.clear()
+        self.threads.clear()
 
     def counts(self) -> Counter:
         return Counter(self.calls)
+
+    def threads_of(self, call: str) -> set[str]:
+        """The threads that made `call` ("dynamodb.BatchGetItem"): more than one when sent concurrently."""
+        return {thread for made, thread in zip(self.calls, self.threads, strict=True) if made == call}
 
     def writes_to(self, table: str) -> int:
         """Requests that wrote an item of `table`; a transaction counts once per item of it."""

@@ -105,3 +105,14 @@ def test_a_page_of_the_graphql_audiences_listing_is_one_query_and_a_batched_size
     assert len(reply.body["data"]["audiences"]["edges"]) == 10
     # 10 audiences x 16 size shards: two BatchGetItems of at most 100 keys
     assert aws_calls.counts() == Counter({"dynamodb.Query": 1, "dynamodb.BatchGetItem": 2})
+
+
+def test_the_size_reads_of_a_page_are_sent_concurrently(api, demo, aws_calls):
+    for n in range(60):
+        catalog_store.create_audience("demo", Audience(f"seg_{n:02}", f"ext_{n}"), OPERATOR)
+    listing = {"query": "{audiences(first: 60) {edges {node {size}}}}"}
+    api.call("POST", "/v3/graphql", listing, key=demo["DEMO_PUBLIC_KEY"])  # warm the key cache
+    aws_calls.reset()
+    api.call("POST", "/v3/graphql", listing, key=demo["DEMO_PUBLIC_KEY"])
+    assert aws_calls.counts()["dynamodb.BatchGetItem"] == 10  # 60 x 16 keys, 100 a request
+    assert len(aws_calls.threads_of("dynamodb.BatchGetItem")) > 1
