@@ -6,6 +6,7 @@ import json
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,3 +137,28 @@ def test_the_migration_makes_older_audiences_addressable_exactly_once_under_conc
     for audience in listed:
         assert catalog.get_audience_by_id("demo", audience.audience_id).key == audience.key
     assert catalog.get_audience("demo", "old00").created_by == ""  # nobody recorded who made it
+
+
+def test_a_claim_is_held_by_one_audience_at_a_time_and_a_refused_create_writes_nothing(aws):
+    first = create("vip", claims=frozenset({"adobe/prod/name/VIP"}), ttl_days=30)
+    assert catalog.get_audience_by_id("demo", first.audience_id).ttl_days == 30
+    with pytest.raises(Conflict) as raised:
+        create("vip_again", claims=frozenset({"adobe/dev/name/VIP", "adobe/prod/name/VIP"}))
+    assert (raised.value.reason, raised.value.facts) == ("claim_taken", {"claim": "adobe/prod/name/VIP"})
+    assert catalog.count_audiences("demo") == 1
+    assert [a.key for a in catalog.list_audiences("demo")] == ["vip"]
+    create("vip_dev", claims=frozenset({"adobe/dev/name/VIP"}))  # the refused create claimed nothing
+
+
+def test_an_update_moves_its_claims_and_a_delete_frees_them(aws):
+    held = create("a", claims=frozenset({"x"}))
+    other = create("b", claims=frozenset({"y"}))
+    with pytest.raises(Conflict) as raised:
+        catalog.update_audience("demo", other.audience_id, lambda a: replace(a, claims=a.claims | {"x"}), OPERATOR)
+    assert raised.value.facts == {"claim": "x"}
+    assert catalog.get_audience("demo", "b").claims == frozenset({"y"})
+    moved = catalog.update_audience("demo", held.audience_id, lambda a: replace(a, claims=frozenset({"z"})), OPERATOR)
+    assert moved.claims == frozenset({"z"})
+    create("c", claims=frozenset({"x"}))  # freed by the move
+    catalog.delete_audience("demo", "a")
+    create("d", claims=frozenset({"z"}))  # freed by the delete

@@ -184,3 +184,12 @@ def test_concurrent_updates_never_lose_a_revision(aws, demo):
         )
     assert sorted(revisions) == [2, 3, 4, 5]
     assert catalog_store.get_audience("demo", "vip_users").revision == 5
+
+
+def test_moving_external_id_onto_a_taken_one_is_a_conflict_that_changes_nothing(api, demo):
+    key = demo["DEMO_PRIVATE_KEY"]
+    put(api, key, "first", segment("a"))
+    put(api, key, "second", segment("b"))
+    reply = put(api, key, "second", segment("a"))
+    assert (reply.status, reply.body["message"]) == (409, "external_audience_id 'a' is already used by segment 'first'")
+    assert catalog_store.get_audience("demo", "second").external_id == "b"

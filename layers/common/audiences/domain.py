@@ -15,6 +15,11 @@ IDENTIFIER_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def key_from_name(name: str) -> str:
+    """An audience key for a display name: lower-case, every non-alphanumeric a `_`, cut to 64."""
+    return re.sub(r"[^a-z0-9]", "_", name.lower())[:64]
+
+
 def control_character_problem(value: str) -> str | None:
     """Why a value that becomes part of a key (an identifier value, an audience id) is refused, or None."""
     if found := _CONTROL_CHARACTER.search(value):
@@ -122,6 +127,9 @@ class Audience:
     `key` is what ODP calls the segment id, `audience_id` the stable UUID Segment and Adobe
     address it by, `external_id` what events and files name. `dialect_attributes` holds, per
     dialect, JSON text only that dialect reads (Segment's `definition`): the core keeps it.
+    `claims` are names no other audience of the tenant may hold at the same time, which a
+    dialect chooses for its own uniqueness rules (Adobe: a name per sandbox). `ttl_days`, when
+    set, is how long a qualification lasts after the change that made it.
     """
 
     key: str
@@ -137,6 +145,8 @@ class Audience:
     created_by: str = ""  # a key id or OPERATOR; empty for audiences older than the record
     updated_by: str = ""
     dialect_attributes: dict[str, str] = field(default_factory=dict)
+    claims: frozenset[str] = frozenset()
+    ttl_days: int | None = None
 
     @property
     def display_name(self) -> str:
@@ -147,7 +157,16 @@ class Audience:
         return self._content() == other._content()
 
     def _content(self) -> tuple:
-        return (self.external_id, self.description, self.metadata, self.enabled, self.name, self.dialect_attributes)
+        return (
+            self.external_id,
+            self.description,
+            self.metadata,
+            self.enabled,
+            self.name,
+            self.dialect_attributes,
+            self.claims,
+            self.ttl_days,
+        )
 
 
 def supersedes(incoming: tuple[State, float], current: tuple[State, float] | None) -> bool:

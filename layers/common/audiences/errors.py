@@ -88,6 +88,11 @@ def external_id_taken(external_id: str, holder: str) -> Conflict:
     )
 
 
+def claim_taken(claim: str) -> Conflict:
+    """Another audience of the tenant holds this claim (see Audience.claims)."""
+    return Conflict(f"{claim!r} is already held by another audience", "audience", "claim_taken", {"claim": claim})
+
+
 def space_not_found(space_id: str) -> NotFound:
     """No space of the caller's: another tenant's space answers exactly as a missing one."""
     return NotFound(f"space {space_id!r} does not exist", "space", "not_found", {"id": space_id})

@@ -7,13 +7,12 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from audiences.catalog import Order, Page, position
-from audiences.domain import AUDIENCE_KEY, Audience
+from audiences.domain import AUDIENCE_KEY, Audience, key_from_name
 from audiences.errors import InvalidInput, Problem
 from audiences.json_bodies import decode_json
 
@@ -34,11 +33,6 @@ def checked_path_param(name: str, value: str) -> str:
             (Problem(name, f"must be 1 to {MAX_PATH_PARAM_CHARS} characters"),),
         )
     return value
-
-
-def derived_key(name: str) -> str:
-    """Segment's rule: lower-case, every non-alphanumeric a `_`; cut to the catalog's 64."""
-    return re.sub(r"[^a-z0-9]", "_", name.lower())[:64]
 
 
 def _object(body: str | None) -> dict:
@@ -103,7 +97,7 @@ def parse_create(body: str | None) -> Audience:
     description = _description(document.get("description", ""), problems)
     enabled = _enabled(document.get("enabled", True), problems)
     definition = _definition(document.get("definition"), problems)
-    key = document.get("key", derived_key(name) if name else "")
+    key = document.get("key", key_from_name(name) if name else "")
     if ("key" in document or name) and (not isinstance(key, str) or not AUDIENCE_KEY.fullmatch(key)):
         problems.append(Problem("key", "must be 1 to 64 characters of a-z, 0-9 and _"))
     _refuse(problems)

@@ -18,10 +18,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from audiences.domain import Audience
-from audiences.errors import audience_key_taken, external_id_taken
+from audiences.errors import audience_key_taken, claim_taken, external_id_taken
 from audiences.stores import clients
 from audiences.stores.conditions import failed_conditions
-from audiences.stores.models import AudienceCount, AudienceIdClaim, AudienceItem, ExternalIdClaim
+from audiences.stores.models import AudienceCount, AudienceIdClaim, AudienceItem, Claim, ExternalIdClaim
 
 _AUDIENCE = "AUDIENCE#"
 _COUNT = "COUNT"
@@ -54,6 +54,10 @@ def _id_sk(audience_id: str) -> str:
     return f"ID#{audience_id}"
 
 
+def _named_claim_sk(claim: str) -> str:
+    return f"CLAIM#{claim}"
+
+
 def _created_key(created_at: datetime, audience_id: str) -> str:
     return f"{created_at.isoformat(timespec='microseconds')}#{audience_id}"
 
@@ -73,16 +77,27 @@ def _to_audience(item: AudienceItem) -> Audience:
         created_by=item.created_by,
         updated_by=item.updated_by,
         dialect_attributes=item.dialect_attributes.as_dict(),
+        claims=frozenset(item.claims or ()),
+        ttl_days=None if item.ttl_days is None else int(item.ttl_days),
     )
 
 
-def _raced_or_conflicting(error: TransactWriteError) -> list[bool]:
-    """Per item, whether its condition failed; RevisionRaced when DynamoDB saw a concurrent transaction."""
+def _failed(error: TransactWriteError, deletes=(), puts=(), updates=()) -> set[str]:
+    """The labels of the items whose condition failed; RevisionRaced if DynamoDB saw a concurrent transaction.
+
+    Labels are given per kind because PynamoDB sends a transaction's deletes, then its puts,
+    then its updates, whatever order they were added in; DynamoDB reports reasons in that order.
+    """
     if error.cause_response_code != "TransactionCanceledException":
         raise error
     if any(reason and reason.code == "TransactionConflict" for reason in error.cancellation_reasons or []):
         raise RevisionRaced() from error
-    return failed_conditions(error)
+    labels = [*deletes, *puts, *updates]
+    return {label for label, failed in zip(labels, failed_conditions(error), strict=True) if failed}
+
+
+def _labels(claims: list[str]) -> list[str]:
+    return [f"claim {claim}" for claim in claims]
 
 
 def get_audience(tenant_id: str, key: str) -> Audience | None:
@@ -209,6 +224,8 @@ def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
                     created_by=actor,
                     updated_by=actor,
                     dialect_attributes=created.dialect_attributes,
+                    claims=set(created.claims) or None,
+                    ttl_days=created.ttl_days,
                     created_key=_created_key(now, created.audience_id),
                 ),
                 condition=AudienceItem.pk.does_not_exist(),
@@ -222,12 +239,21 @@ def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
                 condition=AudienceIdClaim.pk.does_not_exist(),
             )
             transaction.update(AudienceCount(tenant_id, _COUNT), actions=[AudienceCount.audiences.add(1)])
+            claims = sorted(created.claims)
+            for claim in claims:
+                transaction.save(
+                    Claim(tenant_id, _named_claim_sk(claim), audience_key=created.key),
+                    condition=Claim.pk.does_not_exist(),
+                )
     except TransactWriteError as error:
-        key_taken, external_taken, *_ = _raced_or_conflicting(error)
-        if key_taken:
+        failed = _failed(error, puts=["audience", "external_id", "id", *_labels(claims)], updates=["count"])
+        if "audience" in failed:
             raise audience_key_taken(created.key) from error
-        if external_taken:
+        if "external_id" in failed:
             raise external_id_taken(created.external_id, _claim_holder(tenant_id, created.external_id)) from error
+        for claim, label in zip(claims, _labels(claims), strict=True):
+            if label in failed:
+                raise claim_taken(claim) from error
         raise
     return created
 
@@ -237,6 +263,7 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience, actor: 
     now = datetime.now(UTC)
     item = AudienceItem(tenant_id, _audience_sk(current.key))
     moves_external_id = wanted.external_id != current.external_id
+    dropped_claims, new_claims = sorted(current.claims - wanted.claims), sorted(wanted.claims - current.claims)
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.update(
@@ -248,6 +275,8 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience, actor: 
                     AudienceItem.enabled.set(wanted.enabled),
                     AudienceItem.name.set(wanted.name),
                     AudienceItem.dialect_attributes.set(wanted.dialect_attributes),
+                    AudienceItem.claims.set(set(wanted.claims) or None),
+                    AudienceItem.ttl_days.set(wanted.ttl_days),
                     AudienceItem.revision.set(wanted.revision),
                     AudienceItem.updated_at.set(now),
                     AudienceItem.updated_by.set(actor),
@@ -263,12 +292,30 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience, actor: 
                     ExternalIdClaim(tenant_id, _claim_sk(wanted.external_id), audience_key=current.key),
                     condition=ExternalIdClaim.pk.does_not_exist(),
                 )
+            for claim in dropped_claims:
+                transaction.delete(
+                    Claim(tenant_id, _named_claim_sk(claim)), condition=Claim.audience_key == current.key
+                )
+            for claim in new_claims:
+                transaction.save(
+                    Claim(tenant_id, _named_claim_sk(claim), audience_key=current.key),
+                    condition=Claim.pk.does_not_exist(),
+                )
     except TransactWriteError as error:
-        failed = _raced_or_conflicting(error)
-        if failed[0]:
+        moved = ["external_id"] if moves_external_id else []
+        failed = _failed(
+            error,
+            deletes=[f"old {label}" for label in [*moved, *_labels(dropped_claims)]],
+            puts=moved + _labels(new_claims),
+            updates=["audience"],
+        )
+        if "audience" in failed or any(label.startswith("old ") for label in failed):
             raise RevisionRaced(current.key) from error
-        if moves_external_id and failed[2]:
+        if "external_id" in failed:
             raise external_id_taken(wanted.external_id, _claim_holder(tenant_id, wanted.external_id)) from error
+        for claim, label in zip(new_claims, _labels(new_claims), strict=True):
+            if label in failed:
+                raise claim_taken(claim) from error
         raise
     return replace(
         wanted,
@@ -283,6 +330,7 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience, actor: 
 
 def delete_audience(tenant_id: str, current: Audience) -> None:
     """Delete `current` (as read) and free its claims; RevisionRaced if it changed since."""
+    claims = sorted(current.claims)
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.delete(
@@ -294,8 +342,10 @@ def delete_audience(tenant_id: str, current: Audience) -> None:
             )
             transaction.delete(AudienceIdClaim(tenant_id, _id_sk(current.audience_id)))
             transaction.update(AudienceCount(tenant_id, _COUNT), actions=[AudienceCount.audiences.add(-1)])
+            for claim in claims:
+                transaction.delete(Claim(tenant_id, _named_claim_sk(claim)))
     except TransactWriteError as error:
-        if _raced_or_conflicting(error)[0]:
+        if _failed(error, deletes=["audience", "external_id", "id", *_labels(claims)], updates=["count"]):
             raise RevisionRaced(current.key) from error
         raise
 
@@ -326,7 +376,7 @@ def migrate(tenant_id: str) -> int:
                 transaction.update(AudienceCount(tenant_id, _COUNT), actions=[AudienceCount.audiences.add(1)])
         except TransactWriteError as error:
             try:
-                if any(_raced_or_conflicting(error)):
+                if _failed(error, puts=["id"], updates=["audience", "count"]):
                     continue  # migrated (or deleted) by someone else meanwhile
             except RevisionRaced:
                 continue  # a concurrent writer: a later run finishes it

@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -111,12 +112,22 @@ class AudienceItem(_Table):
     created_by = UnicodeAttribute(default="")
     updated_by = UnicodeAttribute(default="")
     dialect_attributes = MapAttribute(default=dict)  # dialect -> JSON text the core never reads
+    claims = UnicodeSetAttribute(null=True)  # each held by a Claim item; DynamoDB sets cannot be empty
+    ttl_days = NumberAttribute(null=True)
     created_key = UnicodeAttribute(null=True)
     by_creation = ByCreation()
 
 
 class ExternalIdClaim(_Table):
     """pk=<tenant_id>, sk=EXTERNAL#<external_id>: makes an external id unique per tenant."""
+
+    Meta = _meta(Settings.catalog_table)
+
+    audience_key = UnicodeAttribute()
+
+
+class Claim(_Table):
+    """pk=<tenant_id>, sk=CLAIM#<claim>: a name a dialect made unique per tenant (Adobe: a name per sandbox)."""
 
     Meta = _meta(Settings.catalog_table)
 
