@@ -1,11 +1,12 @@
 """The management API (private key): ODP's segments and identifiers APIs, the imports activity log,
-and Segment's Public API audiences."""
+Segment's Public API audiences and Adobe Experience Platform's external audiences."""
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
-from routes import identifiers, imports, segment_audiences, segments
+from routes import adobe_audiences, identifiers, imports, segment_audiences, segments
 
+from audiences.adobe import http as adobe_http
 from audiences.odp import http as odp_http
 from audiences.segment import http as segment_http
 
@@ -16,6 +17,7 @@ app.include_router(segments.router)
 app.include_router(identifiers.router)
 app.include_router(imports.router)
 app.include_router(segment_audiences.router)
+app.include_router(adobe_audiences.router)
 
 ODP_SHAPES = {
     "/v3/segments": odp_http.segments_error,
@@ -26,15 +28,21 @@ ODP_SHAPES = {
 
 @app.not_found
 def unknown_path(_: Exception) -> Response:
-    """Only /spaces/{proxy+} reaches here: every other path the function serves is routed."""
-    return segment_http.error_response(app, segment_http.unknown_path(app.current_event.path))
+    """Only the dialects' catch-all routes reach here: every other path the function serves is routed."""
+    path = app.current_event.path
+    if path.startswith(adobe_http.PREFIX):
+        return adobe_http.error_response(adobe_http.unknown_path(path))
+    return segment_http.error_response(app, segment_http.unknown_path(path))
 
 
 @app.exception_handler(Exception)
 def failed(error: Exception) -> Response:
     """Errors take the shape of the dialect the path belongs to."""
-    if app.current_event.path.startswith("/spaces/"):
+    path = app.current_event.path
+    if path.startswith("/spaces/"):
         return segment_http.error_response(app, error)
+    if path.startswith(adobe_http.PREFIX):
+        return adobe_http.error_response(error)
     return odp_http.error_response(app, error, ODP_SHAPES)
 
 

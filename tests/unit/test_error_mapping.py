@@ -11,7 +11,11 @@ import pytest
 
 import audiences
 from audiences import errors
+from audiences.adobe import http as adobe_http
 from audiences.odp import http
+from audiences.segment import http as segment_http
+
+DIALECTS = {"odp": http, "segment": segment_http, "adobe": adobe_http}
 
 
 def every_error_class() -> list[type[errors.AudiencesError]]:
@@ -29,15 +33,22 @@ def every_error_class() -> list[type[errors.AudiencesError]]:
 CORE_ERRORS = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, errors.AudiencesError)]
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("cls", CORE_ERRORS, ids=lambda cls: cls.__name__)
-def test_every_core_error_class_has_its_own_status(cls):
-    assert cls in http._STATUS, f"{cls.__name__} needs a row in audiences/odp/http.py's status table"
+def test_every_core_error_class_has_its_own_status_in_every_dialect(cls, dialect):
+    assert cls in DIALECTS[dialect]._STATUS, f"{cls.__name__} needs a row in audiences/{dialect}/http.py"
 
 
+def _status(dialect: str, error: errors.AudiencesError) -> int:
+    mapped = DIALECTS[dialect].status_of(error)
+    return mapped if isinstance(mapped, int) else mapped[0]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("cls", every_error_class(), ids=lambda cls: f"{cls.__module__}.{cls.__name__}")
-def test_every_error_class_anywhere_maps_to_a_client_error(cls):
+def test_every_error_class_anywhere_maps_to_a_client_error_in_every_dialect(cls, dialect):
     error = cls.__new__(cls)
-    assert 400 <= http.status_of(error) < 500
+    assert 400 <= _status(dialect, error) < 500
 
 
 def test_a_new_error_class_without_a_row_still_answers_and_takes_its_ancestors_status():

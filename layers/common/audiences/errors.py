@@ -61,6 +61,10 @@ class Conflict(AudiencesError):
     pass
 
 
+class Unprocessable(AudiencesError):
+    """Well-formed, but it names something this tenant lacks or asks what cannot be done now."""
+
+
 class RateLimited(AudiencesError):
     """Over a per-tenant, per-endpoint limit: nothing was done. `usage` says how far over and until when."""
 

@@ -25,6 +25,7 @@ from audiences.errors import (
     PayloadTooLarge,
     Problem,
     RateLimited,
+    Unprocessable,
     UnsupportedMediaType,
 )
 from audiences.json_bodies import body_text, check_json_transport
@@ -41,6 +42,7 @@ _STATUS: dict[type[AudiencesError], HTTPStatus] = {
     UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
+    Unprocessable: HTTPStatus.BAD_REQUEST,
     RateLimited: HTTPStatus.TOO_MANY_REQUESTS,
 }
 

@@ -24,6 +24,7 @@ from audiences.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    Unprocessable,
     UnsupportedMediaType,
 )
 from audiences.json_bodies import body_text, check_json_transport
@@ -45,6 +46,7 @@ _STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {
     UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
     NotFound: (HTTPStatus.NOT_FOUND, "not-found"),
     Conflict: (HTTPStatus.CONFLICT, "conflict"),
+    Unprocessable: (HTTPStatus.UNPROCESSABLE_ENTITY, "input-validation"),
     RateLimited: (HTTPStatus.TOO_MANY_REQUESTS, "RequestError"),
 }
 

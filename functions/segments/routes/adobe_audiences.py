@@ -1,0 +1,91 @@
+"""/data/core/ais/external-audience: Adobe Experience Platform's external audiences, on the shared catalog.
+
+An audience is visible here only in the sandbox it was created in; audiences made through
+other dialects have no sandbox and are not visible here.
+"""
+
+import secrets
+from dataclasses import replace
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from audiences import auth, catalog, memberships
+from audiences.adobe import audiences as adobe
+from audiences.adobe import http
+from audiences.adobe.http import PREFIX, Caller
+from audiences.domain import Audience
+from audiences.errors import Conflict, audience_not_found
+
+router = Router()
+MAX_ID_CHARS = 128
+
+
+def _visible(who: Caller, audience_id: str) -> tuple[Audience, adobe.Definition]:
+    """The audience, if it was created through this dialect in the caller's sandbox; else not found."""
+    if len(audience_id) > MAX_ID_CHARS:
+        raise audience_not_found(id=audience_id[:MAX_ID_CHARS] + "…")
+    audience = catalog.get_audience_by_id(who.principal.tenant_id, audience_id)
+    definition = adobe.Definition.of(audience)
+    if definition is None or definition.sandbox != who.sandbox:
+        raise audience_not_found(id=audience_id)
+    return audience, definition
+
+
+def _object(who: Caller, audience: Audience, definition: adobe.Definition) -> dict:
+    size = memberships.audience_size(who.principal.tenant_id, audience.external_id)
+    return adobe.audience_object(audience, definition, size)
+
+
+def _create(who: Caller, wanted: Audience, definition: adobe.Definition) -> Audience:
+    """Under the first free key of the candidates; a claim (name, customAudienceId) taken in the sandbox is a 409."""
+    for key in adobe.key_candidates(wanted, definition, secrets.token_hex(4)):
+        try:
+            return catalog.create_audience(
+                who.principal.tenant_id, replace(wanted, key=key, external_id=key), who.principal.actor
+            )
+        except Conflict as error:
+            if error.reason == "claim_taken":
+                raise
+            taken = error
+    raise taken
+
+
+@router.post(f"{PREFIX}/external-audience")  # Powertools' REST resolver also matches it with a trailing "/"
+def create_audience():
+    who = http.caller(router)
+    identifiers = auth.tenant_of(who.principal).high_confidence_identifiers()
+    wanted, definition = adobe.parse_create(http.json_text(router), who.sandbox, identifiers)
+    created = _create(who, wanted, definition)
+    answer = {"operationId": created.audience_id, "operationDetails": adobe.operation_details(created, definition)}
+    return http.respond(answer, HTTPStatus.ACCEPTED)
+
+
+@router.get(f"{PREFIX}/external-audiences/operations/<operation_id>")
+@router.get(f"{PREFIX}/external-audience/operations/<operation_id>")
+def get_operation(operation_id: str):
+    who = http.caller(router)
+    return http.respond(adobe.operation_object(*_visible(who, operation_id)))
+
+
+@router.get(f"{PREFIX}/external-audience/<audience_id>")
+def get_audience(audience_id: str):
+    who = http.caller(router)
+    return http.respond(_object(who, *_visible(who, audience_id)))
+
+
+@router.patch(f"{PREFIX}/external-audience/<audience_id>")
+def update_audience(audience_id: str):
+    who = http.caller(router)
+    _visible(who, audience_id)
+    patch = adobe.parse_patch(http.json_text(router))
+    updated = catalog.update_audience(who.principal.tenant_id, audience_id, patch, who.principal.actor)
+    return http.respond(_object(who, updated, adobe.Definition.of(updated)))
+
+
+@router.delete(f"{PREFIX}/external-audience/<audience_id>")
+def delete_audience(audience_id: str):
+    who = http.caller(router)
+    _visible(who, audience_id)
+    catalog.delete_audience_by_id(who.principal.tenant_id, audience_id)
+    return http.respond(None, HTTPStatus.NO_CONTENT)

@@ -1,0 +1,156 @@
+"""The one place that turns outcomes and domain errors into Adobe Experience Platform's responses.
+
+Every error is `{"type", "status", "title", "detail", "report": {"errorCode", "details"}}`, with
+Adobe's error codes; `detail` says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from audiences import auth
+from audiences.adobe.audiences import checked_sandbox
+from audiences.domain import Principal, Scope
+from audiences.errors import (
+    AudiencesError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from audiences.json_bodies import body_text, check_json_transport
+
+logger = Logger(child=True)
+
+MAX_BODY_BYTES = 1024 * 1024
+PREFIX = "/data/core/ais"
+REQUIRED_HEADERS = ("Authorization", "x-api-key", "x-gw-ims-org-id", "x-sandbox-name")
+_ORG_SUFFIX = "@AdobeOrg"
+
+
+class HeaderMissing(AudiencesError):
+    """One of the four headers every Experience Platform call carries is absent."""
+
+
+class OrgMismatch(AudiencesError):
+    """x-gw-ims-org-id names an organization that is not the token's tenant."""
+
+
+# Each error class has its own row (a test checks); the base row makes the lookup total.
+_STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str, str]] = {
+    AudiencesError: (HTTPStatus.BAD_REQUEST, "100910-400", "BAD_REQUEST"),
+    InvalidInput: (HTTPStatus.BAD_REQUEST, "100910-400", "BAD_REQUEST"),
+    Forbidden: (HTTPStatus.BAD_REQUEST, "100911-400", "BAD_REQUEST"),
+    HeaderMissing: (HTTPStatus.UNAUTHORIZED, "100920-401", "UNAUTHORIZED"),
+    OrgMismatch: (HTTPStatus.UNAUTHORIZED, "100921-401", "UNAUTHORIZED"),
+    NotFound: (HTTPStatus.NOT_FOUND, "100940-404", "NOT_FOUND"),
+    Conflict: (HTTPStatus.CONFLICT, "100950-409", "DUPLICATE_RESOURCE"),
+    Unprocessable: (HTTPStatus.UNPROCESSABLE_ENTITY, "100960-422", "UNPROCESSABLE_ENTITY"),
+    PayloadTooLarge: (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "100912-413", "PAYLOAD_TOO_LARGE"),
+    UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "100913-415", "UNSUPPORTED_MEDIA_TYPE"),
+    RateLimited: (HTTPStatus.TOO_MANY_REQUESTS, "100980-429", "TOO_MANY_REQUESTS"),
+}
+
+
+def status_of(error: AudiencesError) -> tuple[HTTPStatus, str, str]:
+    return next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    sandbox: str
+
+
+def caller(app: APIGatewayRestResolver) -> Caller:
+    """Who calls, from Adobe's four headers: the token is a private key, the org its tenant."""
+    headers = app.current_event.headers
+    for name in REQUIRED_HEADERS:
+        if not (headers.get(name.lower()) or "").strip():
+            raise HeaderMissing(
+                f"The {name} header is missing: every Experience Platform call sends Authorization, "
+                "x-api-key, x-gw-ims-org-id and x-sandbox-name.",
+                "header",
+                "missing",
+                {"header": name},
+            )
+    scheme, _, token = headers["authorization"].partition(" ")
+    principal = auth.authenticate(token.strip() if scheme.lower() == "bearer" else None, Scope.PRIVATE)
+    logger.append_keys(tenant=principal.tenant_id)
+    if headers["x-gw-ims-org-id"].strip().removesuffix(_ORG_SUFFIX) != principal.tenant_id:
+        raise OrgMismatch(
+            "x-gw-ims-org-id is not the organization of this token: send the tenant id the token was "
+            f"issued for (as `<tenant>` or `<tenant>{_ORG_SUFFIX}`).",
+            "organization",
+            "mismatch",
+        )
+    return Caller(principal, checked_sandbox(headers["x-sandbox-name"].strip()))
+
+
+def json_text(app: APIGatewayRestResolver) -> str | None:
+    request = app.current_event
+    text = body_text(request.body, request.is_base64_encoded)
+    check_json_transport(request.headers.get("content-type"), text, MAX_BODY_BYTES, "send a smaller body")
+    return text
+
+
+def respond(data: dict | None, status: int = HTTPStatus.OK) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(data) if data is not None else "",
+    )
+
+
+def unknown_path(path: str) -> NotFound:
+    return NotFound(
+        f"No such resource: {path}. The external audiences API is under {PREFIX}/external-audience.",
+        "path",
+        "not_found",
+    )
+
+
+def _detail(error: AudiencesError) -> str:
+    """The error in Adobe's words: what is wrong and how to fix it."""
+    facts = error.facts
+    if isinstance(error, Forbidden):
+        return "The access token is not valid: send `Authorization: Bearer <private key>` with a private key."
+    if error.resource == "audience" and error.reason == "not_found":
+        return f"No external audience {facts.get('id', facts.get('key'))!r} in this sandbox."
+    if error.reason == "claim_taken":
+        kind, value = facts["claim"].split("/", 3)[2:]
+        return f"An external audience with {kind} {value!r} already exists in this sandbox: choose another {kind}."
+    if error.reason in ("key_taken", "external_id_taken"):
+        return "Another audience holds this audience's key: choose another customAudienceId or name."
+    if isinstance(error, InvalidInput) and error.problems:
+        return f"{error.message}: " + "; ".join(f"{problem.where} {problem.message}" for problem in error.problems)
+    return error.message
+
+
+def error_response(error: Exception) -> Response:
+    if isinstance(error, AudiencesError):
+        status, code, title = status_of(error)
+        logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
+        detail = _detail(error)
+        details = [{"field": str(p.where), "reason": p.message} for p in getattr(error, "problems", ())]
+    else:
+        logger.exception("request failed")
+        status, code, title = HTTPStatus.INTERNAL_SERVER_ERROR, "100970-500", "INTERNAL_SERVER_ERROR"
+        detail, details = "Internal error: retrying the same request is safe.", []
+    body = {
+        "type": f"http://ns.adobe.com/aep/errors/{code}",
+        "status": status.value,
+        "title": title,
+        "detail": detail,
+        "report": {"errorCode": code, "details": details},
+    }
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
