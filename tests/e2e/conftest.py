@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 
+from local.provision import REGION
 from local.template import ROOT
 
 
@@ -94,3 +96,10 @@ def new_key(admin, tenant: str, scope: str) -> str:
     created = admin("keys", "create", tenant, "--scope", scope)
     assert created.returncode == 0, created.stderr
     return created.stdout.strip().splitlines()[-1]
+
+
+def aws(stack, service: str):
+    """A client of the local stack's moto, as a user's boto3 would be configured for it."""
+    return boto3.client(
+        service, endpoint_url=stack.aws_url, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )

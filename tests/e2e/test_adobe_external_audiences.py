@@ -7,7 +7,8 @@ import time
 
 import requests
 
-from tests.e2e.conftest import new_key
+from tests.conftest import PLAN
+from tests.e2e.conftest import aws, new_key
 
 T = 1_748_851_070
 
@@ -77,3 +78,36 @@ def test_an_adobe_client_creates_polls_patches_and_deletes(stack, admin):
     deleted = session.delete(f"{audience_url}/", timeout=10)
     assert (deleted.status_code, deleted.content) == (204, b"")
     assert session.get(audience_url, timeout=10).status_code == 404
+
+
+def test_source_files_upload_by_presigned_url_and_by_boto3_and_start_nothing(stack, admin):
+    assert admin("tenants", "create", "aepfiles", "--identifier", "email=high").returncode == 0
+    token = new_key(admin, "aepfiles", "private")
+    ais = f"{stack.api_url}/data/core/ais"
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "x-api-key": "acme_client",
+        "x-gw-ims-org-id": "aepfiles",
+        "x-sandbox-name": "prod",
+    }
+    body = {
+        "name": "Weekly drop",
+        "fields": [{"name": "email", "type": "string", "identityNs": "email"}],
+        "sourceSpec": {"path": "weekly", "type": "folder"},
+        "originName": "CUSTOM_UPLOAD",
+    }
+    audience_id = requests.post(f"{ais}/external-audience", json=body, headers=headers, timeout=10).json()[
+        "operationId"
+    ]
+    target = requests.post(
+        f"{ais}/external-audience/{audience_id}/upload-url", json={"fileName": "a.csv"}, headers=headers, timeout=10
+    ).json()
+    assert requests.put(target["url"], data=b"email\nu1@example.com\n", timeout=10).status_code == 200
+    s3 = aws(stack, "s3")
+    bucket = PLAN.names["ImportsBucket"]
+    s3.put_object(Bucket=bucket, Key=target["key"].replace("a.csv", "b.csv"), Body=b"email\nu2@example.com\n")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="aepfiles/sources/")["Contents"]]
+    assert keys == ["aepfiles/sources/adobe/prod/weekly/a.csv", "aepfiles/sources/adobe/prod/weekly/b.csv"]
+    time.sleep(2)  # the bucket's notifications have been polled: neither upload became an import
+    activity = requests.get(f"{stack.api_url}/v3/imports", headers={"x-api-key": token}, timeout=10).json()
+    assert activity["imports"] == []

@@ -14,7 +14,7 @@ from botocore.config import Config
 from local.provision import REGION
 from local.stack import CREDENTIALS
 from tests.conftest import PLAN
-from tests.e2e.conftest import new_key
+from tests.e2e.conftest import aws, new_key
 
 HEADER = "type,action,audience_id,ts,fs_user_id\n"
 
@@ -23,12 +23,6 @@ def csv_gz(members: list[str], audience_id: str = "e2e_imp") -> bytes:
     now = int(time.time())
     rows = "".join(f"passthrough,qualify,{audience_id},{now},{m}\n" for m in members)
     return gzip.compress((HEADER + rows).encode())
-
-
-def aws(stack, service: str):
-    return boto3.client(
-        service, endpoint_url=stack.aws_url, region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
 
 
 def finished_imports(stack, count: int) -> list[dict]:

@@ -245,3 +245,39 @@ def test_unknown_paths_are_adobes_404_and_bodies_are_bounded(adobe):
     assert (status, error["status"]) == (413, 413)
     status, error = adobe.call("POST", "/external-audience", request(), {"Content-Type": "text/plain"})
     assert status == 415
+
+
+def test_upload_urls_point_into_the_sandboxs_area_at_the_source_path(api, demo, adobe):
+    file_audience = adobe.create()["operationId"]
+    status, target = adobe.call("POST", f"/external-audience/{file_audience}/upload-url")
+    assert status == 200, target
+    assert target["path"] == "activation/sample-source/example.csv"
+    assert target["key"] == "demo/sources/adobe/prod/activation/sample-source/example.csv"
+    assert "X-Amz-Signature=" in target["url"] and target["expiresAt"] > T
+    spec = {"path": "drops/", "type": "folder"}
+    folder_audience = adobe.create(name="Folder", sourceSpec=spec)["operationId"]
+    status, target = adobe.call("POST", f"/external-audience/{folder_audience}/upload-url", {"fileName": "d1.csv"})
+    assert (status, target["path"], target["key"]) == (200, "drops/d1.csv", "demo/sources/adobe/prod/drops/d1.csv")
+
+
+@pytest.mark.parametrize(
+    ("which", "body"),
+    [
+        ("folder", None),
+        ("folder", {"fileName": "../x.csv"}),
+        ("folder", {"fileName": ".."}),
+        ("file", {"fileName": "other.csv"}),
+    ],
+)
+def test_an_upload_url_for_a_file_the_source_spec_cannot_hold_is_a_400(adobe, which, body):
+    spec = {"path": "drops", "type": "folder"} if which == "folder" else {"path": "a/b.csv", "type": "file"}
+    audience_id = adobe.create(sourceSpec=spec)["operationId"]
+    status, error = adobe.call("POST", f"/external-audience/{audience_id}/upload-url", body)
+    assert (status, error["report"]["errorCode"]) == (400, "100910-400")
+    assert "fileName" in error["detail"]
+
+
+def test_an_upload_url_of_another_sandbox_is_not_found(api, demo, adobe):
+    audience_id = adobe.create()["operationId"]
+    dev = Adobe(api, demo["DEMO_PRIVATE_KEY"], sandbox="dev")
+    assert dev.call("POST", f"/external-audience/{audience_id}/upload-url")[0] == 404

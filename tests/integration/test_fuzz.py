@@ -60,6 +60,7 @@ VALID = {
         "originName": "CUSTOM_UPLOAD",
         "labels": ["core/C1"],
     },
+    "/data/core/ais/external-audience/{audience_id}/upload-url": {"fileName": "a.csv"},
     "/data/core/ais/external-audience/{audience_id}": {
         "description": "d",
         "labels": ["x"],

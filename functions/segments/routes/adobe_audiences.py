@@ -10,7 +10,7 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from audiences import auth, catalog, memberships
+from audiences import auth, catalog, importer, memberships
 from audiences.adobe import audiences as adobe
 from audiences.adobe import http
 from audiences.adobe.http import PREFIX, Caller
@@ -81,6 +81,15 @@ def update_audience(audience_id: str):
     patch = adobe.parse_patch(http.json_text(router))
     updated = catalog.update_audience(who.principal.tenant_id, audience_id, patch, who.principal.actor)
     return http.respond(_object(who, updated, adobe.Definition.of(updated)))
+
+
+@router.post(f"{PREFIX}/external-audience/<audience_id>/upload-url")
+def create_upload_url(audience_id: str):
+    who = http.caller(router)
+    _, definition = _visible(who, audience_id)
+    path = adobe.source_path(definition, http.json_text(router))
+    target = importer.source_upload_target(who.principal.tenant_id, path)
+    return http.respond(adobe.upload_target_object(target, path, who.sandbox))
 
 
 @router.delete(f"{PREFIX}/external-audience/<audience_id>")

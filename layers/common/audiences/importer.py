@@ -55,6 +55,7 @@ from audiences.stores import tenants as tenant_store
 logger = Logger(child=True)
 
 FOLDER = "audience-diffs"
+SOURCES = "sources"  # files runs read, laid out by each dialect: <tenant>/sources/<dialect's path>
 SUFFIX = ".csv.gz"
 APPLY_BATCH = 500
 PROGRESS_EVERY_ROWS = 100_000
@@ -99,6 +100,18 @@ def upload_target(tenant_id: str, segment_id: str) -> UploadTarget:
     """Where to PUT the audience's next file; NotFound if there is no such audience."""
     catalog.get_audience(tenant_id, segment_id)  # no URL for a file that could only fail
     key = upload_key(tenant_id, segment_id)
+    expires_at = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_SECONDS)
+    return UploadTarget(objects.upload_url(key, UPLOAD_URL_SECONDS), key, expires_at)
+
+
+def source_key(tenant_id: str, path: str) -> str:
+    """Where a run's source file at `path` (the dialect's layout, under the tenant's area) lives."""
+    return f"{tenant_id}/{SOURCES}/{path}"
+
+
+def source_upload_target(tenant_id: str, path: str) -> UploadTarget:
+    """A presigned PUT of one source file; uploading it starts nothing (a run reads it later)."""
+    key = source_key(tenant_id, path)
     expires_at = datetime.now(UTC) + timedelta(seconds=UPLOAD_URL_SECONDS)
     return UploadTarget(objects.upload_url(key, UPLOAD_URL_SECONDS), key, expires_at)
 

@@ -347,6 +347,42 @@ def _field_labels(value: object, problems: list[Problem]) -> dict[str, list[str]
     return relabelled
 
 
+_FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+
+def source_path(definition: Definition, body: str | None) -> str:
+    """Where the file an upload-url request names goes: sourceSpec.path itself for a `file`, and
+    `<path>/<fileName>` for a `folder`, in the sandbox's area (ours)."""
+    document = _object(body) if body and body.strip() else {}
+    problems: list[Problem] = []
+    _unknown(document, {"fileName"}, problems)
+    file_name = document.get("fileName")
+    path = definition.source_spec["path"].strip("/")
+    if file_name is not None and (not isinstance(file_name, str) or not _FILE_NAME.fullmatch(file_name)):
+        problems.append(Problem("fileName", "must be 1 to 255 characters of A-Z, a-z, 0-9, '.', '_' and '-'"))
+    elif file_name in (".", ".."):
+        problems.append(Problem("fileName", "must name a file, not . or .."))
+    elif definition.source_spec["type"] == "folder" and file_name is None:
+        problems.append(Problem("fileName", "is required: sourceSpec is a folder, and the file goes into it"))
+    elif definition.source_spec["type"] == "file" and file_name not in (None, path.rsplit("/", 1)[-1]):
+        problems.append(
+            Problem("fileName", f"must be left out or be {path.rsplit('/', 1)[-1]!r}: sourceSpec is that file")
+        )
+    _refuse(problems)
+    relative = f"{path}/{file_name}" if definition.source_spec["type"] == "folder" else path
+    return f"{DIALECT}/{definition.sandbox}/{relative}"
+
+
+def upload_target_object(target, path: str, sandbox: str) -> dict:
+    """A presigned PUT: `path` as sourceSpec names it; `bucket`/`key` for uploads with AWS credentials (ours)."""
+    return {
+        "url": target.url,
+        "path": path.removeprefix(f"{DIALECT}/{sandbox}/"),
+        "expiresAt": _epoch(target.expires_at),
+        "key": target.key,
+    }
+
+
 def _epoch(moment) -> int:
     return int(moment.timestamp())
 
