@@ -82,6 +82,7 @@ def plan(template: dict) -> Plan:
             name = f"{STACK_NAME}-{logical_id}"
             attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
             attributes[(logical_id, "QueueName")] = name
+            attributes[(logical_id, "QueueUrl")] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"
         elif kind == "AWS::S3::Bucket":
             name = (
                 intrinsics.resolve(props["BucketName"])
@@ -92,7 +93,8 @@ def plan(template: dict) -> Plan:
         else:
             name = logical_id
         names[logical_id] = name
-        refs[logical_id] = name
+        # Ref is the name, except for a queue, whose Ref is its URL (as CloudFormation has it)
+        refs[logical_id] = attributes.get((logical_id, "QueueUrl"), name)
     return Plan(template=template, names=names, intrinsics=intrinsics)
 
 

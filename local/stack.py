@@ -97,7 +97,10 @@ class LocalStack:
             "API_URL": self.api_url,
             "AWS_ENDPOINT_URL": self.aws_url,
             "AWS_REGION": provision.REGION,
-            **{resource.variable: plan.names[resource.logical_id] for resource in Settings.resources()},
+            **{
+                resource.variable: plan.intrinsics.resolve({"Ref": resource.logical_id})
+                for resource in Settings.resources()
+            },
         }
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.state_dir / "demo.env"

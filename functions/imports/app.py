@@ -1,4 +1,6 @@
-"""Consumers of ImportsQueue (S3 ObjectCreated notifications of ODP audience files) and of its DLQ."""
+"""Consumers of ImportsQueue (S3 ObjectCreated notifications of ODP audience files, and Adobe's runs) and of its DLQ."""
+
+from functools import partial
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -6,6 +8,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from audiences import importer
+from audiences.adobe.source_file import SourceFile
 from audiences.odp.audience_file import AudienceFile
 from audiences.stores import queue
 
@@ -15,26 +18,33 @@ processor = BatchProcessor(event_type=EventType.SQS)
 BUSY_RETRY_SECONDS = 60
 
 
+def _work(body: str) -> list[tuple[importer.Upload | importer.Run, object]]:
+    """What a message asks for, each with how it is imported: an ODP upload or an Adobe run."""
+    uploads = [(upload, partial(importer.process, upload, read_file=AudienceFile)) for upload in importer.uploads(body)]
+    runs = [(run, partial(importer.process_run, run, read_file=SourceFile)) for run in importer.runs(body)]
+    return uploads + runs
+
+
 @tracer.capture_method
 def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
     attempt = int(record.attributes.approximate_receive_count)
-    for upload in importer.uploads(record.body):
+    for work, process in _work(record.body):
         try:
-            importer.process(upload, lambda: lambda_context.get_remaining_time_in_millis() / 1000, AudienceFile)
+            process(seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
         except importer.AudienceBusy:
             # Come back in a minute, not at the queue's visibility timeout (an hour and a half).
             queue.retry_after(record.event_source_arn, record.receipt_handle, min(900, BUSY_RETRY_SECONDS * attempt))
-            importer.note_failed_attempt(upload, attempt, "another import of the same audience was running")
+            importer.note_failed_attempt(work, attempt, "another import of the same audience was running")
             raise
         except Exception as error:
             logger.exception("import attempt failed", extra={"attempt": attempt})
-            importer.note_failed_attempt(upload, attempt, type(error).__name__)
+            importer.note_failed_attempt(work, attempt, type(error).__name__)
             raise
 
 
 def give_up(record: SQSRecord) -> None:
-    for upload in importer.uploads(record.body):
-        importer.give_up(upload)
+    for work, _ in _work(record.body):
+        importer.give_up(work)
 
 
 @logger.inject_lambda_context(clear_state=True)

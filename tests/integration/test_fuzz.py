@@ -61,6 +61,7 @@ VALID = {
         "labels": ["core/C1"],
     },
     "/data/core/ais/external-audience/{audience_id}/upload-url": {"fileName": "a.csv"},
+    "/data/core/ais/external-audience/{audience_id}/runs": {"dataFilterStartTime": 0, "dataFilterEndTime": 10},
     "/data/core/ais/external-audience/{audience_id}": {
         "description": "d",
         "labels": ["x"],

@@ -50,3 +50,14 @@ def test_counters_expire_by_ttl_after_their_window(aws):
     rate_limits.consume("demo", "segment:get", 5, NOW)
     [counter] = list(RateCounter.scan())
     assert (counter.pk, int(counter.consumed), counter.expires_at) == ("demo#segment:get", 1, (NOW // 60 + 2) * 60)
+
+
+def test_a_daily_window_starts_at_midnight_utc_and_outlasts_minutes(aws):
+    day = 86_400
+    midnight = NOW // day * day
+    for _ in range(2):
+        rate_limits.consume("demo", "adobe:runs", 2, midnight + 5, window_seconds=day)
+    with pytest.raises(RateLimited) as refused:
+        rate_limits.consume("demo", "adobe:runs", 2, midnight + day - 1, window_seconds=day)
+    assert refused.value.usage.ms_before_next == 1000
+    assert rate_limits.consume("demo", "adobe:runs", 2, midnight + day, window_seconds=day).consumed == 1

@@ -109,7 +109,7 @@ def test_every_model_matches_a_template_table_and_every_table_has_a_model():
 
 @pytest.mark.parametrize("resource", Settings.resources(), ids=lambda r: r.variable)
 def test_every_setting_names_its_resource_to_the_functions_and_in_the_stack_outputs(resource):
-    assert PLAN.environment(FUNCTIONS)[resource.variable] == PLAN.names[resource.logical_id]
+    assert PLAN.environment(FUNCTIONS)[resource.variable] == PLAN.intrinsics.resolve({"Ref": resource.logical_id})
     assert TEMPLATE["Outputs"][resource.output]["Value"] == {"Ref": resource.logical_id}
 
 

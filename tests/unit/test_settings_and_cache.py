@@ -13,6 +13,7 @@ TABLES = {
     "IMPORTS_TABLE": "i",
     "IMPORTS_BUCKET": "b",
     "RATE_LIMITS_TABLE": "r",
+    "IMPORTS_QUEUE_URL": "q",
 }
 
 

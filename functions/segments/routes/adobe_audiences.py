@@ -5,14 +5,15 @@ other dialects have no sandbox and are not visible here.
 """
 
 import secrets
+import time
 from dataclasses import replace
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from audiences import auth, catalog, importer, memberships
+from audiences import auth, catalog, importer, memberships, rate_limits
 from audiences.adobe import audiences as adobe
-from audiences.adobe import http
+from audiences.adobe import http, runs
 from audiences.adobe.http import PREFIX, Caller
 from audiences.domain import Audience
 from audiences.errors import Conflict, audience_not_found
@@ -98,3 +99,70 @@ def delete_audience(audience_id: str):
     _visible(who, audience_id)
     catalog.delete_audience_by_id(who.principal.tenant_id, audience_id)
     return http.respond(None, HTTPStatus.NO_CONTENT)
+
+
+def _guardrails(who: Caller, audience_id: str) -> None:
+    """Adobe's daily limits on runs: per audience and per sandbox (windows from 00:00 UTC)."""
+    tenant = who.principal.tenant_id
+    for endpoint, limit in (
+        (f"adobe:runs:{who.sandbox}", runs.RUNS_PER_SANDBOX_PER_DAY),
+        (f"adobe:runs:{who.sandbox}:{audience_id}", runs.RUNS_PER_AUDIENCE_PER_DAY),
+    ):
+        rate_limits.consume(tenant, endpoint, limit, window_seconds=runs.DAY_SECONDS)
+
+
+@router.post(f"{PREFIX}/external-audience/<audience_id>/runs")
+def start_run(audience_id: str):
+    who = http.caller(router)
+    audience, definition = _visible(who, audience_id)
+    window = runs.parse_run(http.json_text(router))
+    tenant = who.principal.tenant_id
+    now = time.time()
+    run = importer.Run(
+        tenant_id=tenant,
+        audience_key=audience.key,
+        audience_id=audience_id,
+        run_id=importer.new_run_id(now),
+        source=adobe.source_root(definition),
+        folder=definition.source_spec["type"] == "folder",
+        window_start=window.start,
+        window_end=window.end,
+        created_at=now,
+        created_by=who.principal.actor,
+    )
+    first = importer.first_run_id(tenant, audience_id)
+    record = importer.start_run(run, admit=lambda: _guardrails(who, audience_id))
+    return http.respond(runs.run_object(audience, record, run.run_id, differential=first is not None))
+
+
+@router.get(f"{PREFIX}/external-audience/<audience_id>/runs/<run_id>")
+def get_run(audience_id: str, run_id: str):
+    who = http.caller(router)
+    audience, _ = _visible(who, audience_id)
+    record = importer.run_record(who.principal.tenant_id, audience_id, run_id)
+    first = importer.first_run_id(who.principal.tenant_id, audience_id)
+    return http.respond(runs.run_object(audience, record, run_id, differential=run_id != first))
+
+
+@router.get(f"{PREFIX}/external-audience/<audience_id>/runs")
+def list_runs(audience_id: str):
+    who = http.caller(router)
+    audience, _ = _visible(who, audience_id)
+    request = runs.parse_list(router.current_event.multi_value_query_string_parameters or {})
+    tenant = who.principal.tenant_id
+    records, total = importer.runs_of(
+        tenant,
+        audience_id,
+        newest_first=request.newest_first,
+        skip=request.start,
+        limit=request.limit,
+        status=request.status,
+        created_from=request.created_from,
+        created_to=request.created_to,
+    )
+    first = importer.first_run_id(tenant, audience_id)
+    listed = []
+    for record in records:
+        run_id = importer.run_id_of(record, audience_id)
+        listed.append(runs.run_object(audience, record, run_id, differential=run_id != first))
+    return http.respond({"runs": listed, "_page": {"limit": request.limit, "count": len(listed), "totalCount": total}})

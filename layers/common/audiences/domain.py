@@ -232,6 +232,10 @@ class ImportRecord:
     changes_applied: int = 0
     attempts: int = 0  # deliveries that failed so far; the queue retries them
     last_failure: str = ""  # why the last of them failed
+    # A run (rather than an upload) reads the source files uploaded within a window:
+    window_start: float | None = None
+    window_end: float | None = None
+    created_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""Applying an uploaded audience file: validate it whole, diff it with the last import, apply the difference.
+"""Applying an audience's complete member list: validate it whole, diff it with the last import, apply the difference.
 
-An upload is `<tenant>/audience-diffs/<segment_id>.csv.gz` in the imports bucket. Every step
-may run again after a crash or a redelivery and still reach the same end:
+The list comes as an upload (`<tenant>/audience-diffs/<segment_id>.csv.gz` in the imports bucket,
+ODP's: its notification starts the import) or as a run (the source files uploaded within a
+window under `<tenant>/sources/`, read together: Adobe's, started through its API and queued
+here). Every step may run again after a crash or a redelivery and still reach the same end:
 
 1. The activity record is keyed by the upload (time, key, eTag): a second delivery finds it.
 2. A lease serializes imports of one audience.
@@ -20,11 +22,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from urllib.parse import unquote_plus
@@ -44,12 +48,12 @@ from audiences.domain import (
     Tenant,
     UserRef,
 )
-from audiences.errors import NotFound
-from audiences.member_files import FileContext, FileReader, FileRejected, MemberFile
+from audiences.errors import Conflict, NotFound
+from audiences.member_files import FileContext, FileReader, FileRejected, MemberFile, MemberFiles
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
 from audiences.stores import imports as import_store
-from audiences.stores import objects
+from audiences.stores import objects, queue
 from audiences.stores import tenants as tenant_store
 
 logger = Logger(child=True)
@@ -63,6 +67,8 @@ PROGRESS_EVERY_ROWS = 100_000
 RESERVE_SECONDS = 60
 LEASE_SECONDS = 16 * 60  # the function's timeout and a margin: a crashed holder's lease expires
 UPLOAD_URL_SECONDS = 15 * 60  # long enough for a large upload, short enough to be worthless if leaked
+MAX_RUN_ERRORS = 100  # row errors a run keeps, over all its files (and the count of all)
+RUN_PREFIX = "run-"
 
 
 class AudienceBusy(Exception):
@@ -175,31 +181,37 @@ def process(upload: Upload, seconds_left: Callable[[], float], read_file: FileRe
         import_store.release_lease(tenant.tenant_id, segment_id, record.import_id)
 
 
-def note_failed_attempt(upload: Upload, attempt: int, reason: str) -> None:
+def note_failed_attempt(work: Upload | Run, attempt: int, reason: str) -> None:
     """Say on the activity record that delivery `attempt` failed and the queue will retry it."""
-    tenant_id = upload.key.split("/", 1)[0]
+    tenant_id = work.tenant_id if isinstance(work, Run) else work.key.split("/", 1)[0]
     if not TENANT_ID.fullmatch(tenant_id):
         return
     attempts = get_settings().import_attempts
     message = f"attempt {attempt} of {attempts} failed ({reason})" + ("; it is retried" if attempt < attempts else "")
-    import_store.update(tenant_id, upload.import_id, attempts=attempt, last_failure=reason, message=message)
+    import_store.update(tenant_id, work.import_id, attempts=attempt, last_failure=reason, message=message)
 
 
-def give_up(upload: Upload) -> ImportRecord | None:
+def give_up(work: Upload | Run) -> ImportRecord | None:
     """End an import whose every delivery failed: FAILED, saying why, so no import stays PROCESSING."""
-    opened = _open(upload)
-    if opened is None:
-        return None
-    tenant, _, record = opened
+    if isinstance(work, Run):
+        tenant_id, record, again = work.tenant_id, import_store.begin(work.tenant_id, work.record()), "start a new run"
+        logger.append_keys(tenant=tenant_id, import_id=record.import_id)
+        import_store.release_lease(tenant_id, work.audience_key, record.import_id)  # the next run may start
+    else:
+        opened = _open(work)
+        if opened is None:
+            return None
+        (tenant, _, record), again = opened, "upload the file again"
+        tenant_id = tenant.tenant_id
     if record.status is not ImportStatus.PROCESSING:
         return record  # it did finish, on the last attempt or through another delivery
     last = record.last_failure or "none reported: the function timed out or ran out of memory"
     message = (
         f"given up after {get_settings().import_attempts} attempts (last failure: {last}); "
-        "nothing more will be applied: upload the file again to retry"
+        f"nothing more will be applied: {again} to retry"
     )
     logger.warning("import given up", extra={"attempts": record.attempts})
-    return _end(tenant.tenant_id, record, ImportStatus.FAILED, message=message)
+    return _end(tenant_id, record, ImportStatus.FAILED, message=message)
 
 
 def _name_problem(parts: list[str], segment_id: str) -> str | None:
@@ -240,64 +252,71 @@ def _run(
         message = "superseded: the file was replaced (or deleted) before it was processed; a newer upload decides"
         return _end(tenant_id, record, ImportStatus.SKIPPED, message=message)
 
-    audience_file = read_file(
-        body, upload.size, FileContext(tenant, audience, time.time(), get_settings().max_future_skew_seconds)
-    )
+    audience_file = read_file(body, upload.size, _context(tenant, audience))
+    return _import(tenant_id, audience, record, upload.uploaded_at, audience_file, previous, seconds_left)
+
+
+def _context(tenant: Tenant, audience) -> FileContext:
+    return FileContext(tenant, audience, time.time(), get_settings().max_future_skew_seconds)
+
+
+def _import(tenant_id, audience, record, effective_at, members: MemberFile, previous, seconds_left) -> ImportRecord:
+    """Read and validate every member, then apply the difference from `previous` as of `effective_at`."""
     with tempfile.TemporaryDirectory(prefix="import-") as scratch:
         runs = SortedRuns(Path(scratch))
         try:
-            runs.add_all(_reporting(tenant_id, record.import_id, audience_file))
+            runs.add_all(_reporting(tenant_id, record.import_id, members))
         except FileRejected as rejected:
-            return _end(tenant_id, record, ImportStatus.FAILED, message=str(rejected), rows=audience_file.rows)
-        if audience_file.errors.count:
-            message = f"{audience_file.errors.count} of {audience_file.rows} rows are invalid; nothing was applied"
+            return _end(tenant_id, record, ImportStatus.FAILED, message=str(rejected), rows=members.rows)
+        if members.errors.count:
+            message = f"{members.errors.count} of {members.rows} rows are invalid; nothing was applied"
             return _end(
                 tenant_id,
                 record,
                 ImportStatus.FAILED,
                 message=message,
-                rows=audience_file.rows,
-                errors=tuple(audience_file.errors.first),
-                error_count=audience_file.errors.count,
+                rows=members.rows,
+                errors=tuple(members.errors.first),
+                error_count=members.errors.count,
             )
-        return _apply(tenant_id, audience, upload, record, audience_file, runs, previous, Path(scratch), seconds_left)
+        return _apply(tenant_id, audience, effective_at, record, members, runs, previous, Path(scratch), seconds_left)
 
 
-def _reporting(tenant_id: str, import_id: str, audience_file: MemberFile) -> Iterator[str]:
-    for value in audience_file.members():
+def _reporting(tenant_id: str, import_id: str, members: MemberFile) -> Iterator[str]:
+    for value in members.members():
         yield value
-        if audience_file.rows % PROGRESS_EVERY_ROWS == 0:
-            import_store.update(tenant_id, import_id, rows_done=audience_file.rows)
+        if members.rows % PROGRESS_EVERY_ROWS == 0:
+            import_store.update(tenant_id, import_id, rows_done=members.rows)
 
 
-def _apply(tenant_id, audience, upload, record, audience_file, runs, previous, scratch, seconds_left) -> ImportRecord:
-    segment_id, identifier, external_id = audience.key, audience_file.identifier, audience.external_id
+def _apply(tenant_id, audience, effective_at, record, members, runs, previous, scratch, seconds_left) -> ImportRecord:
+    segment_id, identifier, external_id = audience.key, members.identifier, audience.external_id
     counts = DiffCounts()
     snapshot_path = scratch / "snapshot.txt.gz"
     with gzip.open(snapshot_path, "wt", encoding="utf-8", newline="\n", compresslevel=1) as snapshot:
         current = written(runs.merged(), snapshot)
         if previous is not None and (previous.identifier, previous.external_id) == (identifier, external_id):
             differences = diff(objects.snapshot_values(previous.snapshot_key), current, counts)
-            changes = _changes(differences, identifier, external_id, upload.uploaded_at)
+            changes = _changes(differences, identifier, external_id, effective_at)
         else:  # a first import, or users named by another field or audience id now: all of before left
             left = diff(objects.snapshot_values(previous.snapshot_key), (), counts) if previous else ()
             changes = chain(
-                _changes(left, previous.identifier, previous.external_id, upload.uploaded_at) if previous else (),
-                _changes(diff((), current, counts), identifier, external_id, upload.uploaded_at),
+                _changes(left, previous.identifier, previous.external_id, effective_at) if previous else (),
+                _changes(diff((), current, counts), identifier, external_id, effective_at),
             )
         applied = 0
         while batch := list(islice(changes, APPLY_BATCH)):
             if seconds_left() < RESERVE_SECONDS:
                 message = (
                     f"ran out of time after applying {applied} changes: the audience changed by more than one "
-                    "run can apply; upload the same file again to continue"
+                    "invocation can apply; send the same members again to continue"
                 )
                 return _end(tenant_id, record, ImportStatus.FAILED, message=message, changes_applied=applied)
             memberships.apply(tenant_id, batch)
             applied += len(batch)
-            import_store.update(tenant_id, record.import_id, changes_applied=applied, rows_done=audience_file.rows)
+            import_store.update(tenant_id, record.import_id, changes_applied=applied, rows_done=members.rows)
     counts_fields = {
-        "rows": audience_file.rows,
+        "rows": members.rows,
         "qualified": counts.joined,
         "disqualified": counts.left,
         "unchanged": counts.unchanged,
@@ -306,7 +325,7 @@ def _apply(tenant_id, audience, upload, record, audience_file, runs, previous, s
     import_store.update(tenant_id, record.import_id, **counts_fields)
     snapshot_key = _snapshot_key(tenant_id, segment_id, record.import_id)
     objects.put_snapshot(snapshot_key, snapshot_path)
-    new_state = AudienceImportState(record.import_id, upload.uploaded_at, snapshot_key, identifier, external_id)
+    new_state = AudienceImportState(record.import_id, effective_at, snapshot_key, identifier, external_id)
     import_store.advance(tenant_id, segment_id, new_state, previous.import_id if previous else None)
     finished = _end(tenant_id, record, ImportStatus.SUCCESS)
     if previous is not None:
@@ -315,12 +334,191 @@ def _apply(tenant_id, audience, upload, record, audience_file, runs, previous, s
 
 
 def _changes(
-    differences: Iterable[tuple[bool, str]], identifier: str, external_id: str, uploaded_at: float
+    differences: Iterable[tuple[bool, str]], identifier: str, external_id: str, effective_at: float
 ) -> Iterator[MembershipChange]:
-    """Joiners qualify and leavers disqualify, as of the upload: the file is true as of then."""
+    """Joiners qualify and leavers disqualify, as of the upload (or run): the members are true as of then."""
     for joined, value in differences:
         state = State.QUALIFIED if joined else State.DISQUALIFIED
-        yield MembershipChange(UserRef(identifier, value), external_id, state, uploaded_at)
+        yield MembershipChange(UserRef(identifier, value), external_id, state, effective_at)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Read every source file uploaded within [window_start, window_end] as the audience's complete list."""
+
+    tenant_id: str
+    audience_key: str
+    audience_id: str
+    run_id: str  # starts with its creation time, so an audience's runs sort by it
+    source: str  # the file, or folder, under the tenant's sources area
+    folder: bool
+    window_start: float
+    window_end: float
+    created_at: float  # the members are true as of then
+    created_by: str
+
+    @property
+    def import_id(self) -> str:
+        return run_import_id(self.audience_id, self.run_id)
+
+    def record(self) -> ImportRecord:
+        return ImportRecord(
+            import_id=self.import_id,
+            audience=self.audience_key,
+            s3_key=source_key(self.tenant_id, self.source),
+            uploaded_at=self.created_at,
+            window_start=self.window_start,
+            window_end=self.window_end,
+            created_by=self.created_by,
+        )
+
+
+def run_import_id(audience_id: str, run_id: str) -> str:
+    return f"{RUN_PREFIX}{audience_id}-{run_id}"
+
+
+def run_time_key(moment: float) -> str:
+    """The start of every run id created within that second: run ids sort by creation."""
+    return f"{datetime.fromtimestamp(moment, UTC):%Y%m%dT%H%M%S}"
+
+
+def new_run_id(now: float) -> str:
+    return f"{run_time_key(now)}{int(now * 1000) % 1000:03d}Z-{secrets.token_hex(4)}"
+
+
+def run_in_progress(audience_key: str) -> Conflict:
+    return Conflict(f"a run of audience {audience_key!r} is in progress: wait for it to end", "run", "in_progress")
+
+
+def start_run(run: Run, admit: Callable[[], None]) -> ImportRecord:
+    """Queue a run, one at a time per audience (Conflict if another holds it).
+
+    `admit` is the dialect's last word (its guardrails); if it raises, nothing was started. The
+    message is sent before the record is written, so a crash in between still ends the run:
+    the importer writes the same record when the message arrives.
+    """
+    if not import_store.acquire_lease(run.tenant_id, run.audience_key, run.import_id, LEASE_SECONDS):
+        raise run_in_progress(run.audience_key)
+    try:
+        admit()
+        queue.send_to_imports(json.dumps({"run": asdict(run)}))
+    except BaseException:
+        import_store.release_lease(run.tenant_id, run.audience_key, run.import_id)
+        raise
+    return import_store.begin(run.tenant_id, run.record())
+
+
+def runs_of(
+    tenant_id: str,
+    audience_id: str,
+    *,
+    newest_first: bool,
+    skip: int,
+    limit: int,
+    status: ImportStatus | None = None,
+    created_from: float | None = None,
+    created_to: float | None = None,
+) -> tuple[list[ImportRecord], int]:
+    """A page of an audience's runs in creation order, and how many match: one Query and one count."""
+    return import_store.with_prefix(
+        tenant_id,
+        run_import_id(audience_id, ""),
+        newest_first=newest_first,
+        skip=skip,
+        limit=limit,
+        status=status,
+        after=run_time_key(created_from) if created_from is not None else None,
+        before=run_time_key(created_to) if created_to is not None else None,
+    )
+
+
+def run_id_of(record: ImportRecord, audience_id: str) -> str:
+    return record.import_id.removeprefix(run_import_id(audience_id, ""))
+
+
+def first_run_id(tenant_id: str, audience_id: str) -> str | None:
+    """The audience's first run: the only one that is not differential."""
+    first = import_store.first_with_prefix(tenant_id, run_import_id(audience_id, ""))
+    return run_id_of(first, audience_id) if first else None
+
+
+def run_record(tenant_id: str, audience_id: str, run_id: str) -> ImportRecord:
+    record = import_store.get(tenant_id, run_import_id(audience_id, run_id))
+    if record is None:
+        raise NotFound(f"run {run_id!r} does not exist", "run", "not_found", {"id": run_id})
+    return record
+
+
+def process_run(run: Run, seconds_left: Callable[[], float], read_file: FileReader) -> ImportRecord | None:
+    """Apply one run, each of its files read by the dialect's `read_file`."""
+    tenant = tenant_store.get_tenant(run.tenant_id)
+    if tenant is None:
+        logger.warning("run for an unknown tenant ignored")
+        return None
+    record = import_store.begin(run.tenant_id, run.record())
+    logger.append_keys(tenant=run.tenant_id, import_id=record.import_id)
+    if record.status is not ImportStatus.PROCESSING:
+        return record  # a second delivery of a finished run
+    if not import_store.acquire_lease(run.tenant_id, run.audience_key, record.import_id, LEASE_SECONDS):
+        raise AudienceBusy(run.audience_key)
+    try:
+        return _run_sources(tenant, run, record, seconds_left, read_file)
+    finally:
+        import_store.release_lease(run.tenant_id, run.audience_key, record.import_id)
+
+
+def _run_sources(tenant: Tenant, run: Run, record: ImportRecord, seconds_left, read_file: FileReader) -> ImportRecord:
+    tenant_id = tenant.tenant_id
+    audience = catalog_store.get_audience(tenant_id, run.audience_key)
+    if audience is None or audience.audience_id != run.audience_id:
+        return _end(tenant_id, record, ImportStatus.FAILED, message="the audience was deleted before the run")
+    previous = import_store.state(tenant_id, run.audience_key)
+    if previous is not None and previous.import_id == record.import_id:
+        return _end(tenant_id, record, ImportStatus.SUCCESS)  # applied before a crash; only the record was left
+    if previous is not None and previous.uploaded_at >= run.created_at:
+        message = f"superseded: the newer import {previous.import_id} is already applied"
+        return _end(tenant_id, record, ImportStatus.SKIPPED, message=message)
+    root = source_key(tenant_id, run.source)
+    found = [
+        source
+        for source in objects.source_objects(root, run.folder)
+        if run.window_start <= int(source.uploaded_at) <= run.window_end  # S3 keeps whole seconds
+    ]
+    if not found:
+        window = " and ".join(datetime.fromtimestamp(t, UTC).isoformat() for t in (run.window_start, run.window_end))
+        message = (
+            f"no file was uploaded to {run.source} between {window}: upload the files, then start a run "
+            "whose window holds their upload times"
+        )
+        return _end(tenant_id, record, ImportStatus.FAILED, message=message)
+    context = _context(tenant, audience)
+    members = MemberFiles(
+        [
+            (_source_name(source.key, root, run.folder), partial(_open_source, source, read_file, context))
+            for source in found
+        ],
+        limit=MAX_RUN_ERRORS,
+    )
+    return _import(tenant_id, audience, record, run.created_at, members, previous, seconds_left)
+
+
+def _source_name(key: str, root: str, folder: bool) -> str:
+    """A file as its run's errors name it: its path in the folder, or its own name."""
+    return key.removeprefix(root.rstrip("/") + "/") if folder else key.rsplit("/", 1)[-1]
+
+
+def _open_source(source: objects.SourceObject, read_file: FileReader, context: FileContext) -> MemberFile:
+    try:
+        body = objects.open_upload(get_settings().imports_bucket, source.key, source.etag)
+    except objects.UploadReplaced as replaced:
+        raise FileRejected("was replaced or deleted while the run read it: start a new run") from replaced
+    return read_file(body, source.size, context)
+
+
+def runs(message: str) -> list[Run]:
+    """The run a queued message asks for; none for an S3 notification."""
+    document = json.loads(message)
+    return [Run(**document["run"])] if "run" in document else []
 
 
 def uploads(notification: str) -> list[Upload]:

@@ -18,6 +18,7 @@ from typing import BinaryIO, Protocol
 from audiences.domain import Audience, Tenant
 
 MAX_ERRORS = 20
+GZIP_MAGIC = b"\x1f\x8b"
 # A line is refused before it is held past this size, so reading holds at most one chunk and
 # one such line whatever the file (a member row is at most ~2.2 KB: a 1,024-byte identifier,
 # an audience id of the same bound, and a few short columns).
@@ -40,10 +41,11 @@ class RowErrors:
 
     first: list[tuple[int, str]] = field(default_factory=list)
     count: int = 0
+    limit: int = MAX_ERRORS
 
     def add(self, line: int, message: str) -> None:
         self.count += 1
-        if len(self.first) < MAX_ERRORS:
+        if len(self.first) < self.limit:
             self.first.append((line, message))
 
 
@@ -55,6 +57,41 @@ class MemberFile(Protocol):
     def members(self) -> Iterator[str]:
         """Every valid row's identifier value, in file order; raises FileRejected."""
         ...
+
+
+@dataclass
+class MemberFiles:
+    """Several files read as one member list, in order: rows summed, errors named `<file>: <reason>`.
+
+    Each file is opened only when the one before it has been read, so at most one is open.
+    """
+
+    files: list[tuple[str, Callable[[], MemberFile]]]  # a name for errors, and how to open the file
+    limit: int = MAX_ERRORS
+    identifier: str = ""
+
+    def __post_init__(self) -> None:
+        self.errors = RowErrors(limit=self.limit)
+        self._done_rows = 0
+        self._current: MemberFile | None = None
+
+    @property
+    def rows(self) -> int:
+        return self._done_rows + (self._current.rows if self._current else 0)
+
+    def members(self) -> Iterator[str]:
+        for name, open_file in self.files:
+            try:
+                self._current = open_file()
+                yield from self._current.members()
+            except FileRejected as rejected:
+                raise FileRejected(f"{name}: {rejected}") from rejected
+            self.identifier = self._current.identifier
+            for line, message in self._current.errors.first:
+                self.errors.add(line, f"{name}: {message}")
+            self.errors.count += self._current.errors.count - len(self._current.errors.first)
+            self._done_rows += self._current.rows
+            self._current = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +147,31 @@ def gunzipped(body: BinaryIO, compressed_size: int) -> BinaryIO:
     if compressed_size == 0:
         raise FileRejected("the file is empty (0 bytes): upload a gzip file with at least a header row")
     return io.BufferedReader(_Bounded(body, text_limit(compressed_size)))
+
+
+class _Prefixed(io.RawIOBase):
+    """`head`, already read off `rest`, then the rest: a peek at a stream that cannot seek."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head, self._rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._head[: len(buffer)] if self._head else self._rest.read(len(buffer))
+        self._head = self._head[len(data) :] if self._head else b""
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def decompressed(body: BinaryIO, size: int) -> BinaryIO:
+    """The bytes of a file that may be gzip-compressed (told by its first bytes, not its name)."""
+    if size == 0:
+        raise FileRejected("the file is empty (0 bytes): upload a file with at least a header row")
+    head = body.read(len(GZIP_MAGIC))
+    whole = io.BufferedReader(_Prefixed(head, body))
+    return gunzipped(whole, size) if head == GZIP_MAGIC else whole
 
 
 class TextLines:

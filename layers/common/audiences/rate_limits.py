@@ -1,4 +1,4 @@
-"""Per-tenant, per-endpoint, per-minute request limits that hold across every Lambda container.
+"""Per-tenant, per-endpoint request limits per window (a minute, a day) that hold across every Lambda container.
 
 Any dialect names its endpoints and their limits; each request is counted in DynamoDB (one
 `UpdateItem`), so a limit holds however many containers serve the tenant. Refused requests
@@ -44,12 +44,17 @@ class Usage:
         return datetime.fromtimestamp(self.window_end, UTC)
 
 
-def consume(tenant_id: str, endpoint: str, limit: int, now: float | None = None) -> Usage:
-    """Count this request; RateLimited (carrying the usage) if it is over the limit, else the usage."""
+def consume(
+    tenant_id: str, endpoint: str, limit: int, now: float | None = None, window_seconds: int = WINDOW_SECONDS
+) -> Usage:
+    """Count this request; RateLimited (carrying the usage) if it is over the limit, else the usage.
+
+    Windows start on multiples of `window_seconds` since the epoch (on the minute; a day at 00:00 UTC).
+    """
     now = time.time() if now is None else now
-    window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
-    window_end = window_start + WINDOW_SECONDS
-    consumed = rate_limit_store.count_request(tenant_id, endpoint, window_start, window_end + WINDOW_SECONDS)
+    window_start = int(now // window_seconds) * window_seconds
+    window_end = window_start + window_seconds
+    consumed = rate_limit_store.count_request(tenant_id, endpoint, window_start, window_end + window_seconds)
     usage = Usage(limit, consumed, window_end, now)
     if usage.exceeded:
         raise RateLimited(usage)

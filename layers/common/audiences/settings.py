@@ -48,6 +48,7 @@ class Settings:
     data_bucket = Resource("DATA_BUCKET", "DataBucket", "DataBucketName")
     imports_bucket = Resource("IMPORTS_BUCKET", "ImportsBucket", "ImportsBucketName")
     rate_limits_table = Resource("RATE_LIMITS_TABLE", "RateLimitsTable", "RateLimitsTableName")
+    imports_queue_url = Resource("IMPORTS_QUEUE_URL", "ImportsQueue", "ImportsQueueUrl")
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)

@@ -91,19 +91,19 @@ def checked_sandbox(name: str) -> str:
     return name
 
 
-def _object(body: str | None) -> dict:
+def json_object(body: str | None) -> dict:
     document = decode_json(body)
     if not isinstance(document, dict):
         raise InvalidInput("the body must be a JSON object", (Problem("body", "must be a JSON object"),))
     return document
 
 
-def _refuse(problems: list[Problem]) -> None:
+def refuse(problems: list[Problem]) -> None:
     if problems:
         raise InvalidInput(f"{len(problems)} problem(s) with the request", tuple(problems))
 
 
-def _unknown(document: dict, allowed: set[str], problems: list[Problem]) -> None:
+def unknown_fields(document: dict, allowed: set[str], problems: list[Problem]) -> None:
     for field in sorted(set(document) - allowed):
         problems.append(Problem(field, f"is not a field of this request (allowed: {', '.join(sorted(allowed))})"))
 
@@ -220,9 +220,9 @@ def _identity(fields: list[dict], identifiers: list[str]) -> None:
 
 def parse_create(body: str | None, sandbox: str, identifiers: list[str]) -> tuple[Audience, Definition]:
     """The audience to create (its key still to be chosen: see key_candidates) and what Adobe echoes."""
-    document = _object(body)
+    document = json_object(body)
     problems: list[Problem] = []
-    _unknown(document, _CREATE_FIELDS, problems)
+    unknown_fields(document, _CREATE_FIELDS, problems)
     name = _text(document, "name", problems, MAX_NAME_CHARS, required=True)
     description = document.get("description", "")
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
@@ -240,7 +240,7 @@ def parse_create(body: str | None, sandbox: str, identifiers: list[str]) -> tupl
     namespace = _text(document, "namespace", problems, MAX_TEXT_CHARS) or DEFAULT_NAMESPACE
     labels = _labels(document.get("labels"), "labels", problems)
     tags = _labels(document.get("tags"), "tags", problems)
-    _refuse(problems)
+    refuse(problems)
     _identity(fields, identifiers)
     definition = Definition(
         sandbox=sandbox,
@@ -311,9 +311,9 @@ def _relabelled(field: dict, labels: list[str] | None) -> dict:
 
 
 def parse_patch(body: str | None) -> Patch:
-    document = _object(body)
+    document = json_object(body)
     problems: list[Problem] = []
-    _unknown(document, _PATCH_FIELDS, problems)
+    unknown_fields(document, _PATCH_FIELDS, problems)
     if not set(document) & _PATCH_FIELDS:
         problems.append(Problem("body", f"must name at least one of {', '.join(sorted(_PATCH_FIELDS))}"))
     fields: dict[str, object] = {}
@@ -327,7 +327,7 @@ def parse_patch(body: str | None) -> Patch:
         fields["ttlInDays"] = _ttl(document["ttlInDays"], problems)
     if "fields" in document:
         fields["fields"] = _field_labels(document["fields"], problems)
-    _refuse(problems)
+    refuse(problems)
     return Patch(fields)
 
 
@@ -350,12 +350,17 @@ def _field_labels(value: object, problems: list[Problem]) -> dict[str, list[str]
 _FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
 
 
+def source_root(definition: Definition) -> str:
+    """The audience's sourceSpec.path in its sandbox's area: the file, or the folder, a run reads."""
+    return f"{DIALECT}/{definition.sandbox}/{definition.source_spec['path'].strip('/')}"
+
+
 def source_path(definition: Definition, body: str | None) -> str:
     """Where the file an upload-url request names goes: sourceSpec.path itself for a `file`, and
     `<path>/<fileName>` for a `folder`, in the sandbox's area (ours)."""
-    document = _object(body) if body and body.strip() else {}
+    document = json_object(body) if body and body.strip() else {}
     problems: list[Problem] = []
-    _unknown(document, {"fileName"}, problems)
+    unknown_fields(document, {"fileName"}, problems)
     file_name = document.get("fileName")
     path = definition.source_spec["path"].strip("/")
     if file_name is not None and (not isinstance(file_name, str) or not _FILE_NAME.fullmatch(file_name)):
@@ -368,9 +373,9 @@ def source_path(definition: Definition, body: str | None) -> str:
         problems.append(
             Problem("fileName", f"must be left out or be {path.rsplit('/', 1)[-1]!r}: sourceSpec is that file")
         )
-    _refuse(problems)
-    relative = f"{path}/{file_name}" if definition.source_spec["type"] == "folder" else path
-    return f"{DIALECT}/{definition.sandbox}/{relative}"
+    refuse(problems)
+    root = source_root(definition)
+    return f"{root}/{file_name}" if definition.source_spec["type"] == "folder" else root
 
 
 def upload_target_object(target, path: str, sandbox: str) -> dict:

@@ -7,6 +7,7 @@ Adobe's error codes; `detail` says what is wrong and how to fix it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -131,6 +132,11 @@ def _detail(error: AudiencesError) -> str:
         return f"An external audience with {kind} {value!r} already exists in this sandbox: choose another {kind}."
     if error.reason in ("key_taken", "external_id_taken"):
         return "Another audience holds this audience's key: choose another customAudienceId or name."
+    if isinstance(error, RateLimited):
+        return (
+            f"This is over the limit of {error.usage.limit} a day ({error.usage.consumed} asked for today): "
+            f"retry after {error.usage.reset_at.isoformat()}."
+        )
     if isinstance(error, InvalidInput) and error.problems:
         return f"{error.message}: " + "; ".join(f"{problem.where} {problem.message}" for problem in error.problems)
     return error.message
@@ -146,6 +152,9 @@ def error_response(error: Exception) -> Response:
         logger.exception("request failed")
         status, code, title = HTTPStatus.INTERNAL_SERVER_ERROR, "100970-500", "INTERNAL_SERVER_ERROR"
         detail, details = "Internal error: retrying the same request is safe.", []
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(math.ceil(error.usage.ms_before_next / 1000))
     body = {
         "type": f"http://ns.adobe.com/aep/errors/{code}",
         "status": status.value,
@@ -153,4 +162,6 @@ def error_response(error: Exception) -> Response:
         "detail": detail,
         "report": {"errorCode": code, "details": details},
     }
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
+    )

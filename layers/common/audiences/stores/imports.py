@@ -42,6 +42,9 @@ def _record(item: ImportItem) -> ImportRecord:
         changes_applied=int(item.changes_applied),
         attempts=int(item.attempts),
         last_failure=item.last_failure,
+        window_start=None if item.window_start is None else float(item.window_start),
+        window_end=None if item.window_end is None else float(item.window_end),
+        created_by=item.created_by,
     )
 
 
@@ -55,6 +58,9 @@ def begin(tenant_id: str, record: ImportRecord) -> ImportRecord:
         uploaded_at=record.uploaded_at,
         status=ImportStatus.PROCESSING.value,
         started_at=datetime.now(UTC),
+        window_start=record.window_start,
+        window_end=record.window_end,
+        created_by=record.created_by,
     )
     try:
         item.save(condition=ImportItem.pk.does_not_exist())
@@ -72,7 +78,8 @@ def get(tenant_id: str, import_id: str) -> ImportRecord | None:
         return None
 
 
-_UPDATABLE = {f.name for f in fields(ImportRecord)} - {"import_id", "audience", "s3_key", "uploaded_at", "started_at"}
+_FIXED = {"import_id", "audience", "s3_key", "uploaded_at", "started_at", "window_start", "window_end", "created_by"}
+_UPDATABLE = {f.name for f in fields(ImportRecord)} - _FIXED
 
 
 def update(tenant_id: str, import_id: str, **changes) -> ImportRecord | None:
@@ -127,6 +134,35 @@ def page(
             last = {"pk": {"S": tenant_id}, "sk": {"S": item.sk}}
             return records, base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
     return records, None
+
+
+def with_prefix(
+    tenant_id: str,
+    prefix: str,
+    *,
+    newest_first: bool,
+    skip: int,
+    limit: int,
+    status: ImportStatus | None = None,
+    after: str | None = None,
+    before: str | None = None,
+) -> tuple[list[ImportRecord], int]:
+    """The records whose import id starts with `prefix` (and sorts between `after` and `before`), in id
+    order, `skip` of them skipped, at most `limit`; and how many match in all (a COUNT query)."""
+    low, high = prefix + (after or ""), prefix + (before or "") + "\uffff"
+    key = ImportItem.sk.between(_IMPORT + low, _IMPORT + high)
+    condition = ImportItem.status == status.value if status else None
+    total = ImportItem.count(tenant_id, key, filter_condition=condition)
+    items = ImportItem.query(
+        tenant_id, key, filter_condition=condition, scan_index_forward=not newest_first, limit=skip + limit
+    )
+    return [_record(item) for item in items][skip:], total
+
+
+def first_with_prefix(tenant_id: str, prefix: str) -> ImportRecord | None:
+    """The record with the lowest import id starting with `prefix`: one Query of one item."""
+    items = ImportItem.query(tenant_id, ImportItem.sk.startswith(_IMPORT + prefix), limit=1)
+    return next((_record(item) for item in items), None)
 
 
 def _start(tenant_id: str, cursor: str) -> dict:

@@ -200,6 +200,9 @@ class ImportItem(_Table):
     changes_applied = NumberAttribute(default=0)
     attempts = NumberAttribute(default=0)
     last_failure = UnicodeAttribute(default="")
+    window_start = NumberAttribute(null=True)
+    window_end = NumberAttribute(null=True)
+    created_by = UnicodeAttribute(default="")
 
 
 class AudienceImportStateItem(_Table):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +26,29 @@ def open_upload(bucket: str, key: str, etag: str) -> BinaryIO:
         if error.response["Error"]["Code"] in ("PreconditionFailed", "NoSuchKey", "412"):
             raise UploadReplaced(key) from error
         raise
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    key: str
+    etag: str
+    size: int
+    uploaded_at: float  # epoch seconds
+
+
+def source_objects(key: str, folder: bool) -> list[SourceObject]:
+    """The object at `key`, or every object under it if it is a folder, in key order."""
+    pages = (
+        clients.s3()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=get_settings().imports_bucket, Prefix=f"{key.rstrip('/')}/" if folder else key)
+    )
+    return [
+        SourceObject(item["Key"], item["ETag"], item["Size"], item["LastModified"].timestamp())
+        for page in pages
+        for item in page.get("Contents", [])
+        if folder or item["Key"] == key
+    ]
 
 
 def snapshot_values(key: str) -> Iterator[str]:
