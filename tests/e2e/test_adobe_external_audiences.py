@@ -3,6 +3,7 @@ calls send them: the four headers, create, poll the operation, read, patch, dele
 
 from __future__ import annotations
 
+import gzip
 import time
 
 import requests
@@ -11,6 +12,7 @@ from tests.conftest import PLAN
 from tests.e2e.conftest import aws, new_key
 
 T = 1_748_851_070
+BY_EMAIL = "query($email: String) {customer(email: $email) {audiences {edges {node {name}}}}}"
 
 
 def test_an_adobe_client_creates_polls_patches_and_deletes(stack, admin):
@@ -111,3 +113,74 @@ def test_source_files_upload_by_presigned_url_and_by_boto3_and_start_nothing(sta
     time.sleep(2)  # the bucket's notifications have been polled: neither upload became an import
     activity = requests.get(f"{stack.api_url}/v3/imports", headers={"x-api-key": token}, timeout=10).json()
     assert activity["imports"] == []
+
+
+def test_runs_on_the_local_stack_apply_files_fail_whole_and_list(stack, admin):
+    assert admin("tenants", "create", "aepruns", "--identifier", "email=high").returncode == 0
+    token = new_key(admin, "aepruns", "private")
+    public = new_key(admin, "aepruns", "public")
+    ais = f"{stack.api_url}/data/core/ais"
+    session = requests.Session()
+    session.headers.update(
+        {"Authorization": f"Bearer {token}", "x-api-key": "c", "x-gw-ims-org-id": "aepruns", "x-sandbox-name": "prod"}
+    )
+    body = {
+        "name": "Runs",
+        "customAudienceId": "runs",
+        "fields": [{"name": "email", "type": "string", "identityNs": "email"}, {"name": "n", "type": "integer"}],
+        "sourceSpec": {"path": "drop", "type": "folder"},
+        "originName": "CUSTOM_UPLOAD",
+    }
+    audience_id = session.post(f"{ais}/external-audience", json=body, timeout=10).json()["operationId"]
+    audience_url = f"{ais}/external-audience/{audience_id}"
+
+    def upload(name: str, text: str) -> None:
+        target = session.post(f"{audience_url}/upload-url", json={"fileName": name}, timeout=10).json()
+        assert requests.put(target["url"], data=text.encode(), timeout=10).status_code == 200
+
+    def run_to_the_end(start: int) -> dict:
+        started = session.post(f"{audience_url}/runs", json={"dataFilterStartTime": start}, timeout=10)
+        assert started.status_code == 200, started.text
+        deadline = time.monotonic() + 20
+        while (got := session.get(f"{audience_url}/runs/{started.json()['runId']}", timeout=10).json())[
+            "status"
+        ] == "PROCESSING" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return got
+
+    def is_member(email: str) -> bool:
+        query = {"query": BY_EMAIL, "variables": {"email": email}}
+        reply = requests.post(f"{stack.api_url}/v3/graphql", json=query, headers={"x-api-key": public}, timeout=10)
+        customer = (reply.json().get("data") or {}).get("customer")
+        return bool(customer and customer["audiences"]["edges"])
+
+    start = int(time.time())
+    upload("1.csv", "email,n\na@x.com,1\nb@x.com,\n")
+    aws(stack, "s3").put_object(
+        Bucket=PLAN.names["ImportsBucket"],
+        Key="aepruns/sources/adobe/prod/drop/2.csv.gz",
+        Body=gzip.compress(b"n,email\r\n2,c@x.com\r\n"),
+    )
+    first = run_to_the_end(start)
+    assert (first["status"], first["counts"]["qualified"]) == ("SUCCESS", 3), first
+    assert all(is_member(email) for email in ("a@x.com", "b@x.com", "c@x.com"))
+
+    time.sleep(1.1)  # S3 keeps whole seconds: the next files are uploaded a second later
+    second_start = int(time.time())
+    upload("3.csv", "email,n\na@x.com,1\nd@x.com,2\n")
+    upload("4.csv", "email,n\ne@x.com,two\n")
+    failed = run_to_the_end(second_start)
+    assert failed["status"] == "FAILED"
+    assert failed["errors"] == [{"file": "4.csv", "line": 2, "reason": "n must be a whole number (32-bit), got 'two'"}]
+    assert not is_member("d@x.com") and is_member("c@x.com")  # nothing of the failed run was applied
+
+    upload("4.csv", "email,n\ne@x.com,2\n")  # fixed, then run again over the same window
+    second = run_to_the_end(second_start)
+    assert (second["status"], second["differentialIngestion"]) == ("SUCCESS", True)
+    assert second["counts"] == {"rows": 3, "qualified": 2, "disqualified": 2, "unchanged": 1}
+    assert is_member("d@x.com") and not is_member("b@x.com")
+    assert session.get(audience_url, timeout=10).json()["size"] == 3
+
+    listed = session.get(f"{audience_url}/runs", params={"limit": 2, "property": "status=SUCCESS"}, timeout=10).json()
+    assert [run["runId"] for run in listed["runs"]] == [second["runId"], first["runId"]]
+    assert listed["_page"] == {"limit": 2, "count": 2, "totalCount": 2}

@@ -54,12 +54,13 @@ def finished(functions, adobe: Adobe, audience_id: str, run_id: str) -> dict:
     return got
 
 
-BY_EMAIL = '{customer(email: "%s") {audiences {edges {node {name}}}}}'
+BY_EMAIL = "query($email: String) {customer(email: $email) {audiences {edges {node {name}}}}}"
 
 
 def qualified(api, demo, email: str) -> list[str]:
     """The audiences ODP's GraphQL says the user is in ([] when it knows nothing of the user)."""
-    body = api.call("POST", "/v3/graphql", {"query": BY_EMAIL % email}, key=demo["DEMO_PUBLIC_KEY"]).body
+    query = {"query": BY_EMAIL, "variables": {"email": email}}
+    body = api.call("POST", "/v3/graphql", query, key=demo["DEMO_PUBLIC_KEY"]).body
     customer = (body.get("data") or {}).get("customer")
     return [edge["node"]["name"] for edge in customer["audiences"]["edges"]] if customer else []
 
