@@ -34,6 +34,7 @@ def main() -> None:
         demo_public_key=os.environ.get("DEMO_PUBLIC_KEY"),
         demo_private_key=os.environ.get("DEMO_PRIVATE_KEY"),
         queue_retry_seconds=_seconds("LOCAL_QUEUE_RETRY_SECONDS", 5),
+        schedule_seconds=_seconds("LOCAL_SCHEDULE_SECONDS", 5),
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -16,6 +16,7 @@ from local import lambdas, moto_fidelity, provision, template
 from local.gateway import Router, serve
 from local.poller import QueuePoller
 from local.presigned import PresignedUrlCheck
+from local.schedule import Every
 
 HOST = "127.0.0.1"  # loopback only: the local stack has no real authentication of AWS calls
 CREDENTIALS = Credentials("local", "local")  # what the functions sign with, and presigned URLs are checked against
@@ -55,6 +56,7 @@ class LocalStack:
     demo_public_key: str | None = None
     demo_private_key: str | None = None
     queue_retry_seconds: int = 5
+    schedule_seconds: int = 5  # how often Schedule events fire locally (minutes on AWS)
     _stoppers: list = field(default_factory=list)
 
     @property
@@ -91,6 +93,10 @@ class LocalStack:
                 poller = QueuePoller(function, plan.names[queue], self.queue_retry_seconds, batch_size)
                 poller.start()
                 self._stoppers.append(poller.stopping.set)
+            if function.function.scheduled:
+                timer = Every(function, self.schedule_seconds)
+                timer.start()
+                self._stoppers.append(timer.stopping.set)
 
         settings = {
             **keys,

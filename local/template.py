@@ -57,6 +57,7 @@ class Function:
     timeout_seconds: int
     routes: list[Route] = field(default_factory=list)
     queues: list[tuple[str, int]] = field(default_factory=list)  # SQS event sources: (logical id, batch size)
+    scheduled: bool = False  # has a Schedule event: the local stack runs it every few seconds
 
 
 def functions(template: dict) -> list[Function]:
@@ -71,17 +72,19 @@ def functions(template: dict) -> list[Function]:
             **global_props.get("Environment", {}).get("Variables", {}),
             **props.get("Environment", {}).get("Variables", {}),
         }
-        routes, queues = [], []
+        routes, queues, scheduled = [], [], False
         for name, event in props.get("Events", {}).items():
             if event["Type"] == "Api":
                 routes.append(Route(event["Properties"]["Method"].upper(), event["Properties"]["Path"]))
             elif event["Type"] == "SQS":
                 source = event["Properties"]
                 queues.append((source["Queue"]["Fn::GetAtt"][0], int(source.get("BatchSize", 10))))
+            elif event["Type"] == "Schedule":
+                scheduled = True
             else:
                 raise Unsupported(
-                    f"{logical_id}.Events.{name} is of type {event['Type']!r}: the local stack runs Api and SQS "
-                    "events only; teach local/ to run it before using it"
+                    f"{logical_id}.Events.{name} is of type {event['Type']!r}: the local stack runs Api, SQS "
+                    "and Schedule events only; teach local/ to run it before using it"
                 )
         found.append(
             Function(
@@ -93,6 +96,7 @@ def functions(template: dict) -> list[Function]:
                 timeout_seconds=int(props.get("Timeout", global_props.get("Timeout", 3))),
                 routes=routes,
                 queues=queues,
+                scheduled=scheduled,
             )
         )
     return found

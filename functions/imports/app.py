@@ -1,4 +1,5 @@
-"""Consumers of ImportsQueue (S3 ObjectCreated notifications of ODP audience files, and Adobe's runs) and of its DLQ."""
+"""Consumers of ImportsQueue (S3 ObjectCreated notifications of ODP audience files; Adobe's runs and
+extend-ttl re-confirmations) and of its DLQ."""
 
 from functools import partial
 
@@ -18,11 +19,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 BUSY_RETRY_SECONDS = 60
 
 
-def _work(body: str) -> list[tuple[importer.Upload | importer.Run, object]]:
-    """What a message asks for, each with how it is imported: an ODP upload or an Adobe run."""
+def _work(body: str) -> list[tuple[importer.Upload | importer.Run | importer.Reconfirm, object]]:
+    """What a message asks for, each with how it is done: an ODP upload, an Adobe run or re-confirmation."""
     uploads = [(upload, partial(importer.process, upload, read_file=AudienceFile)) for upload in importer.uploads(body)]
     runs = [(run, partial(importer.process_run, run, read_file=SourceFile)) for run in importer.runs(body)]
-    return uploads + runs
+    reconfirms = [(job, partial(importer.process_reconfirm, job)) for job in importer.reconfirms(body)]
+    return uploads + runs + reconfirms
 
 
 @tracer.capture_method

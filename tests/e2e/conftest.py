@@ -55,6 +55,7 @@ def stack(tmp_path_factory):
             "AWS_PORT": str(aws_port),
             "LOCAL_STATE_DIR": str(state_dir),
             "LOCAL_QUEUE_RETRY_SECONDS": "1",
+            "LOCAL_SCHEDULE_SECONDS": "1",
             "AUTH_CACHE_SECONDS": "1",
         }
     )

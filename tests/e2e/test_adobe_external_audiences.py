@@ -184,3 +184,46 @@ def test_runs_on_the_local_stack_apply_files_fail_whole_and_list(stack, admin):
     listed = session.get(f"{audience_url}/runs", params={"limit": 2, "property": "status=SUCCESS"}, timeout=10).json()
     assert [run["runId"] for run in listed["runs"]] == [second["runId"], first["runId"]]
     assert listed["_page"] == {"limit": 2, "count": 2, "totalCount": 2}
+
+
+def test_expired_members_leave_answers_at_once_and_sizes_at_the_local_sweep(stack, admin):
+    assert admin("tenants", "create", "aepttl", "--identifier", "email=high").returncode == 0
+    token, public = new_key(admin, "aepttl", "private"), new_key(admin, "aepttl", "public")
+    headers = {"Authorization": f"Bearer {token}", "x-api-key": "c", "x-gw-ims-org-id": "aepttl", "x-sandbox-name": "p"}
+    body = {
+        "name": "Short lived",
+        "customAudienceId": "short",
+        "fields": [{"name": "email", "type": "string", "identityNs": "email"}],
+        "sourceSpec": {"path": "short.csv", "type": "file"},
+        "ttlInDays": 1,
+        "originName": "CUSTOM_UPLOAD",
+    }
+    ais = f"{stack.api_url}/data/core/ais"
+    audience_id = requests.post(f"{ais}/external-audience", json=body, headers=headers, timeout=10).json()[
+        "operationId"
+    ]
+    now = time.time()
+    events = [
+        {
+            "type": "passthrough",
+            "action": "qualify",
+            "identifiers": {"email": email},
+            "data": {"audience_id": "short", "ts": ts},
+        }
+        for email, ts in (("old@x.com", now - 2 * 86_400), ("new@x.com", now))
+    ]
+    assert requests.post(f"{stack.api_url}/v3/events", json=events, headers={"x-api-key": public}, timeout=10).ok
+
+    def answered(email: str) -> bool:
+        query = {"query": BY_EMAIL, "variables": {"email": email}}
+        reply = requests.post(f"{stack.api_url}/v3/graphql", json=query, headers={"x-api-key": public}, timeout=10)
+        customer = (reply.json().get("data") or {}).get("customer")
+        return bool(customer and customer["audiences"]["edges"])
+
+    assert not answered("old@x.com") and answered("new@x.com")
+    deadline = time.monotonic() + 15
+    while (
+        size := requests.get(f"{ais}/external-audience/{audience_id}", headers=headers, timeout=10).json()["size"]
+    ) != 1:
+        assert time.monotonic() < deadline, f"the local sweep never expired the old member (size {size})"
+        time.sleep(0.3)

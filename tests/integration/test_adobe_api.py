@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -88,7 +89,8 @@ def test_the_audience_is_in_the_shared_catalog_for_every_dialect(api, demo, adob
     created = adobe.create(customAudienceId="loyal_buyers")
     audience_id = created["operationId"]
     public, private = demo["DEMO_PUBLIC_KEY"], demo["DEMO_PRIVATE_KEY"]
-    api.call("POST", "/v3/events", [event("qualify", "u1", "loyal_buyers", T)], key=public)
+    recent = time.time() - 60  # within the audience's TTL (40 days): an older qualification has expired
+    api.call("POST", "/v3/events", [event("qualify", "u1", "loyal_buyers", recent)], key=public)
     reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=public)
     assert [e["node"]["name"] for e in reply.body["data"]["customer"]["audiences"]["edges"]] == ["loyal_buyers"]
     assert adobe.call("GET", f"/external-audience/{audience_id}")[1]["size"] == 1

@@ -62,6 +62,7 @@ VALID = {
     },
     "/data/core/ais/external-audience/{audience_id}/upload-url": {"fileName": "a.csv"},
     "/data/core/ais/external-audience/{audience_id}/runs": {"dataFilterStartTime": 0, "dataFilterEndTime": 10},
+    "/data/core/ais/external-audience/extend-ttl/{audience_id}": {},
     "/data/core/ais/external-audience/{audience_id}": {
         "description": "d",
         "labels": ["x"],

@@ -62,12 +62,17 @@ def test_an_unknown_intrinsic_or_name_is_refused_not_passed_through():
 
 def test_an_event_type_the_local_stack_cannot_run_is_refused():
     spec = template.load()
-    spec["Resources"]["IngestFunction"]["Properties"]["Events"]["Nightly"] = {
-        "Type": "Schedule",
-        "Properties": {"Schedule": "rate(1 day)"},
+    spec["Resources"]["IngestFunction"]["Properties"]["Events"]["Stream"] = {
+        "Type": "DynamoDB",
+        "Properties": {"Stream": "arn:aws:dynamodb:…/stream/…", "StartingPosition": "LATEST"},
     }
-    with pytest.raises(template.Unsupported, match=re.escape("IngestFunction.Events.Nightly is of type 'Schedule'")):
+    with pytest.raises(template.Unsupported, match=re.escape("IngestFunction.Events.Stream is of type 'DynamoDB'")):
         template.functions(spec)
+
+
+def test_a_scheduled_function_is_run_by_the_local_stack():
+    [sweep] = [function for function in template.functions(template.load()) if function.scheduled]
+    assert sweep.logical_id == "ExpirySweepFunction"
 
 
 def test_a_resource_type_the_local_stack_does_not_provide_is_refused():

@@ -166,3 +166,12 @@ def list_runs(audience_id: str):
         run_id = importer.run_id_of(record, audience_id)
         listed.append(runs.run_object(audience, record, run_id, differential=run_id != first))
     return http.respond({"runs": listed, "_page": {"limit": request.limit, "count": len(listed), "totalCount": total}})
+
+
+@router.post(f"{PREFIX}/external-audience/extend-ttl/<audience_id>")
+def extend_ttl(audience_id: str):
+    """Re-confirm the last successful run's members as of now: their expiry starts again."""
+    who = http.caller(router)
+    audience, _ = _visible(who, audience_id)
+    importer.request_reconfirm(who.principal.tenant_id, audience.key, time.time())
+    return http.respond({"audienceId": audience_id, "name": audience.display_name})

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 AUDIENCE_KEY = re.compile(r"[a-z0-9_]{1,64}")
+DAY_SECONDS = 86_400
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 IDENTIFIER_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # C0 and C1 controls and DEL: no identifier or audience id needs one, and in a key, a log line
@@ -118,6 +119,9 @@ class MembershipChange:
     external_id: str
     state: State
     ts: float
+    # A data expiry: a disqualify that applies only while the qualification of this ts stands, so a
+    # qualification that arrived since (even an older one, late) is never expired by it.
+    expires: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,14 @@ class Audience:
     @property
     def display_name(self) -> str:
         return self.name or self.key
+
+    def expires_at(self, ts: float) -> float | None:
+        """When a qualification of this ts stops counting; None if this audience's never do."""
+        return None if self.ttl_days is None else ts + self.ttl_days * DAY_SECONDS
+
+    def expired(self, ts: float, now: float) -> bool:
+        expires = self.expires_at(ts)
+        return expires is not None and expires <= now
 
     def same_content(self, other: Audience) -> bool:
         """Equal in everything a client can change: an update to this is no change."""

@@ -48,7 +48,7 @@ from audiences.domain import (
     Tenant,
     UserRef,
 )
-from audiences.errors import Conflict, NotFound
+from audiences.errors import Conflict, NotFound, Unprocessable
 from audiences.member_files import FileContext, FileReader, FileRejected, MemberFile, MemberFiles
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
@@ -181,9 +181,9 @@ def process(upload: Upload, seconds_left: Callable[[], float], read_file: FileRe
         import_store.release_lease(tenant.tenant_id, segment_id, record.import_id)
 
 
-def note_failed_attempt(work: Upload | Run, attempt: int, reason: str) -> None:
+def note_failed_attempt(work: Upload | Run | Reconfirm, attempt: int, reason: str) -> None:
     """Say on the activity record that delivery `attempt` failed and the queue will retry it."""
-    tenant_id = work.tenant_id if isinstance(work, Run) else work.key.split("/", 1)[0]
+    tenant_id = work.key.split("/", 1)[0] if isinstance(work, Upload) else work.tenant_id
     if not TENANT_ID.fullmatch(tenant_id):
         return
     attempts = get_settings().import_attempts
@@ -191,8 +191,11 @@ def note_failed_attempt(work: Upload | Run, attempt: int, reason: str) -> None:
     import_store.update(tenant_id, work.import_id, attempts=attempt, last_failure=reason, message=message)
 
 
-def give_up(work: Upload | Run) -> ImportRecord | None:
+def give_up(work: Upload | Run | Reconfirm) -> ImportRecord | None:
     """End an import whose every delivery failed: FAILED, saying why, so no import stays PROCESSING."""
+    if isinstance(work, Reconfirm):
+        logger.warning("extend-ttl given up", extra={"tenant": work.tenant_id})  # it has no record to end
+        return None
     if isinstance(work, Run):
         tenant_id, record, again = work.tenant_id, import_store.begin(work.tenant_id, work.record()), "start a new run"
         logger.append_keys(tenant=tenant_id, import_id=record.import_id)
@@ -519,6 +522,64 @@ def runs(message: str) -> list[Run]:
     """The run a queued message asks for; none for an S3 notification."""
     document = json.loads(message)
     return [Run(**document["run"])] if "run" in document else []
+
+
+@dataclass(frozen=True)
+class Reconfirm:
+    """Qualify again, as of `at`, every member of the audience's last applied run (Adobe's extend-ttl)."""
+
+    tenant_id: str
+    audience_key: str
+    at: float
+
+    @property
+    def import_id(self) -> str:
+        return f"reconfirm-{self.audience_key}-{self.at!r}"  # the lease's holder; there is no record
+
+
+def request_reconfirm(tenant_id: str, audience_key: str, at: float) -> None:
+    """Queue a Reconfirm; Unprocessable if the audience has no successful run to re-confirm."""
+    state = import_store.state(tenant_id, audience_key)
+    if state is None or not state.import_id.startswith(RUN_PREFIX):
+        raise Unprocessable(
+            "the audience has no successful run: its members come from runs; start one first",
+            "run",
+            "none_succeeded",
+        )
+    queue.send_to_imports(json.dumps({"reconfirm": asdict(Reconfirm(tenant_id, audience_key, at))}))
+
+
+def reconfirms(message: str) -> list[Reconfirm]:
+    document = json.loads(message)
+    return [Reconfirm(**document["reconfirm"])] if "reconfirm" in document else []
+
+
+def process_reconfirm(job: Reconfirm, seconds_left: Callable[[], float]) -> int:
+    """Qualify the last applied list's members as of `job.at`; returns how many were qualified anew.
+
+    Under the audience's lease, so no run changes the list meanwhile. Repeating it is harmless: a
+    member already qualified as of `job.at` is stale. Out of time, it raises, and the queue's
+    redelivery goes on.
+    """
+    if not import_store.acquire_lease(job.tenant_id, job.audience_key, job.import_id, LEASE_SECONDS):
+        raise AudienceBusy(job.audience_key)
+    try:
+        state = import_store.state(job.tenant_id, job.audience_key)
+        members = objects.snapshot_values(state.snapshot_key) if state else iter(())
+        confirmed = 0
+        while batch := list(islice(members, APPLY_BATCH)):
+            if seconds_left() < RESERVE_SECONDS:
+                raise TimeoutError(f"re-confirmed {confirmed} members before running out of time")
+            changes = [
+                MembershipChange(UserRef(state.identifier, value), state.external_id, State.QUALIFIED, job.at)
+                for value in batch
+            ]
+            result = memberships.apply(job.tenant_id, changes)
+            confirmed += result.qualified + result.updated
+        logger.info("members re-confirmed", extra={"members": confirmed})
+        return confirmed
+    finally:
+        import_store.release_lease(job.tenant_id, job.audience_key, job.import_id)
 
 
 def uploads(notification: str) -> list[Upload]:

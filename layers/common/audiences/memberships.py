@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -70,11 +71,13 @@ class Qualification:
     ts: float  # of the change that qualified the user
 
 
-def customer_audiences(tenant_id: str, user: UserRef) -> list[Qualification] | None:
+def customer_audiences(tenant_id: str, user: UserRef, now: float | None = None) -> list[Qualification] | None:
     """The enabled audiences `user` is qualified for, or None if we know nothing of the user.
 
-    One Query of the user's memberships; the catalog comes from this container's cache.
+    One Query of the user's memberships; the catalog comes from this container's cache. A
+    qualification past its audience's TTL does not count, swept or not.
     """
+    now = time.time() if now is None else now
     entries = membership_store.user_memberships(tenant_id, user)
     if not entries:
         return None
@@ -83,5 +86,5 @@ def customer_audiences(tenant_id: str, user: UserRef) -> list[Qualification] | N
     return [
         Qualification(audience, qualified[external_id])
         for external_id, audience in audiences.items()
-        if audience.enabled
+        if audience.enabled and not audience.expired(qualified[external_id], now)
     ]

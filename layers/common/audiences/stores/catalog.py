@@ -25,6 +25,7 @@ from audiences.stores.models import AudienceCount, AudienceIdClaim, AudienceItem
 
 _AUDIENCE = "AUDIENCE#"
 _COUNT = "COUNT"
+_EXPIRING = "EXPIRING"
 
 
 class RevisionRaced(Exception):
@@ -175,6 +176,12 @@ def page(
     return Page(audiences, more=len(found) > limit)
 
 
+def expiring_audiences() -> Iterator[tuple[str, Audience]]:
+    """Every audience with a TTL, of every tenant, with its tenant: one index, however large the catalog."""
+    for item in AudienceItem.expiring_index.query(_EXPIRING):
+        yield item.pk, _to_audience(item)
+
+
 def list_audiences(tenant_id: str) -> list[Audience]:
     """Every audience of a tenant, in key order: for what needs all of them (the customer path's copy)."""
     return list(_all(tenant_id))
@@ -226,6 +233,7 @@ def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
                     dialect_attributes=created.dialect_attributes,
                     claims=set(created.claims) or None,
                     ttl_days=created.ttl_days,
+                    expiring=_EXPIRING if created.ttl_days else None,
                     created_key=_created_key(now, created.audience_id),
                 ),
                 condition=AudienceItem.pk.does_not_exist(),
@@ -275,8 +283,12 @@ def update_audience(tenant_id: str, current: Audience, wanted: Audience, actor: 
                     AudienceItem.enabled.set(wanted.enabled),
                     AudienceItem.name.set(wanted.name),
                     AudienceItem.dialect_attributes.set(wanted.dialect_attributes),
-                    AudienceItem.claims.set(set(wanted.claims) or None),
-                    AudienceItem.ttl_days.set(wanted.ttl_days),
+                    AudienceItem.claims.set(set(wanted.claims)) if wanted.claims else AudienceItem.claims.remove(),
+                    *(
+                        [AudienceItem.ttl_days.set(wanted.ttl_days), AudienceItem.expiring.set(_EXPIRING)]
+                        if wanted.ttl_days
+                        else [AudienceItem.ttl_days.remove(), AudienceItem.expiring.remove()]
+                    ),
                     AudienceItem.revision.set(wanted.revision),
                     AudienceItem.updated_at.set(now),
                     AudienceItem.updated_by.set(actor),

@@ -57,16 +57,23 @@ def _shard_of(user: UserRef) -> int:
     return hashlib.blake2b(f"{user.field}#{user.value}".encode(), digest_size=2).digest()[0] % SIZE_SHARDS
 
 
+def _qualified_in(tenant_id: str, external_id: str) -> str:
+    return f"{tenant_id}#{external_id}"
+
+
 def write(tenant_id: str, change: MembershipChange) -> Outcome:
     item = MembershipItem(_user_pk(tenant_id, change.user), change.external_id)
     set_state = [MembershipItem.state.set(change.state.value), MembershipItem.ts.set(change.ts)]
     if change.state is State.QUALIFIED:
+        set_state.append(MembershipItem.qualified_in.set(_qualified_in(tenant_id, change.external_id)))
         moves_size = MembershipItem.ts.does_not_exist() | (
             (MembershipItem.state == State.DISQUALIFIED.value) & (MembershipItem.ts < change.ts)
         )
         flipped = Outcome.QUALIFIED
     else:
-        moves_size = (MembershipItem.state == State.QUALIFIED.value) & (MembershipItem.ts <= change.ts)
+        set_state.append(MembershipItem.qualified_in.remove())
+        latest = MembershipItem.ts <= change.ts if change.expires is None else MembershipItem.ts == change.expires
+        moves_size = (MembershipItem.state == State.QUALIFIED.value) & latest
         flipped = Outcome.DISQUALIFIED
     shard = SizeShard(_shard_pk(tenant_id, _shard_of(change.user), change.external_id), "SIZE")
 
@@ -83,6 +90,8 @@ def write(tenant_id: str, change: MembershipChange) -> Outcome:
                 continue
             if failed_conditions(error)[:1] != [True]:  # the membership is the transaction's first item
                 raise
+            if change.expires is not None:
+                return Outcome.STALE  # the qualification it expires is no longer the one stored
             stored = error.cancellation_reasons[0].raw_item
 
         current = (State(stored["state"]["S"]), float(stored["ts"]["N"])) if stored else None
@@ -105,6 +114,15 @@ def write(tenant_id: str, change: MembershipChange) -> Outcome:
 
 def _back_off(attempt: int) -> None:
     time.sleep(random.uniform(0, _BASE_BACKOFF_SECONDS * 2**attempt))
+
+
+def qualified_before(tenant_id: str, external_id: str, cutoff: float) -> Iterator[tuple[UserRef, float]]:
+    """The audience's members qualified at a ts up to `cutoff`, oldest first: a key range of one index."""
+    for item in MembershipItem.qualified_since.query(
+        _qualified_in(tenant_id, external_id), MembershipItem.ts <= cutoff
+    ):
+        field, value = item.pk.removeprefix(f"{tenant_id}#").split("#", 1)
+        yield UserRef(field, value), float(item.ts)
 
 
 def user_memberships(tenant_id: str, user: UserRef) -> dict[str, tuple[State, float]]:

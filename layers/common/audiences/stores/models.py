@@ -11,7 +11,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from audiences.settings import Resource, Settings, get_settings
@@ -91,6 +91,16 @@ class ByCreation(GlobalSecondaryIndex):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class Expiring(GlobalSecondaryIndex):
+    """Every audience with a TTL, of every tenant: what the expiry sweep visits. Sparse: only they carry it."""
+
+    class Meta:
+        index_name = "Expiring"
+        projection = AllProjection()
+
+    expiring = UnicodeAttribute(hash_key=True)
+
+
 class AudienceItem(_Table):
     """pk=<tenant_id>, sk=AUDIENCE#<key>.
 
@@ -114,8 +124,10 @@ class AudienceItem(_Table):
     dialect_attributes = MapAttribute(default=dict)  # dialect -> JSON text the core never reads
     claims = UnicodeSetAttribute(null=True)  # each held by a Claim item; DynamoDB sets cannot be empty
     ttl_days = NumberAttribute(null=True)
+    expiring = UnicodeAttribute(null=True)  # EXPIRING when ttl_days is set: the Expiring index's key
     created_key = UnicodeAttribute(null=True)
     by_creation = ByCreation()
+    expiring_index = Expiring()
 
 
 class ExternalIdClaim(_Table):
@@ -153,6 +165,20 @@ class AudienceCount(_Table):
     audiences = NumberAttribute(default=0)
 
 
+class QualifiedSince(GlobalSecondaryIndex):
+    """An audience's qualified members by the ts that qualified them: who has expired is one key range.
+
+    Sparse: only qualified memberships carry `qualified_in`.
+    """
+
+    class Meta:
+        index_name = "QualifiedSince"
+        projection = KeysOnlyProjection()
+
+    qualified_in = UnicodeAttribute(hash_key=True)
+    ts = NumberAttribute(range_key=True)
+
+
 class MembershipItem(_Table):
     """pk=<tenant_id>#<identifier field>#<value>, sk=<external audience id>.
 
@@ -163,6 +189,8 @@ class MembershipItem(_Table):
 
     state = UnicodeAttribute()
     ts = NumberAttribute()
+    qualified_in = UnicodeAttribute(null=True)  # <tenant_id>#<external audience id>, while qualified
+    qualified_since = QualifiedSince()
 
 
 class SizeShard(_Table):
