@@ -95,6 +95,8 @@ def test_the_audience_is_in_the_shared_catalog_for_every_dialect(api, demo, adob
     assert [e["node"]["name"] for e in reply.body["data"]["customer"]["audiences"]["edges"]] == ["loyal_buyers"]
     assert adobe.call("GET", f"/external-audience/{audience_id}")[1]["size"] == 1
     assert api.call("GET", "/v3/segments/loyal_buyers", key=private).status == 200
+    listing = api.call("POST", "/v3/graphql", {"query": "{audiences {edges {node {name size}}}}"}, key=public).body
+    assert listing["data"]["audiences"]["edges"] == [{"node": {"name": "loyal_buyers", "size": 1}}]
     status, _, listed = respond(
         api.router, "GET", "/spaces/demo/audiences", [("authorization", f"Bearer {private}")], b""
     )
@@ -283,3 +285,41 @@ def test_an_upload_url_of_another_sandbox_is_not_found(api, demo, adobe):
     audience_id = adobe.create()["operationId"]
     dev = Adobe(api, demo["DEMO_PRIVATE_KEY"], sandbox="dev")
     assert dev.call("POST", f"/external-audience/{audience_id}/upload-url")[0] == 404
+
+
+def test_an_aws_failure_is_adobes_500_that_says_retrying_is_safe_and_creates_nothing(adobe):
+    from tests.aws_calls import AWS_FAULTS
+
+    AWS_FAULTS.arm(2, "before")  # the key and the tenant are read; the create's transaction fails
+    try:
+        status, error = adobe.call("POST", "/external-audience", request(customAudienceId="unlucky"))
+    finally:
+        AWS_FAULTS.disarm()
+    assert (status, error["report"]["errorCode"], error["title"]) == (500, "100970-500", "INTERNAL_SERVER_ERROR")
+    assert "retrying the same request is safe" in error["detail"]
+    assert catalog_store.get_audience("demo", "unlucky") is None
+    assert adobe.call("POST", "/external-audience", request(customAudienceId="unlucky"))[0] == 202
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("GET", "", None),
+        ("PATCH", "", {"description": "x"}),
+        ("DELETE", "", None),
+        ("POST", "/upload-url", None),
+        ("POST", "/runs", {"dataFilterStartTime": 0}),
+        ("GET", "/runs", None),
+        ("GET", "/runs/20260101T000000000Z-00000000", None),
+    ],
+)
+def test_every_audience_route_answers_another_tenants_audience_as_missing(api, demo, adobe, method, suffix, body):
+    from audiences.stores import tenants as tenant_store
+
+    theirs = adobe.create()["operationId"]
+    tenant_store.create_tenant(Tenant.of("other", email=Confidence.HIGH))
+    other = Adobe(api, auth.issue_key(Principal("other", Scope.PRIVATE)), org="other")
+    status, error = other.call(method, f"/external-audience/{theirs}{suffix}", body)
+    assert (status, error["report"]["errorCode"]) == (404, "100940-404")
+    assert other.call("POST", f"/external-audience/extend-ttl/{theirs}")[0] == 404
+    assert adobe.call("GET", f"/external-audience/{theirs}")[0] == 200  # untouched
