@@ -211,7 +211,9 @@ def bench_import_compute(scratch: Path) -> dict:
         )
         return run.stdout, time.perf_counter() - started, json.loads(run.stderr.splitlines()[-1])["peak_rss_mb"]
 
-    out, ours_wall, ours_peak = measured([sys.executable, "-m", "bench.compute", str(new_file), str(snapshot_file)])
+    out, ours_wall, ours_peak = measured(
+        [sys.executable, "-m", "bench.compute", "odp", str(snapshot_file), str(new_file)]
+    )
     ours = json.loads(out)
     shell = (
         f"comm -3 <(zcat {new_file} | tail -n +2 | cut -d, -f5 | LC_ALL=C sort -u) "
@@ -228,6 +230,99 @@ def bench_import_compute(scratch: Path) -> dict:
         "peak_rss_mb": ours_peak,
         "baseline_peak_rss_mb": base_peak,
         "target": "ratio <= 2 and peak RSS <= 256 MB",
+    }
+
+
+def bench_run_compute(scratch: Path) -> dict:
+    """An Adobe run's compute path: 1,000,000 rows over 4 gzip source files, typed fields, 1% churn."""
+    rng = random.Random(19)
+    members = [f"user-{n:09d}@example.com" for n in rng.sample(range(100_000_000), 1_010_000)]
+    previous, current = members[:1_000_000], members[:990_000] + members[1_000_000:]
+    rng.shuffle(current)
+    files = [scratch / f"part-{n}.csv.gz" for n in range(4)]
+    for n, path in enumerate(files):
+        with gzip.open(path, "wt", compresslevel=6) as out:
+            out.write("score,email\n")
+            out.writelines(f"{rng.randrange(1000) / 10},{member}\n" for member in current[n::4])
+    snapshot_file = scratch / "previous-emails.txt.gz"
+    with gzip.open(snapshot_file, "wt", compresslevel=6) as out:
+        out.writelines(f"{member}\n" for member in sorted(previous))
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(lambdas.LAYER_DIR), str(template.ROOT)])}
+
+    def measured(command: list[str]) -> tuple[str, float, float]:
+        started = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-m", "bench.peak", *command], env=env, check=True, capture_output=True, text=True
+        )
+        return run.stdout, time.perf_counter() - started, json.loads(run.stderr.splitlines()[-1])["peak_rss_mb"]
+
+    compute = [sys.executable, "-m", "bench.compute", "adobe", str(snapshot_file), *map(str, files)]
+    out, ours_wall, ours_peak = measured(compute)
+    ours = json.loads(out)
+    each = " ".join(f"<(zcat {path} | tail -n +2)" for path in files)
+    shell = f"comm -3 <(cat {each} | cut -d, -f2 | LC_ALL=C sort -u) <(zcat {snapshot_file} | LC_ALL=C sort) | wc -l"
+    out, base_wall, base_peak = measured(["bash", "-c", shell])
+    assert int(out) == ours["joined"] + ours["left"], (out, ours)
+    return {
+        "rows": ours["rows"],
+        "files": len(files),
+        "changes": ours["joined"] + ours["left"],
+        "ours_seconds": ours_wall,
+        "baseline_seconds": base_wall,
+        "ratio": ours_wall / base_wall,
+        "peak_rss_mb": ours_peak,
+        "baseline_peak_rss_mb": base_peak,
+        "target": "ratio <= 2 and peak RSS <= 256 MB",
+    }
+
+
+def bench_expiry_sweep() -> dict:
+    """A sweep of one TTL audience of 10,000 members, 1,000 of them expired, on moto."""
+    from audiences import expiry, memberships
+    from audiences.domain import DAY_SECONDS, OPERATOR, Audience, MembershipChange, State, UserRef
+    from audiences.stores import catalog as catalog_store
+
+    now = time.time()
+    with fresh_aws():
+        catalog_store.create_audience("demo", Audience("ttl_aud", "ttl", ttl_days=1), OPERATOR)
+        changes = [
+            MembershipChange(
+                UserRef("email", f"u{n}@x.com"), "ttl", State.QUALIFIED, now - (2 if n < 1000 else 0) * DAY_SECONDS
+            )
+            for n in range(10_000)
+        ]
+        for start in range(0, len(changes), 500):
+            memberships.apply("demo", changes[start : start + 500])
+        for n in range(1000):  # the baseline's copy of the expired members
+            lww_update(
+                boto3.client("dynamodb", region_name=provision.REGION),
+                f"base#email#u{n}@x.com",
+                "ttl",
+                "qualified",
+                now - 2 * DAY_SECONDS,
+            )
+        AWS_CALLS.reset()
+        started = time.perf_counter()
+        swept = expiry.sweep(now=now)
+        ours = time.perf_counter() - started
+        counts = AWS_CALLS.counts()
+        assert swept.expired == 1000, swept
+        dynamodb = boto3.client("dynamodb", region_name=provision.REGION)
+
+        def baseline():
+            for n in range(1000):
+                lww_update(dynamodb, f"base#email#u{n}@x.com", "ttl", "disqualified", now - DAY_SECONDS)
+
+        base = timed(baseline)
+    return {
+        "members": 10_000,
+        "expired": swept.expired,
+        "ours_seconds": ours,
+        "baseline_seconds": base,
+        "ratio": ours / base,
+        "aws_requests_per_expired": sum(counts.values()) / swept.expired,
+        "requests": dict(counts),
+        "target": "ratio <= 1.3; requests grow with the members expired, not the audience",
     }
 
 
@@ -386,6 +481,11 @@ def main() -> None:
     print("import compute: 1,000,000 rows …", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         results["import_compute"] = bench_import_compute(Path(scratch))
+    print("run compute: 1,000,000 rows over 4 files …", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        results["run_compute"] = bench_run_compute(Path(scratch))
+    print("expiry sweep: 1,000 of 10,000 members expired …", flush=True)
+    results["expiry_sweep"] = bench_expiry_sweep()
     print("import end to end: 10,000 members, 10% churn …", flush=True)
     results["import_end_to_end"] = bench_import_end_to_end()
     print("audience listing: 10,000 audiences, 200 a page …", flush=True)
@@ -401,6 +501,7 @@ def table(results: dict) -> str:
     ingest, query = results["ingest"], results["customer_query"]
     compute, end_to_end, cold = results["import_compute"], results["import_end_to_end"], results["cold_start"]
     listing = results["audience_listing"]
+    run, sweep = results["run_compute"], results["expiry_sweep"]
     rows = [
         ("scenario", "ours", "baseline", "ratio", "other", "target"),
         (
@@ -426,6 +527,22 @@ def table(results: dict) -> str:
             f"{compute['ratio']:.2f}x",
             f"peak RSS {compute['peak_rss_mb']:.0f} MB (coreutils {compute['baseline_peak_rss_mb']:.0f} MB)",
             compute["target"],
+        ),
+        (
+            "run compute 1M rows, 4 files",
+            f"{run['ours_seconds']:.2f}s",
+            f"{run['baseline_seconds']:.2f}s",
+            f"{run['ratio']:.2f}x",
+            f"peak RSS {run['peak_rss_mb']:.0f} MB (coreutils {run['baseline_peak_rss_mb']:.0f} MB)",
+            run["target"],
+        ),
+        (
+            "expiry sweep 1k of 10k",
+            f"{sweep['ours_seconds']:.2f}s",
+            f"{sweep['baseline_seconds']:.2f}s",
+            f"{sweep['ratio']:.2f}x",
+            f"{sweep['aws_requests_per_expired']:.3f} AWS req/expired",
+            sweep["target"],
         ),
         (
             "import end to end 10k",

@@ -1,10 +1,11 @@
 """The import compute path alone, in its own process so its peak RSS is its own.
 
-    python -m bench.compute <new.csv.gz> <previous snapshot .txt.gz>
+    python -m bench.compute odp <previous snapshot .txt.gz> <audience file .csv.gz>
+    python -m bench.compute adobe <previous snapshot .txt.gz> <source file>…
 
-Runs what audiences.importer runs before applying: stream and validate the file, sort it into
-runs, merge-diff with the previous snapshot while writing the next one. Prints one JSON line;
-bench.peak measures its memory.
+Runs what audiences.importer runs before applying: stream and validate the file (ODP's) or the
+files (an Adobe run's, read as one list), sort them into runs, merge-diff with the previous
+snapshot while writing the next one. Prints one JSON line; bench.peak measures its memory.
 """
 
 from __future__ import annotations
@@ -14,27 +15,43 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+from audiences.adobe.audiences import Definition
+from audiences.adobe.source_file import SourceFile
 from audiences.diff import DiffCounts, SortedRuns, diff, written
 from audiences.domain import Audience, Confidence, Tenant
-from audiences.member_files import FileContext
+from audiences.member_files import FileContext, MemberFiles
 from audiences.odp.audience_file import AudienceFile
 
+ADOBE_FIELDS = [{"name": "email", "type": "string", "identityNs": "email"}, {"name": "score", "type": "number"}]
 
-def main(new_file: str, snapshot_file: str) -> None:
+
+def _open(path: str, reader, context: FileContext):
+    return reader(open(path, "rb"), Path(path).stat().st_size, context)
+
+
+def main(kind: str, snapshot_file: str, *files: str) -> None:
     started = time.perf_counter()
-    tenant = Tenant.of("bench", fs_user_id=Confidence.HIGH)
-    counts = DiffCounts()
-    with open(new_file, "rb") as body, tempfile.TemporaryDirectory() as scratch:
-        audience = Audience("bench_audience", "bench")
-        audience_file = AudienceFile(
-            body, Path(new_file).stat().st_size, FileContext(tenant, audience, time.time(), 300)
+    tenant = Tenant.of("bench", fs_user_id=Confidence.HIGH, email=Confidence.HIGH)
+    if kind == "odp":
+        context = FileContext(tenant, Audience("bench_audience", "bench"), time.time(), 300)
+        [only] = files
+        members = _open(only, AudienceFile, context)
+    else:
+        definition = Definition(
+            "prod", ADOBE_FIELDS, {"path": "d", "type": "folder"}, False, [], [], "people", "", "", None
         )
+        audience = Audience("bench_audience", "bench", dialect_attributes=definition.attributes())
+        context = FileContext(tenant, audience, time.time(), 300)
+        members = MemberFiles([(Path(path).name, partial(_open, path, SourceFile, context)) for path in files])
+    counts = DiffCounts()
+    with tempfile.TemporaryDirectory() as scratch:
         runs = SortedRuns(Path(scratch))
-        runs.add_all(audience_file.members())
-        if audience_file.errors.count:
-            raise SystemExit(f"invalid bench file: {audience_file.errors.first}")
+        runs.add_all(members.members())
+        if members.errors.count:
+            raise SystemExit(f"invalid bench file: {members.errors.first}")
         with (
             gzip.open(snapshot_file, "rt", encoding="utf-8") as previous,
             gzip.open(Path(scratch) / "next.txt.gz", "wt", encoding="utf-8", compresslevel=1) as snapshot,
@@ -45,7 +62,7 @@ def main(new_file: str, snapshot_file: str) -> None:
     print(
         json.dumps(
             {
-                "rows": audience_file.rows,
+                "rows": members.rows,
                 "joined": counts.joined,
                 "left": counts.left,
                 "unchanged": counts.unchanged,

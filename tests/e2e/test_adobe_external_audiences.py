@@ -227,3 +227,58 @@ def test_expired_members_leave_answers_at_once_and_sizes_at_the_local_sweep(stac
     ) != 1:
         assert time.monotonic() < deadline, f"the local sweep never expired the old member (size {size})"
         time.sleep(0.3)
+
+
+def test_run_rules_on_the_local_stack_empty_window_rejoining_and_guardrails(stack, admin):
+    assert admin("tenants", "create", "aeprules", "--identifier", "email=high").returncode == 0
+    token = new_key(admin, "aeprules", "private")
+    ais = f"{stack.api_url}/data/core/ais"
+    session = requests.Session()
+    session.headers.update(
+        {"Authorization": f"Bearer {token}", "x-api-key": "c", "x-gw-ims-org-id": "aeprules", "x-sandbox-name": "prod"}
+    )
+    body = {
+        "name": "Rules",
+        "fields": [{"name": "email", "type": "string", "identityNs": "email"}],
+        "sourceSpec": {"path": "rules/members.csv", "type": "file"},
+        "originName": "CUSTOM_UPLOAD",
+    }
+    audience_url = (
+        f"{ais}/external-audience/"
+        + session.post(f"{ais}/external-audience", json=body, timeout=10).json()["operationId"]
+    )
+
+    def start(**window) -> requests.Response:
+        return session.post(f"{audience_url}/runs", json={"dataFilterStartTime": 0} | window, timeout=10)
+
+    def ended(run_id: str) -> dict:
+        deadline = time.monotonic() + 20
+        while (got := session.get(f"{audience_url}/runs/{run_id}", timeout=10).json())["status"] == "PROCESSING":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        return got
+
+    def members(text: str) -> None:
+        target = session.post(f"{audience_url}/upload-url", json={}, timeout=10).json()
+        assert requests.put(target["url"], data=f"email\n{text}".encode(), timeout=10).status_code == 200
+
+    empty = start(dataFilterStartTime=1, dataFilterEndTime=2)  # a window no file is in
+    assert empty.status_code == 200
+    assert ended(empty.json()["runId"])["message"].startswith("no file was uploaded to adobe/prod/rules/members.csv")
+
+    members("a@x.com\nb@x.com\n")
+    # One run at a time is tested in tests/integration/test_adobe_runs.py: here the local stack may
+    # finish a run before the next request arrives, so a second POST cannot be made to overlap.
+    assert ended(start().json()["runId"])["counts"]["qualified"] == 2
+    members("a@x.com\n")  # b leaves
+    assert ended(start().json()["runId"])["counts"]["disqualified"] == 1
+    members("a@x.com\nb@x.com\n")  # b joins again
+    assert ended(start().json()["runId"])["counts"] == {"rows": 2, "qualified": 1, "disqualified": 0, "unchanged": 1}
+
+    for _ in range(6):  # 4 runs so far today; the guardrail is 10 per audience
+        assert ended(start().json()["runId"])["status"] == "SUCCESS"
+    refused = start()
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert refused.json()["title"] == "TOO_MANY_REQUESTS"
+    oldest_first = session.get(f"{audience_url}/runs", params={"sortBy": "createdAt", "limit": 1}, timeout=10).json()
+    assert oldest_first["runs"][0]["runId"] == empty.json()["runId"] and oldest_first["_page"]["totalCount"] == 10
