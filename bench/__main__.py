@@ -190,6 +190,16 @@ def bench_customer_query(functions) -> dict:
     }
 
 
+def measured(command: list[str]) -> tuple[str, float, float]:
+    """stdout, wall seconds and peak RSS (MB) of a command, through bench.peak."""
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(lambdas.LAYER_DIR), str(template.ROOT)])}
+    started = time.perf_counter()
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.peak", *command], env=env, check=True, capture_output=True, text=True
+    )
+    return run.stdout, time.perf_counter() - started, json.loads(run.stderr.splitlines()[-1])["peak_rss_mb"]
+
+
 def bench_import_compute(scratch: Path) -> dict:
     rng = random.Random(13)
     members = [f"user-{n:09d}" for n in rng.sample(range(100_000_000), 1_010_000)]
@@ -201,16 +211,6 @@ def bench_import_compute(scratch: Path) -> dict:
         out.writelines(f"passthrough,qualify,bench,{T},{member}\n" for member in current)
     with gzip.open(snapshot_file, "wt", compresslevel=6) as out:
         out.writelines(f"{member}\n" for member in sorted(previous))
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(lambdas.LAYER_DIR), str(template.ROOT)])}
-
-    def measured(command: list[str]) -> tuple[str, float, float]:
-        """stdout, wall seconds and peak RSS (MB) of a command, through bench.peak."""
-        started = time.perf_counter()
-        run = subprocess.run(
-            [sys.executable, "-m", "bench.peak", *command], env=env, check=True, capture_output=True, text=True
-        )
-        return run.stdout, time.perf_counter() - started, json.loads(run.stderr.splitlines()[-1])["peak_rss_mb"]
-
     out, ours_wall, ours_peak = measured(
         [sys.executable, "-m", "bench.compute", "odp", str(snapshot_file), str(new_file)]
     )
@@ -247,15 +247,6 @@ def bench_run_compute(scratch: Path) -> dict:
     snapshot_file = scratch / "previous-emails.txt.gz"
     with gzip.open(snapshot_file, "wt", compresslevel=6) as out:
         out.writelines(f"{member}\n" for member in sorted(previous))
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(lambdas.LAYER_DIR), str(template.ROOT)])}
-
-    def measured(command: list[str]) -> tuple[str, float, float]:
-        started = time.perf_counter()
-        run = subprocess.run(
-            [sys.executable, "-m", "bench.peak", *command], env=env, check=True, capture_output=True, text=True
-        )
-        return run.stdout, time.perf_counter() - started, json.loads(run.stderr.splitlines()[-1])["peak_rss_mb"]
-
     compute = [sys.executable, "-m", "bench.compute", "adobe", str(snapshot_file), *map(str, files)]
     out, ours_wall, ours_peak = measured(compute)
     ours = json.loads(out)

@@ -36,6 +36,30 @@ def drain(functions, limit: int = 20) -> int:
     return received
 
 
+def crash_then_redeliver(functions, fault: tuple[int, str] | None) -> list[str]:
+    """Take the one queued message, process it with `fault` armed (a crash before or after that
+    AWS call), then let the queue redeliver until done; returns the AWS calls of the first try."""
+    from tests.aws_calls import AWS_CALLS, AWS_FAULTS
+
+    poller = imports_poller(functions)
+    queue = {"QueueUrl": poller.queue_url}
+    [message] = poller.sqs.receive_message(**queue, VisibilityTimeout=0, AttributeNames=["All"])["Messages"]
+    if fault:
+        AWS_FAULTS.arm(*fault)
+    AWS_CALLS.reset()
+    try:
+        functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})
+    except Exception:
+        assert fault, "only an injected crash may fail the import"
+    finally:
+        fired = AWS_FAULTS.fired
+        AWS_FAULTS.disarm()
+    calls = list(AWS_CALLS.calls)
+    assert fired or not fault, f"the crash {fault} never happened"
+    drain(functions)  # the redelivery
+    return calls
+
+
 def one_huge_line(total_bytes: int) -> bytes:
     """The reported file: a valid header, then one line of `total_bytes`, gzipped to about 1% of it."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container

@@ -12,9 +12,8 @@ from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
 from local.provision import REGION
-from tests.aws_calls import AWS_CALLS, AWS_FAULTS
 from tests.conftest import PLAN
-from tests.integration.imports_helpers import drain, imports_poller
+from tests.integration.imports_helpers import crash_then_redeliver, drain
 from tests.integration.test_adobe_api import Adobe, request
 
 BEFORE, AFTER = ["a", "b", "c"], ["b", "c", "d", "e"]
@@ -47,23 +46,7 @@ def run_second(functions, adobe: Adobe, audience_id: str, tenant_id: str, fault:
     put_members(tenant_id, "second.csv", AFTER)
     drain(functions)  # the upload's own notification, which starts nothing
     assert adobe.call("POST", f"/external-audience/{audience_id}/runs", {"dataFilterStartTime": 0})[0] == 200
-    poller = imports_poller(functions)
-    queue = {"QueueUrl": poller.queue_url}
-    [message] = poller.sqs.receive_message(**queue, VisibilityTimeout=0, AttributeNames=["All"])["Messages"]
-    if fault:
-        AWS_FAULTS.arm(*fault)
-    AWS_CALLS.reset()
-    try:
-        functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})
-    except Exception:
-        assert fault, "only an injected crash may fail the run"
-    finally:
-        fired = AWS_FAULTS.fired
-        AWS_FAULTS.disarm()
-    calls = list(AWS_CALLS.calls)
-    assert fired or not fault, f"the crash {fault} never happened"
-    drain(functions)  # the redelivery
-    return calls
+    return crash_then_redeliver(functions, fault)
 
 
 def assert_converged(tenant_id: str, context: str) -> None:

@@ -9,8 +9,7 @@ from audiences.domain import OPERATOR, Audience, Confidence, ImportStatus, Tenan
 from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
-from tests.aws_calls import AWS_CALLS, AWS_FAULTS
-from tests.integration.imports_helpers import csv_gz, drain, imports_poller, upload
+from tests.integration.imports_helpers import crash_then_redeliver, csv_gz, drain, upload
 
 BEFORE, AFTER = ["a", "b", "c"], ["b", "c", "d", "e"]
 
@@ -27,23 +26,7 @@ def tenant_with_a_first_import(functions, tenant_id: str) -> str:
 def run_second_import(functions, key: str, fault: tuple[int, str] | None) -> list[str]:
     """The second upload's import, crashed as `fault` says, then redelivered; returns its AWS calls."""
     upload(csv_gz(AFTER), key=key)
-    poller = imports_poller(functions)
-    queue = {"QueueUrl": poller.queue_url}
-    [message] = poller.sqs.receive_message(**queue, VisibilityTimeout=0, AttributeNames=["All"])["Messages"]
-    if fault:
-        AWS_FAULTS.arm(*fault)
-    AWS_CALLS.reset()
-    try:
-        functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})
-    except Exception:
-        assert fault, "only an injected crash may fail the import"
-    finally:
-        fired = AWS_FAULTS.fired
-        AWS_FAULTS.disarm()
-    calls = list(AWS_CALLS.calls)
-    assert fired or not fault, f"the crash {fault} never happened"
-    drain(functions)  # the redelivery
-    return calls
+    return crash_then_redeliver(functions, fault)
 
 
 def assert_converged(tenant_id: str, context: str) -> None:

@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 
-from audiences.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from audiences.errors import InvalidInput, PayloadTooLarge, Problem, UnsupportedMediaType
 
 MAX_NESTING = 32  # arrays and objects inside each other; the deepest body any dialect needs is 4
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -84,3 +84,24 @@ def _check_text(text: str, where: str) -> None:
             f"the request body holds a lone UTF-16 surrogate (\\ud800-\\udfff without its pair){place}: "
             "send valid Unicode, escaping a character outside the Basic Multilingual Plane as a surrogate pair"
         )
+
+
+def json_object(body: str | None) -> dict:
+    """A body that must be one JSON object, decoded as decode_json does."""
+    document = decode_json(body)
+    if not isinstance(document, dict):
+        raise InvalidInput("the body must be a JSON object", (Problem("body", "must be a JSON object"),))
+    return document
+
+
+def unknown_fields(document: dict, allowed: set[str], problems: list[Problem], where: str = "") -> None:
+    """A problem for each field of `document` (at `where`) that is not `allowed`."""
+    for field in sorted(set(document) - allowed):
+        path = f"{where}.{field}" if where else field
+        problems.append(Problem(path, f"is not a field here (allowed: {', '.join(sorted(allowed))})"))
+
+
+def refuse(problems: list[Problem]) -> None:
+    """InvalidInput listing every problem, if there is any."""
+    if problems:
+        raise InvalidInput(f"{len(problems)} problem(s) with the request", tuple(problems))

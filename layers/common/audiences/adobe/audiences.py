@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from audiences.domain import AUDIENCE_KEY, Audience, key_from_name
 from audiences.errors import InvalidInput, Problem, Unprocessable
-from audiences.json_bodies import decode_json
+from audiences.json_bodies import json_object, refuse, unknown_fields
 
 DIALECT = "adobe"
 SANDBOX = re.compile(r"[a-z0-9-]{1,64}")
@@ -91,23 +91,6 @@ def checked_sandbox(name: str) -> str:
     return name
 
 
-def json_object(body: str | None) -> dict:
-    document = decode_json(body)
-    if not isinstance(document, dict):
-        raise InvalidInput("the body must be a JSON object", (Problem("body", "must be a JSON object"),))
-    return document
-
-
-def refuse(problems: list[Problem]) -> None:
-    if problems:
-        raise InvalidInput(f"{len(problems)} problem(s) with the request", tuple(problems))
-
-
-def unknown_fields(document: dict, allowed: set[str], problems: list[Problem]) -> None:
-    for field in sorted(set(document) - allowed):
-        problems.append(Problem(field, f"is not a field of this request (allowed: {', '.join(sorted(allowed))})"))
-
-
 def _text(document: dict, field: str, problems: list[Problem], limit: int, required: bool = False) -> str | None:
     value = document.get(field)
     if value is None:
@@ -155,7 +138,7 @@ def _fields(value: object, problems: list[Problem]) -> list[dict]:
         if not isinstance(field, dict):
             problems.append(Problem(where, "must be an object with name and type"))
             continue
-        _unknown_in(field, {"name", "type", "identityNs", "labels"}, where, problems)
+        unknown_fields(field, {"name", "type", "identityNs", "labels"}, problems, where)
         name = field.get("name")
         if not isinstance(name, str) or not 0 < len(name) <= MAX_TEXT_CHARS or "," in name:
             problems.append(Problem(f"{where}.name", f"must be 1 to {MAX_TEXT_CHARS} characters, without a comma"))
@@ -179,11 +162,6 @@ def _fields(value: object, problems: list[Problem]) -> list[dict]:
     return fields
 
 
-def _unknown_in(document: dict, allowed: set[str], where: str, problems: list[Problem]) -> None:
-    for field in sorted(set(document) - allowed):
-        problems.append(Problem(f"{where}.{field}", f"is not allowed here (allowed: {', '.join(sorted(allowed))})"))
-
-
 def _source_spec(value: object, problems: list[Problem]) -> tuple[dict, bool]:
     """Either {"params": {...}} or the same keys flat; Adobe's docs show both."""
     nested = isinstance(value, dict) and set(value) == {"params"}
@@ -192,7 +170,7 @@ def _source_spec(value: object, problems: list[Problem]) -> tuple[dict, bool]:
     if not isinstance(spec, dict):
         problems.append(Problem(where, "must be an object with path and type"))
         return {}, nested
-    _unknown_in(spec, set(SOURCE_SPEC_KEYS), where, problems)
+    unknown_fields(spec, set(SOURCE_SPEC_KEYS), problems, where)
     path = spec.get("path")
     if not isinstance(path, str) or not 0 < len(path) <= MAX_TEXT_CHARS or re.search(r"\s", path):
         problems.append(Problem(f"{where}.path", f"is required: 1 to {MAX_TEXT_CHARS} characters without spaces"))
@@ -342,7 +320,7 @@ def _field_labels(value: object, problems: list[Problem]) -> dict[str, list[str]
         if not isinstance(field, dict) or not isinstance(field.get("name"), str):
             problems.append(Problem(where, "must be an object with the field's name and its labels"))
             continue
-        _unknown_in(field, {"name", "type", "identityNs", "labels"}, where, problems)
+        unknown_fields(field, {"name", "type", "identityNs", "labels"}, problems, where)
         relabelled[field["name"]] = _labels(field.get("labels", []), f"{where}.labels", problems)
     return relabelled
 

@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from audiences.adobe.audiences import json_object, refuse, unknown_fields
 from audiences.domain import Audience, ImportRecord, ImportStatus
 from audiences.errors import Problem
+from audiences.json_bodies import json_object, refuse, unknown_fields
 
 RUNS_PER_AUDIENCE_PER_DAY = 10  # Adobe's guardrails
 RUNS_PER_SANDBOX_PER_DAY = 100

@@ -14,7 +14,7 @@ from datetime import datetime
 from audiences.catalog import Order, Page, position
 from audiences.domain import AUDIENCE_KEY, Audience, key_from_name
 from audiences.errors import InvalidInput, Problem
-from audiences.json_bodies import decode_json
+from audiences.json_bodies import json_object, refuse, unknown_fields
 
 DIALECT = "segment"  # the key of Segment's attributes (its `definition`) in the catalog
 MAX_NAME_CHARS = 255
@@ -33,13 +33,6 @@ def checked_path_param(name: str, value: str) -> str:
             (Problem(name, f"must be 1 to {MAX_PATH_PARAM_CHARS} characters"),),
         )
     return value
-
-
-def _object(body: str | None) -> dict:
-    document = decode_json(body)
-    if not isinstance(document, dict):
-        raise InvalidInput("the body must be a JSON object", (Problem("body", "must be a JSON object"),))
-    return document
 
 
 def _name(value: object, problems: list[Problem]) -> str:
@@ -77,20 +70,10 @@ def _definition(value: object, problems: list[Problem]) -> dict[str, str]:
     return {DIALECT: text}
 
 
-def _unknown(document: dict, allowed: set[str], problems: list[Problem]) -> None:
-    for field in sorted(set(document) - allowed):
-        problems.append(Problem(field, f"is not a field of this request (allowed: {', '.join(sorted(allowed))})"))
-
-
-def _refuse(problems: list[Problem]) -> None:
-    if problems:
-        raise InvalidInput(f"{len(problems)} problem(s) with the request", tuple(problems))
-
-
 def parse_create(body: str | None) -> Audience:
-    document = _object(body)
+    document = json_object(body)
     problems: list[Problem] = []
-    _unknown(document, _CREATE_FIELDS, problems)
+    unknown_fields(document, _CREATE_FIELDS, problems)
     if "name" not in document:
         problems.append(Problem("name", "is required"))
     name = _name(document.get("name"), problems) if "name" in document else ""
@@ -100,7 +83,7 @@ def parse_create(body: str | None) -> Audience:
     key = document.get("key", key_from_name(name) if name else "")
     if ("key" in document or name) and (not isinstance(key, str) or not AUDIENCE_KEY.fullmatch(key)):
         problems.append(Problem("key", "must be 1 to 64 characters of a-z, 0-9 and _"))
-    _refuse(problems)
+    refuse(problems)
     return Audience(
         key=key,
         external_id=key,
@@ -126,14 +109,14 @@ class Patch:
 
 
 def parse_patch(body: str | None) -> Patch:
-    document = _object(body)
+    document = json_object(body)
     problems: list[Problem] = []
-    _unknown(document, _PATCH_FIELDS, problems)
+    unknown_fields(document, _PATCH_FIELDS, problems)
     if not set(document) & _PATCH_FIELDS:
         problems.append(Problem("body", f"must name at least one of {', '.join(sorted(_PATCH_FIELDS))}"))
     readers = {"name": _name, "description": _description, "enabled": _enabled, "definition": _definition}
     fields = {field: readers[field](document[field], problems) for field in _PATCH_FIELDS if field in document}
-    _refuse(problems)
+    refuse(problems)
     return Patch(fields)
 
 
