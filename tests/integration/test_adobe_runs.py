@@ -181,3 +181,30 @@ def test_runs_of_another_sandbox_are_not_found_and_bad_windows_are_400(api, demo
     assert (status, error["report"]["details"][0]["field"]) == (400, "dataFilterEndTime")
     assert adobe.call("POST", f"/external-audience/{audience_id}/runs", {})[0] == 400
     assert adobe.call("GET", f"/external-audience/{audience_id}/runs/nope")[0] == 404
+
+
+def test_a_dead_lettered_run_ends_failed_saying_why_and_frees_the_audience(functions, adobe):
+    from tests.integration.imports_helpers import imports_poller
+
+    audience_id = new_audience(adobe)
+    drain(functions)  # S3's test event of the new bucket notification
+    started = run(adobe, audience_id, 0)
+    poller = imports_poller(functions)
+    [message] = poller.sqs.receive_message(QueueUrl=poller.queue_url, AttributeNames=["All"])["Messages"]
+    result = functions["ImportsGiveUpFunction"].invoke(
+        {"Records": [poller.event_record(message)]}
+    )  # every attempt died
+    assert result == {"batchItemFailures": []}, result
+    got = adobe.call("GET", f"/external-audience/{audience_id}/runs/{started['runId']}")[1]
+    assert got["status"] == "FAILED"
+    assert got["message"].startswith("given up after 10 attempts (last failure: none reported")
+    assert got["message"].endswith("start a new run to retry")
+    assert run(adobe, audience_id, 0)["status"] == "PROCESSING"  # the audience is free for the next run
+    functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})  # a late delivery
+    assert adobe.call("GET", f"/external-audience/{audience_id}/runs/{started['runId']}")[1]["status"] == "FAILED"
+
+
+def test_a_dead_lettered_extend_ttl_is_logged_and_changes_nothing(functions, adobe):
+    from audiences import importer
+
+    assert importer.give_up(importer.Reconfirm("demo", "drops", 1.0)) is None
