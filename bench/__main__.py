@@ -346,7 +346,7 @@ def bench_import_end_to_end() -> dict:
         AWS_CALLS.reset()
         ours = timed(lambda: importer.process(second_upload, lambda: 900, AudienceFile))
         record = importer.import_store.get("demo", second_upload.import_id)
-        written = AWS_CALLS.writes_to(MEMBERSHIPS)
+        written = AWS_CALLS.items_written(MEMBERSHIPS)
         changes = record.qualified + record.disqualified
         counts = AWS_CALLS.counts()
         dynamodb = boto3.client("dynamodb", region_name=provision.REGION)

@@ -1,7 +1,7 @@
 """Counting AWS API calls with a botocore event hook, for tests and benchmarks.
 
-Every botocore session (boto3's, PynamoDB's) copies BUILTIN_HANDLERS when it is created, as
-moto relies on too: importing this module before any session exists makes every client count.
+Every botocore session (boto3's, PynamoDB's) copies BUILTIN_HANDLERS when it is created, as moto
+relies on too: importing this module before any session exists makes every client count.
 """
 
 from __future__ import annotations
@@ -9,52 +9,75 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from dataclasses import dataclass
 
 from botocore.handlers import BUILTIN_HANDLERS
+
+_SINGLE_WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str  # "dynamodb.TransactWriteItems"
+    thread: str
+    written: tuple[str, ...] = ()  # the table of every item the request writes, once per item
+    transactional: bool = False
 
 
 class AwsCalls:
     def __init__(self) -> None:
-        self.calls: list[str] = []
-        self.tables: list[str | None] = []
-        self.threads: list[str] = []
+        self._lock = threading.Lock()
+        self.log: list[Call] = []
 
     def __call__(self, model, params=None, **_) -> None:
-        self.calls.append(f"{model.service_model.service_name}.{model.name}")
-        self.tables.append(_table_of(params) if model.service_model.service_name == "dynamodb" else None)
-        self.threads.append(threading.current_thread().name)
+        service = model.service_model.service_name
+        written = _written(model.name, params) if service == "dynamodb" else ()
+        transactional = model.name.startswith("Transact")
+        call = Call(f"{service}.{model.name}", threading.current_thread().name, written, transactional)
+        with self._lock:
+            self.log.append(call)
+
+    @property
+    def calls(self) -> list[str]:
+        return [call.name for call in self.log]
 
     def reset(self) -> None:
-        self.calls.clear()
-        self.tables.clear()
-        self.threads.clear()
+        with self._lock:
+            self.log.clear()
 
     def counts(self) -> Counter:
         return Counter(self.calls)
 
     def threads_of(self, call: str) -> set[str]:
         """The threads that made `call` ("dynamodb.BatchGetItem"): more than one when sent concurrently."""
-        return {thread for made, thread in zip(self.calls, self.threads, strict=True) if made == call}
+        return {made.thread for made in self.log if made.name == call}
 
-    def writes_to(self, table: str) -> int:
-        """Requests that wrote an item of `table`; a transaction counts once per item of it."""
-        return sum(
-            1
-            for call, written in zip(self.calls, self.tables, strict=True)
-            if written == table and call in ("dynamodb.UpdateItem", "dynamodb.PutItem", "dynamodb.TransactWriteItems")
-        )
+    def items_per_request(self, call: str) -> list[int]:
+        """How many items each `call` wrote, in order."""
+        return [len(made.written) for made in self.log if made.name == call]
+
+    def items_written(self, table: str) -> int:
+        """Items of `table` written by every request; a transaction counts once per item of it."""
+        return sum(made.written.count(table) for made in self.log)
+
+    def write_units(self, table: str) -> int:
+        """DynamoDB write request units for `table`, items assumed ≤ 1 KB: 1 an item, 2 in a transaction."""
+        return sum(made.written.count(table) * (2 if made.transactional else 1) for made in self.log)
 
 
-def _table_of(params) -> str | None:
+def _written(operation: str, params) -> tuple[str, ...]:
     try:
         body = json.loads(params["body"])
     except (TypeError, KeyError, ValueError):
-        return None
-    if "TableName" in body:
-        return body["TableName"]
-    items = body.get("TransactItems", [])
-    names = {next(iter(item.values()))["TableName"] for item in items}
-    return names.pop() if len(names) == 1 else None
+        return ()
+    if operation in _SINGLE_WRITES:
+        return (body["TableName"],)
+    if operation == "TransactWriteItems":
+        operations = (next(iter(item.items())) for item in body["TransactItems"])
+        return tuple(op["TableName"] for kind, op in operations if kind != "ConditionCheck")
+    if operation == "BatchWriteItem":
+        return tuple(table for table, requests in body["RequestItems"].items() for _ in requests)
+    return ()
 
 
 AWS_CALLS = AwsCalls()

@@ -48,13 +48,15 @@ class AwsFaults:
 
 
 class DynamoDbConflicts:
-    """Answers the next N TransactWriteItems as DynamoDB does when another transaction holds an item.
+    """Answers the next N TransactWriteItems as DynamoDB does when another transaction holds an item
+    (or with another cancellation `code`: "ThrottlingError", …) for its first item.
 
     A before-call handler's answer replaces the request: AWS never sees it.
     """
 
     def __init__(self) -> None:
         self.remaining = 0
+        self.code = "TransactionConflict"
         self._lock = threading.Lock()
 
     def __call__(self, model, params, **_):
@@ -64,7 +66,7 @@ class DynamoDbConflicts:
             if self.remaining <= 0:
                 return None
             self.remaining -= 1
-        reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+        reasons = [{"Code": self.code, "Message": f"{self.code} for the item"}]
         items = json.loads(params["body"])["TransactItems"]  # params: the serialized request
         reasons += [{"Code": "None"}] * (len(items) - 1)
         parsed = {

@@ -10,7 +10,7 @@ import pytest
 from graphql import GraphQLError, parse
 
 from audiences import cache
-from audiences.domain import OPERATOR
+from audiences.domain import OPERATOR, Audience
 from audiences.odp.graphql import QueryLimits
 from audiences.stores import catalog as catalog_store
 from tests.integration.helpers import CUSTOMER_QUERY, audience_names, customer_query, event, segment
@@ -54,6 +54,72 @@ def test_subset_restricts_the_answer(api, demo):
     setup_audiences(api, demo, ("vip_users", "vip"), ("churn_risk", "churn"))
     send(api, demo, event("qualify", "u1", "vip", T), event("qualify", "u1", "churn", T))
     assert audience_names(query(api, demo, customer_query("u1", subset=["vip_users", "unknown"]))) == ["vip_users"]
+
+
+def test_each_audiences_field_keeps_its_own_subset_of_one_read(api, demo, aws_calls):
+    setup_audiences(api, demo, ("vip_users", "vip"), ("churn_risk", "churn"), ("newsletter", "news"))
+    send(api, demo, *(event("qualify", "u1", ext, T) for ext in ("vip", "churn", "news")))
+    query(api, demo, customer_query("u1"))  # loads the catalog copy
+    aws_calls.reset()
+    body = query(
+        api,
+        demo,
+        {
+            "query": 'query($v: [String]) {customer(fs_user_id: "u1") {a: audiences(subset: $v) {edges {node {name}}} '
+            'b: audiences(subset: ["churn_risk", null]) {edges {node {name}}}}}',
+            "variables": {"v": ["vip_users", "newsletter"]},
+        },
+    )
+    customer = body["data"]["customer"]
+    assert [edge["node"]["name"] for edge in customer["a"]["edges"]] == ["newsletter", "vip_users"]
+    assert [edge["node"]["name"] for edge in customer["b"]["edges"]] == ["churn_risk"]
+    assert aws_calls.counts() == {"dynamodb.BatchGetItem": 1}  # the union of the subsets
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'query($s: [String]) {customer(fs_user_id: "u1") {...F}} '
+        "fragment F on Customer {audiences(subset: $s) {edges {node {name}}}}",
+        'query($s: [String]) {customer(fs_user_id: "u1") '
+        "{audiences(subset: $s) {edges {node {name}}} all: audiences {edges {node {name}}}}}",
+    ],
+    ids=["fragment", "a field without a subset"],
+)
+def test_what_the_look_ahead_cannot_bound_reads_the_whole_partition(api, demo, aws_calls, text):
+    setup_audiences(api, demo, ("vip_users", "vip"), ("churn_risk", "churn"))
+    send(api, demo, event("qualify", "u1", "vip", T), event("qualify", "u1", "churn", T))
+    query(api, demo, customer_query("u1"))  # loads the catalog copy
+    aws_calls.reset()
+    body = query(api, demo, {"query": text, "variables": {"s": ["vip_users"]}})
+    assert "errors" not in body, body
+    customer = body["data"]["customer"]
+    assert [edge["node"]["name"] for edge in customer["audiences"]["edges"]] == ["vip_users"]
+    assert aws_calls.counts() == {"dynamodb.Query": 1}
+
+
+def test_an_unknown_customer_with_a_subset_is_odps_invalid_identifier(api, demo):
+    setup_audiences(api, demo, ("vip_users", "vip"))
+    body = query(api, demo, customer_query("nobody", subset=["vip_users"]))
+    assert body["data"] == {"customer": None}
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_IDENTIFIER_EXCEPTION"
+    assert body["errors"][0]["path"] == ["customer"]
+
+
+def test_a_key_learned_absent_shows_once_the_catalog_copy_is_refreshed(api, demo):
+    send(api, demo, event("qualify", "u1", "late", T))
+    assert audience_names(query(api, demo, customer_query("u1", subset=["late_segment"]))) == []
+    catalog_store.create_audience("demo", Audience("late_segment", "late"), OPERATOR)  # by another container
+    assert audience_names(query(api, demo, customer_query("u1", subset=["late_segment"]))) == []
+    cache.clear_all()  # CATALOG_CACHE_SECONDS later
+    assert audience_names(query(api, demo, customer_query("u1", subset=["late_segment"]))) == ["late_segment"]
+
+
+def test_a_key_never_asked_for_is_found_at_once(api, demo):
+    send(api, demo, event("qualify", "u1", "late", T))
+    assert audience_names(query(api, demo, customer_query("u1"))) == []  # the copy is loaded
+    catalog_store.create_audience("demo", Audience("late_segment", "late"), OPERATOR)  # by another container
+    assert audience_names(query(api, demo, customer_query("u1", subset=["late_segment"]))) == ["late_segment"]
 
 
 def test_disqualified_audience_disappears(api, demo):

@@ -7,7 +7,7 @@ from collections import Counter
 from audiences import cache
 from audiences.domain import OPERATOR, Audience
 from audiences.stores import catalog as catalog_store
-from tests.integration.helpers import customer_query, event, segment
+from tests.integration.helpers import audience_names, customer_query, event, segment
 
 T = 1_748_851_070
 
@@ -18,12 +18,23 @@ def upload(api, demo, aws_calls, batch) -> Counter:
     return aws_calls.counts()
 
 
-def test_joining_and_leaving_cost_one_transaction_each_plus_one_archive_object(api, demo, aws_calls):
+def test_joining_and_leaving_share_transactions_plus_one_archive_object(api, demo, aws_calls):
     upload(api, demo, aws_calls, event("qualify", "warm-up", "vip", T))
     joins = [event("qualify", f"u{i}", "vip", T) for i in range(20)]
-    assert upload(api, demo, aws_calls, joins) == Counter({"dynamodb.TransactWriteItems": 20, "s3.PutObject": 1})
+    assert upload(api, demo, aws_calls, joins) == Counter({"dynamodb.TransactWriteItems": 1, "s3.PutObject": 1})
     leaves = [event("disqualify", f"u{i}", "vip", T + 1) for i in range(5)]
-    assert upload(api, demo, aws_calls, leaves) == Counter({"dynamodb.TransactWriteItems": 5, "s3.PutObject": 1})
+    assert upload(api, demo, aws_calls, leaves) == Counter({"dynamodb.TransactWriteItems": 1, "s3.PutObject": 1})
+    many = [event("qualify", f"m{i}", f"aud{i % 50}", T) for i in range(500)]  # the most one upload holds
+    counts = upload(api, demo, aws_calls, many)
+    assert counts["dynamodb.TransactWriteItems"] <= 10 and counts["s3.PutObject"] == 1
+
+
+def test_a_single_join_is_one_transaction_of_two_items(api, demo, aws_calls):
+    upload(api, demo, aws_calls, event("qualify", "warm-up", "vip", T))
+    assert upload(api, demo, aws_calls, event("qualify", "u1", "vip", T)) == Counter(
+        {"dynamodb.TransactWriteItems": 1, "s3.PutObject": 1}
+    )
+    assert aws_calls.items_per_request("dynamodb.TransactWriteItems") == [2]  # the membership and its shard
 
 
 def test_changes_that_move_no_size_cost_two_requests_and_stale_ones_one(api, demo, aws_calls):
@@ -52,11 +63,24 @@ def test_a_warm_customer_query_is_exactly_one_dynamodb_request(api, demo, aws_ca
     api.call("POST", "/v3/events", [event("qualify", "u1", f"x{n}", T) for n in range(5)], key=demo["DEMO_PUBLIC_KEY"])
     api.call("POST", "/v3/graphql", customer_query("u1"), key=demo["DEMO_PUBLIC_KEY"])  # warms the catalog copy
     aws_calls.reset()
-    reply = api.call(
-        "POST", "/v3/graphql", customer_query("u1", subset=["a1", "a2", "zz"]), key=demo["DEMO_PUBLIC_KEY"]
-    )
-    assert [edge["node"]["name"] for edge in reply.body["data"]["customer"]["audiences"]["edges"]] == ["a1", "a2"]
+    reply = api.call("POST", "/v3/graphql", customer_query("u1"), key=demo["DEMO_PUBLIC_KEY"])
+    assert [edge["node"]["name"] for edge in reply.body["data"]["customer"]["audiences"]["edges"]] == [
+        f"a{n}" for n in range(5)
+    ]
     assert aws_calls.counts() == Counter({"dynamodb.Query": 1})
+
+
+def test_a_warm_subset_query_reads_exactly_the_named_memberships(api, demo, aws_calls):
+    public = demo["DEMO_PUBLIC_KEY"]
+    for number in range(5):
+        api.call("PUT", f"/v3/segments/a{number}", segment(f"x{number}"), key=demo["DEMO_PRIVATE_KEY"])
+    api.call("POST", "/v3/events", [event("qualify", "u1", f"x{n}", T) for n in range(5)], key=public)
+    subset = customer_query("u1", subset=["a1", "a2", "zz"])
+    api.call("POST", "/v3/graphql", subset, key=public)  # the copy learns that no audience is "zz"
+    aws_calls.reset()
+    reply = api.call("POST", "/v3/graphql", subset, key=public)
+    assert [edge["node"]["name"] for edge in reply.body["data"]["customer"]["audiences"]["edges"]] == ["a1", "a2"]
+    assert aws_calls.counts() == Counter({"dynamodb.BatchGetItem": 1})
 
 
 def test_an_audience_created_after_the_catalog_was_cached_costs_two_lookups_once(api, demo, aws_calls):
@@ -116,3 +140,26 @@ def test_the_size_reads_of_a_page_are_sent_concurrently(api, demo, aws_calls):
     api.call("POST", "/v3/graphql", listing, key=demo["DEMO_PUBLIC_KEY"])
     assert aws_calls.counts()["dynamodb.BatchGetItem"] == 10  # 60 x 16 keys, 100 a request
     assert len(aws_calls.threads_of("dynamodb.BatchGetItem")) > 1
+
+
+def test_a_subset_read_costs_the_same_however_many_audiences_the_user_is_in(api, demo, aws_calls):
+    public = demo["DEMO_PUBLIC_KEY"]
+    for n in range(120):
+        catalog_store.create_audience("demo", Audience(f"seg_{n:03}", f"ext_{n}"), OPERATOR)
+    api.call("POST", "/v3/events", [event("qualify", "u1", f"ext_{n}", T) for n in range(120)], key=public)
+    subset = customer_query("u1", subset=["seg_007", "seg_100"])
+    assert audience_names(api.call("POST", "/v3/graphql", subset, key=public).body) == ["seg_007", "seg_100"]
+    aws_calls.reset()
+    assert audience_names(api.call("POST", "/v3/graphql", subset, key=public).body) == ["seg_007", "seg_100"]
+    assert aws_calls.counts() == Counter({"dynamodb.BatchGetItem": 1})
+
+
+def test_a_subset_the_user_is_in_none_of_costs_one_more_single_key_query(api, demo, aws_calls):
+    public = demo["DEMO_PUBLIC_KEY"]
+    api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=demo["DEMO_PRIVATE_KEY"])
+    api.call("POST", "/v3/events", event("qualify", "u1", "other", T), key=public)
+    api.call("POST", "/v3/graphql", customer_query("u1", subset=["vip_users"]), key=public)
+    aws_calls.reset()
+    reply = api.call("POST", "/v3/graphql", customer_query("u1", subset=["vip_users"]), key=public)
+    assert audience_names(reply.body) == []  # known, but in none of them: not an unknown customer
+    assert aws_calls.counts() == Counter({"dynamodb.BatchGetItem": 1, "dynamodb.Query": 1})

@@ -6,8 +6,8 @@ a change (a key id, or the operator) is recorded with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from audiences.cache import TTLCache
@@ -22,8 +22,28 @@ __all__ = ["Order", "Page", "key_position", "position"]  # the listing vocabular
 _RACE_ATTEMPTS = 5
 T = TypeVar("T")
 
-# Per tenant: external id -> audience, as customer queries need it.
-_by_external_id: TTLCache[dict[str, Audience]] = TTLCache(lambda: get_settings().catalog_cache_seconds)
+
+@dataclass
+class _Copy:
+    """A container's copy of one tenant's catalog, as customer queries read it."""
+
+    by_external_id: dict[str, Audience] = field(default_factory=dict)
+    by_key: dict[str, Audience] = field(default_factory=dict)
+    absent_keys: set[str] = field(default_factory=set)  # looked up and not found, until the copy expires
+
+    def add(self, audiences: Iterable[Audience]) -> None:
+        for audience in audiences:
+            self.by_external_id[audience.external_id] = audience
+            self.by_key[audience.key] = audience
+
+
+def _load_copy(tenant_id: str) -> _Copy:
+    copy = _Copy()
+    copy.add(catalog_store.list_audiences(tenant_id))
+    return copy
+
+
+_copies: TTLCache[_Copy] = TTLCache(lambda: get_settings().catalog_cache_seconds)
 
 
 def _key_taken(error: Conflict) -> bool:
@@ -48,7 +68,7 @@ def _changed(tenant_id: str) -> None:
 
     Other containers refresh theirs within CATALOG_CACHE_SECONDS.
     """
-    _by_external_id.forget(tenant_id)
+    _copies.forget(tenant_id)
 
 
 def create_audience(tenant_id: str, wanted: Audience, actor: str) -> Audience:
@@ -172,10 +192,25 @@ def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str
     audience created since, or a membership no audience holds) is looked up at once, so a new
     audience answers immediately.
     """
-    known = _by_external_id.get_or_load(
-        tenant_id, lambda: {audience.external_id: audience for audience in catalog_store.list_audiences(tenant_id)}
-    )
+    copy = _copies.get_or_load(tenant_id, lambda: _load_copy(tenant_id))
+    known = copy.by_external_id
     missing = external_ids - known.keys()
     if missing:
-        known.update(catalog_store.audiences_by_external_id(tenant_id, missing))
+        copy.add(catalog_store.audiences_by_external_id(tenant_id, missing).values())
     return {external_id: known[external_id] for external_id in external_ids if external_id in known}
+
+
+def audiences_by_key(tenant_id: str, keys: set[str]) -> dict[str, Audience]:
+    """The audiences with these keys, from this container's copy of the catalog.
+
+    A key the copy lacks is looked up once (one BatchGetItem) and, if no audience has it,
+    remembered as absent until the copy is refreshed: a subset that names a deleted segment
+    costs nothing on every later query, and an audience created with that key in another
+    container shows within CATALOG_CACHE_SECONDS.
+    """
+    copy = _copies.get_or_load(tenant_id, lambda: _load_copy(tenant_id))
+    missing = keys - copy.by_key.keys() - copy.absent_keys
+    if missing:
+        copy.add(catalog_store.audiences_by_key(tenant_id, missing))
+        copy.absent_keys |= missing - copy.by_key.keys()
+    return {key: copy.by_key[key] for key in keys if key in copy.by_key}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from audiences import catalog
@@ -39,15 +39,14 @@ def winners(changes: Sequence[MembershipChange]) -> list[MembershipChange]:
 
 
 def apply(tenant_id: str, changes: Sequence[MembershipChange]) -> ApplyResult:
-    """Apply every change, in parallel; a failure is raised only once every write has ended.
+    """Apply every change, in shared transactions sent in parallel; a failure is raised only once
+    every write has ended.
 
     No write outlives the call (Lambda would freeze it mid-flight), and a failed request may be
     retried as a whole: the changes already applied are then stale, the rest apply.
     """
     to_write = winners(changes)
-    futures = [_pool.submit(membership_store.write, tenant_id, change) for change in to_write]
-    wait(futures)
-    outcomes = Counter(future.result() for future in futures)
+    outcomes = Counter(membership_store.write_all(tenant_id, to_write, _pool))
     return ApplyResult(
         qualified=outcomes[Outcome.QUALIFIED],
         disqualified=outcomes[Outcome.DISQUALIFIED],
@@ -71,18 +70,31 @@ class Qualification:
     ts: float  # of the change that qualified the user
 
 
-def customer_audiences(tenant_id: str, user: UserRef, now: float | None = None) -> list[Qualification] | None:
+def customer_audiences(
+    tenant_id: str, user: UserRef, now: float | None = None, keys: set[str] | None = None
+) -> list[Qualification] | None:
     """The enabled audiences `user` is qualified for, or None if we know nothing of the user.
 
-    One Query of the user's memberships; the catalog comes from this container's cache. A
-    qualification past its audience's TTL does not count, swept or not.
+    Without `keys`, one Query of the user's memberships; with `keys` (at most 100 audience keys),
+    one BatchGetItem of exactly those, so the cost does not grow with how many audiences the user
+    is in (plus one single-key Query, only if none is found, to tell an unknown user from one
+    in none of them). The catalog comes from this container's copy. A qualification past its
+    audience's TTL does not count, swept or not.
     """
     now = time.time() if now is None else now
-    entries = membership_store.user_memberships(tenant_id, user)
-    if not entries:
-        return None
-    qualified = {external_id: ts for external_id, (state, ts) in entries.items() if state is State.QUALIFIED}
-    audiences = catalog.audiences_by_external_id(tenant_id, set(qualified))
+    if keys is None:
+        entries = membership_store.user_memberships(tenant_id, user)
+        if not entries:
+            return None
+        qualified = {ext: ts for ext, (state, ts) in entries.items() if state is State.QUALIFIED}
+        audiences = catalog.audiences_by_external_id(tenant_id, set(qualified))
+    else:
+        by_external_id = {a.external_id: a for a in catalog.audiences_by_key(tenant_id, keys).values()}
+        entries = membership_store.user_memberships_in(tenant_id, user, set(by_external_id)) if by_external_id else {}
+        if not entries and not membership_store.user_known(tenant_id, user):
+            return None
+        qualified = {ext: ts for ext, (state, ts) in entries.items() if state is State.QUALIFIED}
+        audiences = {ext: by_external_id[ext] for ext in qualified}
     return [
         Qualification(audience, qualified[external_id])
         for external_id, audience in audiences.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -12,7 +13,7 @@ from functools import cached_property, lru_cache
 from ariadne import ObjectType, QueryType, graphql_sync, make_executable_schema
 from ariadne.explorer import ExplorerGraphiQL
 from aws_lambda_powertools import Logger
-from graphql import GraphQLError, GraphQLSchema, parse
+from graphql import GraphQLError, GraphQLSchema, get_argument_values, parse, validate
 from graphql.error import GraphQLSyntaxError
 from graphql.language import (
     DocumentNode,
@@ -37,6 +38,7 @@ _ariadne_log.disabled = True
 MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_CHARS = 16 * 1024  # the Optimizely SDKs' queries are a few hundred
 MAX_TOKENS = 2_000
+PREPARED_QUERIES = 256  # documents a container keeps parsed and validated
 MAX_FRAGMENTS = 20
 MAX_DEPTH = 10
 MAX_FIELDS = 200  # every field counts, aliases included: a query cannot multiply work by aliasing
@@ -130,10 +132,30 @@ def _customer(_, info, **arguments: str | None) -> list[memberships.Qualificatio
     if len(given) != 1:
         raise _error(f"customer takes exactly one identifier argument, got {len(given)}", "ValidationError")
     [(field, value)] = given.items()
-    qualifications = memberships.customer_audiences(info.context["tenant_id"], UserRef(field, value))
+    keys = _subset_keys(info)
+    qualifications = memberships.customer_audiences(info.context["tenant_id"], UserRef(field, value), keys=keys)
     if qualifications is None:
         raise InvalidIdentifier(field)
     return qualifications
+
+
+def _subset_keys(info) -> set[str] | None:
+    """Every audience key the `audiences(subset: …)` fields under this customer name, so that only
+    those memberships are read; None (read them all) if one names no subset, or a fragment hides
+    what is selected. Each field still keeps only its own subset."""
+    definition = info.schema.get_type("Customer").fields["audiences"]
+    keys: set[str] = set()
+    for node in info.field_nodes:
+        for selection in node.selection_set.selections if node.selection_set else ():
+            if not isinstance(selection, FieldNode):
+                return None
+            if selection.name.value != "audiences":
+                continue
+            subset = get_argument_values(definition, selection, info.variable_values).get("subset")
+            if subset is None:
+                return None
+            keys.update(key for key in subset if isinstance(key, str))
+    return keys if len(keys) <= MAX_SUBSET else None
 
 
 def _customer_audiences(qualifications: list[memberships.Qualification], _, subset: list[str] | None = None) -> dict:
@@ -299,11 +321,47 @@ class QueryLimits:
 LIMITS = QueryLimits()
 
 
-def _parsed(_, request: dict) -> DocumentNode:
-    """The query's document, refused cheaply (size, tokens, then the limits) before validation runs."""
-    document = parse(request["query"], max_source_length=MAX_QUERY_CHARS, max_tokens=MAX_TOKENS, no_location=False)
-    LIMITS.check(document)
-    return document
+class PreparedQueries:
+    """Parsed, limit-checked and validated documents of this container, by query text (least recently
+    used dropped past `size`): an SDK sends the same few queries, so a repeat skips all three.
+
+    A refused query (syntax, limits) is not kept; validation is kept per schema, as a tenant's schema
+    follows its identifier fields.
+    """
+
+    def __init__(self, size: int = PREPARED_QUERIES) -> None:
+        self.size = size
+        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._validations: dict[int, dict[GraphQLSchema, list[GraphQLError]]] = {}  # by id of a kept document
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def parse(self, _, request: dict) -> DocumentNode:
+        """The query's document, refused cheaply (size, tokens, then the limits) before validation runs."""
+        text = request["query"]
+        if (document := self._documents.get(text)) is not None:
+            self._documents.move_to_end(text)
+            return document
+        document = parse(text, max_source_length=MAX_QUERY_CHARS, max_tokens=MAX_TOKENS, no_location=False)
+        LIMITS.check(document)
+        self._documents[text] = document
+        self._validations[id(document)] = {}
+        if len(self._documents) > self.size:
+            _, dropped = self._documents.popitem(last=False)
+            del self._validations[id(dropped)]
+        return document
+
+    def validate(self, schema: GraphQLSchema, document: DocumentNode, rules=None, max_errors=None, **kwargs):
+        known = self._validations.get(id(document))
+        if known is None:  # not a kept document: validate, keep nothing
+            return validate(schema, document, rules=rules, max_errors=max_errors, **kwargs)
+        if schema not in known:
+            known[schema] = validate(schema, document, rules=rules, max_errors=max_errors, **kwargs)
+        return known[schema]
+
+
+PREPARED = PreparedQueries()
 
 
 @lru_cache(maxsize=64)
@@ -349,7 +407,8 @@ def execute(body: str | None, tenant: Tenant) -> dict:
         context_value={"tenant_id": tenant.tenant_id},
         error_formatter=_classified,
         logger=_ariadne_log.name,
-        query_parser=_parsed,
+        query_parser=PREPARED.parse,
+        query_validator=PREPARED.validate,
         introspection=True,
     )
     return result

@@ -200,6 +200,11 @@ def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str
     return {audience.external_id: audience for audience in audiences if audience.external_id in external_ids}
 
 
+def audiences_by_key(tenant_id: str, keys: set[str]) -> list[Audience]:
+    """The audiences with these keys (at most 100): one BatchGetItem."""
+    return [_to_audience(item) for item in AudienceItem.batch_get([(tenant_id, _audience_sk(key)) for key in keys])]
+
+
 def _claim_holder(tenant_id: str, external_id: str) -> str:
     try:
         return ExternalIdClaim.get(tenant_id, _claim_sk(external_id), consistent_read=True).audience_key
