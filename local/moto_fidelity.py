@@ -1,4 +1,5 @@
-"""Two places where moto's DynamoDB differs from DynamoDB in ways our write path depends on.
+"""Where moto differs from AWS in ways our code depends on: DynamoDB's concurrency and
+transactions, and Firehose's dynamic partitioning.
 
 1. Concurrency. moto serves requests from several threads with no locking, and its
    TransactWriteItems deep-copies whole tables while other threads write to them. DynamoDB
@@ -8,13 +9,21 @@
    write that landed in between is lost. DynamoDB checks every condition before writing
    anything. `_transact_write_items` does the same: check all, then apply, undoing only the
    items it wrote if applying fails.
+3. Firehose. moto writes each PutRecordBatch to one object under the literal prefix, ignoring
+   dynamic partitioning and compression. `_put_s3_records` delivers as Firehose does: one object
+   per partition, the prefix's `!{partitionKeyFromQuery:…}` filled from each record, gzip when
+   asked; it refuses a partitioning it cannot reproduce.
 """
 
 from __future__ import annotations
 
 import copy
+import gzip
+import json
+import re
 import threading
 
+from moto.core.utils import utcnow
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     MultipleTransactionsException,
@@ -24,6 +33,9 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
+from moto.firehose.models import FirehoseBackend
+from moto.moto_api._internal import mock_random
+from moto.s3.models import s3_backends
 
 _OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
 _lock = threading.RLock()
@@ -42,6 +54,7 @@ def install() -> None:
 
     DynamoHandler.call_action = serialized
     DynamoDBBackend.transact_write_items = _transact_write_items
+    FirehoseBackend.put_s3_records = _put_s3_records
     _installed = True
 
 
@@ -113,3 +126,44 @@ def _condition_holds(op: dict, current) -> bool:
         op["ConditionExpression"], op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
     )
     return condition.expr(current)
+
+
+_PARTITION_KEY = re.compile(r"!\{partitionKeyFromQuery:(\w+)\}")
+
+
+def _partition_fields(destination: dict) -> list[str]:
+    """The record fields a `{name: .name, …}` metadata extraction query takes; anything else is refused."""
+    for processor in destination.get("ProcessingConfiguration", {}).get("Processors", []):
+        if processor["Type"] != "MetadataExtraction":
+            raise NotImplementedError(f"Firehose processor {processor['Type']} is not reproduced locally")
+        parameters = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+        query = parameters["MetadataExtractionQuery"].strip()
+        pairs = [pair.split(":") for pair in query.removeprefix("{").removesuffix("}").split(",")]
+        if not query.startswith("{") or any(len(p) != 2 or p[1].strip() != f".{p[0].strip()}" for p in pairs):
+            raise NotImplementedError(f"metadata extraction query {query!r}: only {{name: .name, …}} is reproduced")
+        return [name.strip() for name, _ in pairs]
+    return []
+
+
+def _put_s3_records(self: FirehoseBackend, delivery_stream_name: str, version_id: str, destination: dict, records):
+    if not destination.get("DynamicPartitioningConfiguration", {}).get("Enabled"):
+        raise NotImplementedError("the local stack reproduces Firehose streams with dynamic partitioning only")
+    fields = _partition_fields(destination)
+    partitions: dict[str, list[bytes]] = {}
+    for record in records:
+        values = json.loads(record["Data"])
+        prefix = _PARTITION_KEY.sub(lambda match, values=values: str(values[match.group(1)]), destination["Prefix"])
+        if match := re.search(r"!\{[^}]*\}", prefix):
+            raise NotImplementedError(f"prefix expression {match.group()} is not reproduced locally")
+        assert set(fields) <= values.keys(), "a record without its partition keys"
+        partitions.setdefault(prefix, []).append(record["Data"])
+    compressed = destination.get("CompressionFormat") == "GZIP"
+    bucket = destination["BucketARN"].split(":")[-1]
+    for prefix, data in partitions.items():
+        # Firehose's object name; with expressions in the prefix it appends no YYYY/MM/dd/HH/.
+        name = f"{delivery_stream_name}-{version_id}-{utcnow():%Y-%m-%d-%H-%M-%S}-{mock_random.uuid4()}"
+        body = b"".join(data)
+        s3_backends[self.account_id][self.partition].put_object(
+            bucket, prefix + name + (".gz" if compressed else ""), gzip.compress(body, mtime=0) if compressed else body
+        )
+    return [{"RecordId": str(mock_random.uuid4())} for _ in records]

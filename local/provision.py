@@ -20,13 +20,14 @@ STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/0c0
 
 # What the local stack creates (tables, queues, buckets), runs in-process (functions, the API) or
 # can do without (moto enforces no policies; the layer is on sys.path). Anything else is refused.
-_CREATED = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"}
+_CREATED = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::KinesisFirehose::DeliveryStream"}
 _NOT_NEEDED = {
     "AWS::Serverless::Function",
     "AWS::Serverless::Api",
     "AWS::Serverless::LayerVersion",
     "AWS::S3::BucketPolicy",
     "AWS::SQS::QueuePolicy",
+    "AWS::IAM::Role",
 }
 
 _PSEUDO = {
@@ -90,6 +91,12 @@ def plan(template: dict) -> Plan:
                 else f"{STACK_NAME}-{logical_id}".lower()
             )
             attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        elif kind == "AWS::KinesisFirehose::DeliveryStream":
+            name = f"{STACK_NAME}-{logical_id}"
+            attributes[(logical_id, "Arn")] = f"arn:aws:firehose:{REGION}:{ACCOUNT_ID}:deliverystream/{name}"
+        elif kind == "AWS::IAM::Role":
+            name = f"{STACK_NAME}-{logical_id}"
+            attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
         else:
             name = logical_id
         names[logical_id] = name
@@ -103,6 +110,7 @@ def provision(stack: Plan, session: boto3.Session | None = None) -> None:
     _create_queues(stack, session.client("sqs"))
     _create_tables(stack, session.client("dynamodb"))
     _create_buckets(stack, session.client("s3"))
+    _create_delivery_streams(stack, session.client("firehose"))
 
 
 def _create_tables(stack: Plan, dynamodb) -> None:
@@ -157,3 +165,10 @@ def _create_buckets(stack: Plan, s3) -> None:
             s3.put_bucket_notification_configuration(
                 Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configs}
             )
+
+
+def _create_delivery_streams(stack: Plan, firehose) -> None:
+    """Each stream as CloudFormation would create it; its properties are the API's, by name."""
+    for logical_id, resource in stack.of_type("AWS::KinesisFirehose::DeliveryStream").items():
+        props = stack.intrinsics.resolve(resource["Properties"])
+        firehose.create_delivery_stream(DeliveryStreamName=stack.names[logical_id], **props)

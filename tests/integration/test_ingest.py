@@ -10,10 +10,13 @@ from http import HTTPStatus
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
-from audiences.domain import Principal, Scope, State, UserRef
+from audiences import auth
+from audiences.domain import Confidence, Principal, Scope, State, Tenant, UserRef
 from audiences.settings import get_settings
 from audiences.stores import memberships as membership_store
+from audiences.stores import tenants
 from local.gateway import proxy_event
 from tests.integration.helpers import event
 
@@ -99,7 +102,7 @@ def test_tenants_do_not_share_memberships(api, demo):
 
 
 def archived() -> dict[str, list[dict]]:
-    """Every archived upload in DataBucket: key -> its JSON lines."""
+    """Every archive object Firehose delivered to DataBucket: key -> its records."""
     s3 = boto3.client("s3", region_name="us-east-1")
     bucket = get_settings().data_bucket
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="events/").get("Contents", [])]
@@ -118,17 +121,80 @@ def test_every_accepted_event_is_archived_by_tenant_and_date(api, demo):
     assert api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"]).status == 202
     [(key, lines)] = archived().items()
     day = time.strftime("%Y-%m-%d", time.gmtime())
-    assert key.startswith(f"events/tenant=demo/date={day}/") and key.endswith(".jsonl.gz")
+    assert key.startswith(f"events/tenant=demo/date={day}/") and key.endswith(".gz")
     assert [line["event"] for line in lines] == batch
-    assert all(line["received_at"].startswith(day) for line in lines)
+    assert [line["index"] for line in lines] == [0, 1] and len({line["upload_id"] for line in lines}) == 1
+    assert all(line["received_at"].startswith(day) and line["tenant"] == "demo" for line in lines)
     assert state_of("u1", "vip") == (State.QUALIFIED, T)
 
 
-def test_a_retried_upload_is_archived_once(api, demo):
-    batch = [event("qualify", "u1", "vip", T)]
+def test_a_retried_upload_is_archived_under_one_upload_id(api, demo):
+    batch = [event("qualify", "u1", "vip", T), event("qualify", "u2", "vip", T)]
     for _ in range(3):
         assert api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"]).status == 202
-    assert len(archived()) == 1
+    records = [line for lines in archived().values() for line in lines]
+    assert len(records) == 6  # Firehose is at-least-once, and so are clients: readers keep one per key
+    assert len({(line["upload_id"], line["index"]) for line in records}) == 2
+
+
+def test_tenants_are_archived_apart(api, demo):
+    tenants.create_tenant(Tenant.of("other", fs_user_id=Confidence.HIGH))
+    other_key = auth.issue_key(Principal("other", Scope.PUBLIC))
+    api.call("POST", "/v3/events", event("qualify", "u1", "vip", T), key=demo["DEMO_PUBLIC_KEY"])
+    api.call("POST", "/v3/events", event("qualify", "u9", "vip", T), key=other_key)
+    by_tenant = {
+        key.split("/")[1]: [line["event"]["identifiers"] for line in lines] for key, lines in archived().items()
+    }
+    assert by_tenant == {"tenant=demo": [{"fs_user_id": "u1"}], "tenant=other": [{"fs_user_id": "u9"}]}
+
+
+def refusing_firehose(times: int, sent: list[int]):
+    """Firehose answering PutRecordBatch `times` times with its first record refused (the AWS boundary);
+    `sent` collects how many records each PutRecordBatch carried."""
+    from audiences.stores import clients
+
+    left = {"times": times}
+
+    def answer(model, params, **_):
+        if model.name != "PutRecordBatch":
+            return None
+        sent.append(len(json.loads(params["body"])["Records"]))
+        if left["times"] <= 0:
+            return None
+        left["times"] -= 1
+        results = [{"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "slow down"}]
+        results += [{"RecordId": "accepted"}] * (sent[-1] - 1)
+        return AWSResponse("https://firehose", 200, {}, None), {"FailedPutCount": 1, "RequestResponses": results}
+
+    # On the generic event, after the call counter: a more specific handler would run before it.
+    events = clients.firehose().meta.events
+    events.register("before-call", answer, unique_id="refusing-firehose")
+    return lambda: events.unregister("before-call", unique_id="refusing-firehose")
+
+
+def test_only_the_records_firehose_refused_are_sent_again(api, demo):
+    sent: list[int] = []
+    stop = refusing_firehose(2, sent)
+    try:
+        batch = [event("qualify", f"u{n}", "vip", T) for n in range(3)]
+        assert api.call("POST", "/v3/events", batch, key=demo["DEMO_PUBLIC_KEY"]).status == 202
+    finally:
+        stop()
+    assert sent == [3, 1, 1]  # the upload, then its refused record until Firehose takes it
+    [lines] = archived().values()
+    assert [line["index"] for line in lines] == [0]  # what reached S3 here: the re-sent record
+    assert state_of("u2", "vip") == (State.QUALIFIED, T)
+
+
+def test_an_archive_that_keeps_refusing_fails_the_upload_with_nothing_applied(api, demo):
+    stop = refusing_firehose(100, [])
+    try:
+        reply = api.call("POST", "/v3/events", event("qualify", "u1", "vip", T), key=demo["DEMO_PUBLIC_KEY"])
+    finally:
+        stop()
+    assert reply.status == 500
+    assert reply.body["detail"]["message"] == "internal error: retrying the same request is safe"
+    assert state_of("u1", "vip") is None
 
 
 def test_other_event_types_are_accepted_without_membership_changes(api, demo):

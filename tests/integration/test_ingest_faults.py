@@ -45,9 +45,9 @@ def test_crash_around_every_aws_call_then_retry_converges(api, when):
     AWS_CALLS.reset()
     assert api.call("POST", "/v3/events", UPLOAD, key=key).status == 202
     total = len(AWS_CALLS.calls)
-    # the archive object; one transaction cancelled by the memberships it finds already stored,
+    # the archive; one transaction cancelled by the memberships it finds already stored,
     # and its re-send with the fresh changes and those conditioned on what it found
-    assert AWS_CALLS.counts() == {"s3.PutObject": 1, "dynamodb.TransactWriteItems": 2}
+    assert AWS_CALLS.counts() == {"firehose.PutRecordBatch": 1, "dynamodb.TransactWriteItems": 2}
 
     for index in range(total):
         tenant = f"{when}-{index}"

@@ -94,3 +94,51 @@ def test_concurrent_transactions_and_writes_lose_nothing(dynamodb):
         list(pool.map(lambda n: transact(n) if n % 2 else plain(n), range(200)))
     assert get(dynamodb, "counter")["n"] == {"N": "100"}
     assert all(get(dynamodb, f"plain{n}") for n in range(0, 200, 2))
+
+
+def delivery_stream(firehose, name: str, query: str = "{tenant: .tenant, date: .date}") -> None:
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={
+            "BucketARN": f"arn:aws:s3:::{PLAN.names['DataBucket']}",
+            "RoleARN": "arn:aws:iam::123456789012:role/r",
+            "Prefix": "p/tenant=!{partitionKeyFromQuery:tenant}/date=!{partitionKeyFromQuery:date}/",
+            "CompressionFormat": "GZIP",
+            "DynamicPartitioningConfiguration": {"Enabled": True},
+            "ProcessingConfiguration": {
+                "Enabled": True,
+                "Processors": [
+                    {
+                        "Type": "MetadataExtraction",
+                        "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": query}],
+                    }
+                ],
+            },
+        },
+    )
+
+
+def test_firehose_delivers_one_gzip_object_per_dynamic_partition(aws):
+    import gzip
+    import json
+
+    firehose, s3 = boto3.client("firehose", region_name="us-east-1"), boto3.client("s3", region_name="us-east-1")
+    delivery_stream(firehose, "partitioned")
+    records = [{"tenant": t, "date": "2026-12-02", "n": n} for n, t in enumerate(["a", "b", "a"])]
+    firehose.put_record_batch(
+        DeliveryStreamName="partitioned", Records=[{"Data": json.dumps(r).encode() + b"\n"} for r in records]
+    )
+    bucket = PLAN.names["DataBucket"]
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="p/")["Contents"])
+    assert [key.rsplit("/", 1)[0] for key in keys] == ["p/tenant=a/date=2026-12-02", "p/tenant=b/date=2026-12-02"]
+    assert all(key.endswith(".gz") for key in keys)
+    body = gzip.decompress(s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read())
+    assert [json.loads(line)["n"] for line in body.splitlines()] == [0, 2]
+
+
+def test_firehose_partitioning_it_cannot_reproduce_is_refused(aws):
+    firehose = boto3.client("firehose", region_name="us-east-1")
+    delivery_stream(firehose, "jq", query="{tenant: .who | ascii_downcase}")
+    with pytest.raises(NotImplementedError, match="metadata extraction query"):
+        firehose.put_record_batch(DeliveryStreamName="jq", Records=[{"Data": b'{"who": "A"}\n'}])

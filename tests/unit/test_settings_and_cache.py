@@ -14,6 +14,7 @@ TABLES = {
     "IMPORTS_BUCKET": "b",
     "RATE_LIMITS_TABLE": "r",
     "IMPORTS_QUEUE_URL": "q",
+    "EVENT_ARCHIVE_STREAM": "f",
 }
 
 

@@ -11,7 +11,7 @@ from audiences.stores import archive
 
 
 def upload_id(tenant_id: str, body: str) -> str:
-    """Names an upload by its content, so a client's retry of it overwrites one archive object."""
+    """Names an upload by its content, so the archive's readers can tell a client's retry of it."""
     return hashlib.sha256(f"{tenant_id}\n{body}".encode()).hexdigest()[:32]
 
 
@@ -19,7 +19,8 @@ def accept(tenant_id: str, body: str, events: list[dict], changes: list[Membersh
     """Durably keep every event, then apply the changes; only then is the upload accepted.
 
     The archive is written first: if it fails nothing is applied, and if applying fails the
-    client's retry archives to the same key and applies only what is still missing.
+    client's retry archives the same records again (same upload id) and applies only what is
+    still missing.
     """
     archive.put_events(tenant_id, now, upload_id(tenant_id, body), events)
     return memberships.apply(tenant_id, changes)

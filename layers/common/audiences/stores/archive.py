@@ -1,30 +1,57 @@
-"""The event archive in DataBucket: gzip JSON Lines, partitioned by tenant and date."""
+"""The event archive: every accepted event, one Firehose record each, delivered to DataBucket.
+
+Firehose partitions the records by their `tenant` and `date` fields (dynamic partitioning) into
+`events/tenant=<tenant>/date=<day>/`, gzip JSON Lines, as one request per upload instead of one
+S3 object. Firehose is at-least-once and a client may retry an upload: each record carries its
+upload's id (a hash of tenant and body) and its index in the upload, so a reader keeps one record
+per (upload_id, index).
+"""
 
 from __future__ import annotations
 
-import gzip
 import json
+import random
+import time
 from datetime import UTC, datetime
 
 from audiences.settings import get_settings
 from audiences.stores import clients
 
+BATCH_RECORDS = 500  # Firehose's most records per PutRecordBatch; an upload holds at most 500 events
+_ATTEMPTS = 4
+_BASE_BACKOFF_SECONDS = 0.05
 
-def archive_key(tenant_id: str, received_at: float, upload_id: str) -> str:
-    day = datetime.fromtimestamp(received_at, UTC).strftime("%Y-%m-%d")
-    return f"events/tenant={tenant_id}/date={day}/{upload_id}.jsonl.gz"
+
+class ArchiveUnavailable(RuntimeError):
+    """Firehose kept refusing some of the upload's records; the upload must be retried."""
 
 
-def put_events(tenant_id: str, received_at: float, upload_id: str, events: list[dict]) -> str:
-    """One PutObject per upload; the same upload on the same day lands on the same key."""
-    received = datetime.fromtimestamp(received_at, UTC).isoformat()
-    lines = "".join(json.dumps({"received_at": received, "event": event}) + "\n" for event in events)
-    key = archive_key(tenant_id, received_at, upload_id)
-    clients.s3().put_object(
-        Bucket=get_settings().data_bucket,
-        Key=key,
-        Body=gzip.compress(lines.encode(), mtime=0),
-        ContentType="application/x-ndjson",
-        ContentEncoding="gzip",
-    )
-    return key
+def records(tenant_id: str, received_at: float, upload_id: str, events: list[dict]) -> list[bytes]:
+    received = datetime.fromtimestamp(received_at, UTC)
+    common = {"tenant": tenant_id, "date": received.strftime("%Y-%m-%d"), "upload_id": upload_id}
+    return [
+        (json.dumps(common | {"index": index, "received_at": received.isoformat(), "event": event}) + "\n").encode()
+        for index, event in enumerate(events)
+    ]
+
+
+def put_events(tenant_id: str, received_at: float, upload_id: str, events: list[dict]) -> None:
+    """One PutRecordBatch per upload (of up to 500 events); the records Firehose refused are sent
+    again, bounded and jittered, and if some are still refused the upload fails, safe to retry."""
+    pending = records(tenant_id, received_at, upload_id, events)
+    stream = get_settings().event_archive_stream
+    for attempt in range(_ATTEMPTS):
+        refused: list[bytes] = []
+        for start in range(0, len(pending), BATCH_RECORDS):
+            batch = pending[start : start + BATCH_RECORDS]
+            answer = clients.firehose().put_record_batch(
+                DeliveryStreamName=stream, Records=[{"Data": data} for data in batch]
+            )
+            if answer["FailedPutCount"]:
+                results = answer["RequestResponses"]
+                refused += [data for data, result in zip(batch, results, strict=True) if "ErrorCode" in result]
+        pending = refused
+        if not pending:
+            return
+        time.sleep(random.uniform(0, _BASE_BACKOFF_SECONDS * 2**attempt))
+    raise ArchiveUnavailable(f"Firehose refused {len(pending)} of {len(events)} records {_ATTEMPTS} times")

@@ -32,6 +32,11 @@ def sqs():
 
 
 @cache
+def firehose():
+    return boto3.client("firehose", region_name=get_settings().region)
+
+
+@cache
 def dynamodb() -> Connection:
     """PynamoDB's connection, for transactions across models."""
     return Connection(region=get_settings().region)
