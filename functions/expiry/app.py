@@ -1,11 +1,11 @@
 """The expiry sweep, on a schedule: every qualification past its audience's TTL becomes a disqualify."""
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 
-from audiences import expiry
+from audiences import expiry, tracing
 
 logger = Logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)

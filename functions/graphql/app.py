@@ -1,15 +1,19 @@
 """/v3/graphql: ODP's GraphQL API for audience membership, and an explorer page for people."""
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 
-from audiences import auth
+from audiences import (
+    auth,
+    snapstart,  # noqa: F401  (registers what a SnapStart restore must redo)
+    tracing,
+)
 from audiences.domain import Scope
 from audiences.odp import graphql, http
 
 logger = Logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, {"/": http.graphql_error})
 

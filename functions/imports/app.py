@@ -3,18 +3,18 @@ extend-ttl re-confirmations) and of its DLQ."""
 
 from functools import partial
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from audiences import importer
+from audiences import importer, tracing
 from audiences.adobe.source_file import SourceFile
 from audiences.odp.audience_file import AudienceFile
 from audiences.stores import queue
 
 logger = Logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 BUSY_RETRY_SECONDS = 60
 

@@ -2,12 +2,17 @@
 
 import time
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from audiences import auth, ingest
+from audiences import (
+    auth,
+    ingest,
+    snapstart,  # noqa: F401  (registers what a SnapStart restore must redo)
+    tracing,
+)
 from audiences.domain import Scope
 from audiences.errors import InvalidInput
 from audiences.odp import http
@@ -15,7 +20,7 @@ from audiences.odp.events import MAX_BODY_BYTES, parse_events
 from audiences.settings import get_settings
 
 logger = Logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
 http.install_error_handlers(app, {"/": http.events_error})

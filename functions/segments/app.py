@@ -1,17 +1,21 @@
 """The management API (private key): ODP's segments and identifiers APIs, the imports activity log,
 Segment's Public API audiences and Adobe Experience Platform's external audiences."""
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from routes import adobe_audiences, identifiers, imports, segment_audiences, segments
 
+from audiences import (
+    snapstart,  # noqa: F401  (registers what a SnapStart restore must redo)
+    tracing,
+)
 from audiences.adobe import http as adobe_http
 from audiences.odp import http as odp_http
 from audiences.segment import http as segment_http
 
 logger = Logger()
-tracer = Tracer()
+tracer = tracing.tracer()
 app = APIGatewayRestResolver()
 app.include_router(segments.router)
 app.include_router(identifiers.router)

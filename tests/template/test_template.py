@@ -149,3 +149,18 @@ def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_funct
         "maxReceiveCount": {"Ref": "ImportAttempts"},  # the number the give-up message states
     }
     assert provision.STACK_ID.rsplit("/", 1)[1] in PLAN.names["ImportsBucket"]
+
+
+def test_the_api_functions_restore_from_snapshots_and_none_that_snapstart_refuses_does():
+    snapshotted = {
+        function.logical_id
+        for function in FUNCTIONS
+        if TEMPLATE["Resources"][function.logical_id]["Properties"].get("SnapStart") == {"ApplyOn": "PublishedVersions"}
+    }
+    assert snapshotted == {"IngestFunction", "SegmentsFunction", "GraphqlFunction"}
+    for logical_id in snapshotted:
+        props = TEMPLATE["Resources"][logical_id]["Properties"]
+        assert props["AutoPublishAlias"]  # SnapStart applies to published versions only
+        assert props.get("EphemeralStorage", {"Size": 512})["Size"] <= 512  # SnapStart's limit
+        app = (template.ROOT / props["CodeUri"] / "app.py").read_text()
+        assert "from audiences import" in app and "snapstart" in app  # its restore hook is registered

@@ -63,6 +63,12 @@ class Settings:
         self.catalog_cache_seconds = self._whole("CATALOG_CACHE_SECONDS", 60)
         # Deliveries of an import's notification before it is given up (the queue's maxReceiveCount).
         self.import_attempts = self._whole("IMPORT_ATTEMPTS", 10)
+        # Powertools' rule: tracing runs in Lambda (not SAM's emulator) unless POWERTOOLS_TRACE_DISABLED.
+        self.tracing = (
+            bool(env.get("LAMBDA_TASK_ROOT"))
+            and not env.get("AWS_SAM_LOCAL")
+            and env.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in ("1", "true", "yes", "on")
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
