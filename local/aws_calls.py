@@ -28,6 +28,7 @@ class AwsCalls:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.log: list[Call] = []
+        self.errors: Counter = Counter()  # ("dynamodb.TransactWriteItems", "TransactionCanceledException") -> n
 
     def __call__(self, model, params=None, **_) -> None:
         service = model.service_model.service_name
@@ -41,9 +42,16 @@ class AwsCalls:
     def calls(self) -> list[str]:
         return [call.name for call in self.log]
 
+    def after_call(self, model, parsed=None, **_) -> None:
+        code = (parsed or {}).get("Error", {}).get("Code")
+        if code:
+            with self._lock:
+                self.errors[(f"{model.service_model.service_name}.{model.name}", code)] += 1
+
     def reset(self) -> None:
         with self._lock:
             self.log.clear()
+            self.errors.clear()
 
     def counts(self) -> Counter:
         return Counter(self.calls)
@@ -81,4 +89,4 @@ def _written(operation: str, params) -> tuple[str, ...]:
 
 
 AWS_CALLS = AwsCalls()
-BUILTIN_HANDLERS.append(("before-call", AWS_CALLS))
+BUILTIN_HANDLERS.extend([("before-call", AWS_CALLS), ("after-call", AWS_CALLS.after_call)])
