@@ -30,6 +30,15 @@ _NOT_NEEDED = {
     "AWS::IAM::Role",
 }
 
+# The ARN of each kind of resource that has one, from its physical name.
+_ARNS = {
+    "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+    "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
+    "AWS::KinesisFirehose::DeliveryStream": "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+}
+
 _PSEUDO = {
     "AWS::AccountId": ACCOUNT_ID,
     "AWS::Region": REGION,
@@ -76,29 +85,16 @@ def plan(template: dict) -> Plan:
         kind, props = resource["Type"], resource.get("Properties", {})
         if kind not in _CREATED | _NOT_NEEDED:
             raise Unsupported(f"{logical_id} is an {kind}, which the local stack does not provide: add it to local/")
-        if kind == "AWS::DynamoDB::Table":
-            name = f"{STACK_NAME}-{logical_id}"
-            attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
-        elif kind == "AWS::SQS::Queue":
-            name = f"{STACK_NAME}-{logical_id}"
-            attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        if kind == "AWS::S3::Bucket":
+            default = f"{STACK_NAME}-{logical_id}".lower()
+            name = intrinsics.resolve(props["BucketName"]) if "BucketName" in props else default
+        else:
+            name = f"{STACK_NAME}-{logical_id}" if kind in _ARNS else logical_id
+        if kind in _ARNS:
+            attributes[(logical_id, "Arn")] = _ARNS[kind].format(region=REGION, account=ACCOUNT_ID, name=name)
+        if kind == "AWS::SQS::Queue":
             attributes[(logical_id, "QueueName")] = name
             attributes[(logical_id, "QueueUrl")] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"
-        elif kind == "AWS::S3::Bucket":
-            name = (
-                intrinsics.resolve(props["BucketName"])
-                if "BucketName" in props
-                else f"{STACK_NAME}-{logical_id}".lower()
-            )
-            attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
-        elif kind == "AWS::KinesisFirehose::DeliveryStream":
-            name = f"{STACK_NAME}-{logical_id}"
-            attributes[(logical_id, "Arn")] = f"arn:aws:firehose:{REGION}:{ACCOUNT_ID}:deliverystream/{name}"
-        elif kind == "AWS::IAM::Role":
-            name = f"{STACK_NAME}-{logical_id}"
-            attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
-        else:
-            name = logical_id
         names[logical_id] = name
         # Ref is the name, except for a queue, whose Ref is its URL (as CloudFormation has it)
         refs[logical_id] = attributes.get((logical_id, "QueueUrl"), name)
