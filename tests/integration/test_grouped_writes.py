@@ -6,14 +6,17 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 from pynamodb.exceptions import TransactWriteError
 
 from audiences import memberships
 from audiences.domain import MembershipChange, State, UserRef
+from audiences.stores import memberships as membership_store
 from audiences.stores.memberships import ContendedError, shard_of
 from local import provision
-from tests.aws_calls import AWS_CALLS, DYNAMODB_CONFLICTS
+from tests.aws_calls import AWS_CALLS, AWS_FAULTS, DYNAMODB_CONFLICTS, InjectedFault
 from tests.conftest import PLAN
 from tests.model import expected, observed
 
@@ -104,7 +107,8 @@ def test_a_conflicting_transaction_backs_off_and_splits(tenant, code):
     assert observed(tenant, history) == expected(history)
 
 
-def test_endless_conflicts_fail_the_call_with_nothing_applied(tenant):
+def test_endless_conflicts_fail_the_call_with_nothing_applied(tenant, monkeypatch):
+    monkeypatch.setattr(membership_store, "_BASE_BACKOFF_SECONDS", 0.001)  # the same attempts, sooner
     DYNAMODB_CONFLICTS.remaining = 10_000
     history = joins(f"u{n}" for n in range(20))
     with pytest.raises(ContendedError):
@@ -122,3 +126,57 @@ def test_a_cancellation_for_another_reason_is_a_fault_not_a_retry(tenant):
         memberships.apply(tenant, history)
     assert AWS_CALLS.counts() == {TRANSACT: 1}
     assert observed(tenant, history) == ({}, {})
+
+
+@pytest.fixture
+def small_transactions(monkeypatch):
+    """Transactions of 6 items: packing, pieces of a shard group and rounds with every few changes."""
+    monkeypatch.setattr(membership_store, "TRANSACTION_ITEMS", 6)
+
+
+some_changes = st.builds(
+    MembershipChange,
+    user=st.sampled_from([UserRef("fs_user_id", f"u{n}") for n in range(12)]),
+    external_id=st.sampled_from(["a", "b"]),
+    state=st.sampled_from(list(State)),
+    ts=st.integers(min_value=0, max_value=3).map(float),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=st.lists(some_changes, min_size=1, max_size=40), data=st.data())
+def test_small_transactions_in_any_order_and_batching_match_the_model(dynamodb, small_transactions, history, data):
+    delivered = data.draw(st.permutations(history + data.draw(st.lists(st.sampled_from(history), max_size=10))))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(delivered)), max_size=4)))
+    tenant = f"t{uuid.uuid4().hex[:12]}"
+    for start, end in zip([0, *cuts], [*cuts, len(delivered)], strict=True):
+        memberships.apply(tenant, delivered[start:end])
+    assert observed(tenant, history) == expected(history)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_crash_around_any_call_of_a_multi_round_write_then_a_retry_is_exact(dynamodb, small_transactions, when):
+    stored = joins((f"u{n}" for n in range(0, 12, 3)), ts=5.0)  # some re-qualify, some are stale
+    batch = joins((f"u{n}" for n in range(12)), ts=4.0) + joins((f"u{n}" for n in range(0, 12, 2)), audience="b")
+    batch += [MembershipChange(UserRef("fs_user_id", f"u{n}"), "a", State.DISQUALIFIED, 6.0) for n in range(0, 12, 4)]
+    history = stored + batch
+    AWS_CALLS.reset()
+    probe = f"t{uuid.uuid4().hex[:12]}"
+    memberships.apply(probe, stored)
+    AWS_CALLS.reset()
+    memberships.apply(probe, batch)
+    calls = len(AWS_CALLS.calls)
+    assert calls >= 8 and AWS_CALLS.errors  # several rounds, and cancellations among them
+    for index in range(calls):
+        tenant = f"t{uuid.uuid4().hex[:12]}"
+        memberships.apply(tenant, stored)
+        AWS_FAULTS.arm(index, when)
+        try:
+            with pytest.raises(InjectedFault):
+                memberships.apply(tenant, batch)
+        finally:
+            fired = AWS_FAULTS.fired
+            AWS_FAULTS.disarm()
+        assert fired, f"the crash {when} call {index} never happened"
+        memberships.apply(tenant, batch)  # the client's retry
+        assert observed(tenant, history) == expected(history), f"crash {when} call {index}"
