@@ -95,8 +95,9 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict]) -> 
     written = []
     try:
         for op_type, op, key, before in planned:
+            # Every condition held when checked above, under the lock that serializes DynamoDB
+            # requests: nothing has changed since, so they are not evaluated a second time.
             expression = {
-                "condition_expression": op.get("ConditionExpression"),
                 "expression_attribute_names": op.get("ExpressionAttributeNames"),
                 "expression_attribute_values": op.get("ExpressionAttributeValues"),
             }
