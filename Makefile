@@ -80,7 +80,11 @@ sam-build: $(SAM_VENV)/.installed ## sam build (needs python3.13, as the runtime
 fuzz: $(VENV)/.installed ## the hostile-JSON fuzz suite with many random examples (FUZZ_EXAMPLES, default 2000)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -n $(PYTEST_WORKERS) tests/integration/test_fuzz.py
 
-bench: $(VENV)/.installed ## benchmarks: ratios against same-run baselines, AWS request counts -> bench/results.json
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.bench-installed ## benchmarks: ratios against same-run baselines, AWS request counts -> bench/results.json
 	PYTHONPATH=layers/common:. $(PY) -m bench
 
 invoke: $(VENV)/.installed ## run one handler in-process: make invoke FUNCTION=IngestFunction EVENT=events/ingest-qualify.json
