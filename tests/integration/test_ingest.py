@@ -243,6 +243,26 @@ def test_more_than_500_events_is_refused_whole(api, demo):
     assert state_of("u0", "vip") is None and archived() == {}
 
 
+def big_event(json_bytes: int) -> dict:
+    shell = {"type": "fullstack", "action": "identified", "identifiers": {"vuid": "v1"}, "data": {"blob": ""}}
+    return shell | {"data": {"blob": "x" * (json_bytes - len(json.dumps(shell).encode()))}}
+
+
+def test_an_event_too_large_for_one_archive_record_is_refused_by_index(api, demo):
+    from audiences.ingest import MAX_EVENT_BYTES
+
+    too_big = big_event(MAX_EVENT_BYTES + 10)
+    reply = api.call("POST", "/v3/events", too_big, key=demo["DEMO_PUBLIC_KEY"])  # the body itself is under 1 MiB
+    assert reply.status == 400
+    [problem] = reply.body["detail"]["invalids"]
+    assert problem["event"] == 0 and f"at most {MAX_EVENT_BYTES} bytes" in problem["message"]
+    assert archived() == {}
+    largest = big_event(MAX_EVENT_BYTES - 10)
+    assert api.call("POST", "/v3/events", largest, key=demo["DEMO_PUBLIC_KEY"]).status == 202
+    [lines] = archived().values()
+    assert [line["event"] for line in lines] == [largest]
+
+
 def test_a_body_that_is_not_utf8_is_refused(api, demo):
     status, answer = raw_call(api, b"\xff\xfe{}", "application/json", demo["DEMO_PUBLIC_KEY"], base64_body=True)
     assert status == 400 and "not UTF-8" in answer["detail"]["message"]

@@ -9,6 +9,10 @@ from audiences.domain import MembershipChange
 from audiences.memberships import ApplyResult
 from audiences.stores import archive
 
+# The largest event the archive can keep: one Firehose record, less its envelope (tenant, date,
+# upload id, index, receive time: well under 1 KiB).
+MAX_EVENT_BYTES = archive.MAX_RECORD_BYTES - 1024
+
 
 def upload_id(tenant_id: str, body: str) -> str:
     """Names an upload by its content, so the archive's readers can tell a client's retry of it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from audiences.domain import (
@@ -14,6 +15,7 @@ from audiences.domain import (
     control_character_problem,
 )
 from audiences.errors import InvalidInput, Problem
+from audiences.ingest import MAX_EVENT_BYTES
 from audiences.json_bodies import decode_json
 
 MAX_EVENTS = 500
@@ -53,9 +55,12 @@ def parse_events(body: str | None, tenant: Tenant, now: float, max_future_skew: 
 
     changes: list[MembershipChange] = []
     problems: list[Problem] = []
+    may_hold_a_huge_event = len(body.encode()) > MAX_EVENT_BYTES  # else no event can be too large
     for index, event in enumerate(events):
         try:
             _check_event(event)
+            if may_hold_a_huge_event and len(json.dumps(event, ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
+                raise _Invalid(f"an event is at most {MAX_EVENT_BYTES} bytes of JSON: send less data with it")
             if event["type"] == PASSTHROUGH:
                 changes.append(_passthrough_change(event, tenant, now, max_future_skew))
         except _Invalid as invalid:

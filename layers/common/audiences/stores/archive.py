@@ -18,6 +18,7 @@ from audiences.settings import get_settings
 from audiences.stores import clients
 
 BATCH_RECORDS = 500  # Firehose's most records per PutRecordBatch; an upload holds at most 500 events
+MAX_RECORD_BYTES = 1000 * 1024  # Firehose's largest record
 _ATTEMPTS = 4
 _BASE_BACKOFF_SECONDS = 0.05
 
@@ -30,7 +31,13 @@ def records(tenant_id: str, received_at: float, upload_id: str, events: list[dic
     received = datetime.fromtimestamp(received_at, UTC)
     common = {"tenant": tenant_id, "date": received.strftime("%Y-%m-%d"), "upload_id": upload_id}
     return [
-        (json.dumps(common | {"index": index, "received_at": received.isoformat(), "event": event}) + "\n").encode()
+        # UTF-8 JSON (not \u escapes), so a record is the size of its event plus a short envelope
+        (
+            json.dumps(
+                common | {"index": index, "received_at": received.isoformat(), "event": event}, ensure_ascii=False
+            )
+            + "\n"
+        ).encode()
         for index, event in enumerate(events)
     ]
 
