@@ -5,7 +5,7 @@
 Equal validation: DuckDB filters with the predicate of the common case in
 `audiences.odp.audience_file.AudienceFile.members` (type, action, audience id, identifier length
 and control characters, ts a finite number of seconds, not milliseconds, not too far ahead);
-every row it does not pass is judged again by our own `_row_problem`, so errors carry our
+every row it does not pass is judged again by our own `row_problem`, so errors carry our
 messages and line numbers, and a row only DuckDB doubted is still accepted. Then: distinct
 members, anti-joins with the snapshot both ways, and the next snapshot written sorted in the
 previous one's format: today's gzip text, or Parquet (zstd), which DuckDB reads and writes far
@@ -61,7 +61,7 @@ def main(snapshot_file: str, new_file: str, at: str = "") -> None:
         ).fetchall()
         errors, accepted = [], []
         for line, kind, action, audience_id, ts, value in doubted:
-            if problem := judge._row_problem(kind or "", action or "", audience_id or "", ts or "", value or ""):
+            if problem := judge.row_problem(kind or "", action or "", audience_id or "", ts or "", value or ""):
                 errors.append((line, problem))
             else:
                 accepted.append(value)

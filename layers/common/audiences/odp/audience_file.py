@@ -69,7 +69,7 @@ class AudienceFile:
                     and self._ts_problem(ts) is None
                 ):
                     yield value  # the common case, checked as cheaply as it can be
-                elif message := self._row_problem(kind, action, audience_id, ts, value):
+                elif message := self.row_problem(kind, action, audience_id, ts, value):
                     self.errors.add(reader.line_num, message)
                 else:
                     yield value
@@ -105,7 +105,7 @@ class AudienceFile:
         self.identifier = identifiers[0]
         return {name: names.index(name) for name in (*REQUIRED_COLUMNS, self.identifier)}
 
-    def _row_problem(self, kind: str, action: str, audience_id: str, ts: str, value: str) -> str | None:
+    def row_problem(self, kind: str, action: str, audience_id: str, ts: str, value: str) -> str | None:
         """What is wrong with a row, or None."""
         if kind != "passthrough":
             return f"type must be 'passthrough', got {kind!r}"
