@@ -198,7 +198,8 @@ def _pack(tenant_id: str, writes: list[_Write]) -> tuple[list[list[_Write]], lis
                 current, items = [], 0
             current += piece
             items += len(piece) + 1
-        transactions.append(current)
+        if current:  # empty when every group of the class waits for a shard busy this round
+            transactions.append(current)
     return transactions, later
 
 
