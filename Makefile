@@ -21,7 +21,7 @@ help: ## list the targets
 
 # The venv's python imports the shared layer's `audiences` package from anywhere (a .pth
 # file), as Lambda does from /opt/python: the operator CLI needs no PYTHONPATH.
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt constraints.txt Makefile
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt layers/engine/requirements.txt constraints.txt Makefile
 	@test -n "$(PYTHON)" || { echo "need python3.13, or python3 >= 3.11, on PATH" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt

@@ -377,8 +377,8 @@ def compute_files(scratch: Path, members_total: int, seed: int) -> tuple[Path, P
 def compute_compared(scratch: Path, members_total: int, seed: int) -> dict:
     """Our compute path, DuckDB's (today's snapshots, and Parquet ones) and coreutils, same files."""
     new_file, snapshot_file, parquet_file = compute_files(scratch, members_total, seed)
-    arms = {
-        "ours": [sys.executable, "-m", "bench.compute", "odp", str(snapshot_file), str(new_file)],
+    arms = {  # our snapshots are Parquet
+        "ours": [sys.executable, "-m", "bench.compute", "odp", str(parquet_file), str(new_file)],
         "duckdb_text_snapshots": [sys.executable, "-m", "bench.duckdb_compute", str(snapshot_file), str(new_file)],
         "duckdb_parquet_snapshots": [sys.executable, "-m", "bench.duckdb_compute", str(parquet_file), str(new_file)],
     }
@@ -551,16 +551,37 @@ def bench_import_end_to_end() -> dict:
         etag = boto3.client("s3", region_name=provision.REGION).put_object(Bucket=bucket, Key=key, Body=data)["ETag"]
         return importer.Upload(bucket, key, etag, len(data), time.time() + seconds_later)
 
+    sqs = boto3.client("sqs", region_name=provision.REGION)
+
+    def apply_all() -> int:
+        """Every queued chunk, applied by one worker, as ApplyFunction would; returns how many."""
+        url, applied = sqs.get_queue_url(QueueName=PLAN.names["ApplyQueue"])["QueueUrl"], 0
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                for chunk in importer.chunks(message["Body"]):
+                    importer.apply_chunk(chunk)
+                    applied += 1
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return applied
+
     with fresh_aws():
         catalog_store.create_audience("demo", Audience("imp_seg", "imp"), OPERATOR)
-        assert importer.process(upload(first, 0), lambda: 900, AudienceFile).qualified == 10_000
+        importer.process(upload(first, 0), AudienceFile)
+        apply_all()
+        assert importer.import_store.page("demo", None, None, None, 1)[0][0].qualified == 10_000
         second_upload = upload(second, 1)
         AWS_CALLS.reset()
-        ours = timed(lambda: importer.process(second_upload, lambda: 900, AudienceFile))
+        planning = timed(lambda: importer.process(second_upload, AudienceFile))
+        planned = AWS_CALLS.counts()
+        chunks: list[int] = []
+        applying = timed(lambda: chunks.append(apply_all()))
+        ours = planning + applying
         record = importer.import_store.get("demo", second_upload.import_id)
+        assert record.status.value == "SUCCESS", record
         items, units = AWS_CALLS.items_written(MEMBERSHIPS), AWS_CALLS.write_units(MEMBERSHIPS)
         changes = record.qualified + record.disqualified
         counts = AWS_CALLS.counts()
+        applied_counts = {call: counts[call] - planned.get(call, 0) for call in counts}
         dynamodb = boto3.client("dynamodb", region_name=provision.REGION)
         joined, left = set(second) - set(first), set(first) - set(second)
 
@@ -581,6 +602,13 @@ def bench_import_end_to_end() -> dict:
             "requests_per_change": counts["dynamodb.TransactWriteItems"] / changes,
             "items_per_change": items / changes,
             "write_units_per_change": units / changes,
+        },
+        "apply": {
+            "chunks": chunks[0],
+            "changes_per_second_per_worker": changes / applying,
+            "aws_requests_per_change": sum(applied_counts.values()) / changes,
+            "planning_seconds": planning,
+            "planning_requests": dict(planned),
         },
         "requests": dict(counts),
         "target": "ratio <= 0.6 and items written per change <= 1.1",

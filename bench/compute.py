@@ -1,16 +1,16 @@
 """The import compute path alone, in its own process so its peak RSS is its own.
 
-    python -m bench.compute odp <previous snapshot .txt.gz> <audience file .csv.gz>
-    python -m bench.compute adobe <previous snapshot .txt.gz> <source file>…
+    python -m bench.compute odp <previous snapshot .parquet or .txt.gz> <audience file .csv.gz>
+    python -m bench.compute adobe <previous snapshot .parquet or .txt.gz> <source file>…
 
-Runs what audiences.importer runs before applying: stream and validate the file (ODP's) or the
-files (an Adobe run's, read as one list), sort them into runs, merge-diff with the previous
-snapshot while writing the next one. Prints one JSON line; bench.peak measures its memory.
+Runs what audiences.importer runs before planning the apply: stream and validate the file (ODP's)
+or the files (an Adobe run's, read as one list), collect the members (spilling past the limit),
+diff them with the previous snapshot and write the next one and the changes. Prints one JSON
+line; bench.peak measures its memory.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 import tempfile
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from audiences.adobe.audiences import Definition
 from audiences.adobe.source_file import SourceFile
-from audiences.diff import DiffCounts, SortedRuns, diff, written
+from audiences.compute import MemberSet, difference, read_snapshot
 from audiences.domain import Audience, Confidence, Tenant
 from audiences.member_files import FileContext, MemberFiles
 from audiences.odp.audience_file import AudienceFile
@@ -46,19 +46,14 @@ def main(kind: str, snapshot_file: str, *files: str) -> None:
         audience = Audience("bench_audience", "bench", dialect_attributes=definition.attributes())
         context = FileContext(tenant, audience, time.time(), 300)
         members = MemberFiles([(Path(path).name, partial(_open, path, SourceFile, context)) for path in files])
-    counts = DiffCounts()
     with tempfile.TemporaryDirectory() as scratch:
-        runs = SortedRuns(Path(scratch))
-        runs.add_all(members.members())
+        current = MemberSet(Path(scratch) / "current")
+        current.add_all(members.blocks())
         if members.errors.count:
             raise SystemExit(f"invalid bench file: {members.errors.first}")
-        with (
-            gzip.open(snapshot_file, "rt", encoding="utf-8") as previous,
-            gzip.open(Path(scratch) / "next.txt.gz", "wt", encoding="utf-8", compresslevel=1) as snapshot,
-        ):
-            changes = diff((line[:-1] for line in previous), written(runs.merged(), snapshot), counts)
-            for _ in changes:
-                pass
+        previous = MemberSet(Path(scratch) / "previous", distinct=True)
+        previous.add_all(read_snapshot(Path(snapshot_file)))
+        counts = difference(previous, current, Path(scratch)).counts
     print(
         json.dumps(
             {

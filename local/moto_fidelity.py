@@ -13,6 +13,11 @@ transactions, and Firehose's dynamic partitioning.
    dynamic partitioning and compression. `_put_s3_records` delivers as Firehose does: one object
    per partition, the prefix's `!{partitionKeyFromQuery:…}` filled from each record, gzip when
    asked; it refuses a partitioning it cannot reproduce.
+4. Multipart uploads. moto finds an upload by its id alone and fails with a KeyError (a 500)
+   for an unknown one; S3 binds the id to its key and answers NoSuchUpload for an unknown id or
+   another key's, which is what keeps one tenant from completing another's upload. And moto
+   announces a completed upload twice (ObjectCreated:Put, then :CompleteMultipartUpload); S3
+   sends the second only.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
 from moto.firehose.models import FirehoseBackend
 from moto.moto_api._internal import mock_random
-from moto.s3.models import s3_backends
+from moto.s3.exceptions import NoSuchUpload
+from moto.s3.models import S3Backend, s3_backends
+from moto.s3.responses import S3Response
 
 _OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
 _lock = threading.RLock()
@@ -55,6 +62,26 @@ def install() -> None:
     DynamoHandler.call_action = serialized
     DynamoDBBackend.transact_write_items = _transact_write_items
     FirehoseBackend.put_s3_records = _put_s3_records
+    key_post = S3Response._key_response_post
+
+    def upload_of_its_key(self, request, body, bucket_name, query, key_name):
+        if upload_id := (query.get("uploadId") or [None])[0]:
+            existing = self.backend.get_object(bucket_name, key_name)
+            completed = existing is not None and existing.multipart and existing.multipart.id == upload_id
+            multipart = self.backend.get_bucket(bucket_name).multiparts.get(upload_id)
+            if not completed and (multipart is None or multipart.key_name != key_name):
+                raise NoSuchUpload(upload_id)
+        return key_post(self, request, body, bucket_name, query, key_name)
+
+    S3Response._key_response_post = upload_of_its_key
+    put_object = S3Backend.put_object
+
+    def announced_once(self, *args, **kwargs):
+        if kwargs.get("multipart") is not None:  # completing: the completion announces it
+            kwargs["disable_notification"] = True
+        return put_object(self, *args, **kwargs)
+
+    S3Backend.put_object = announced_once
     _installed = True
 
 

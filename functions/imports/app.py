@@ -19,20 +19,24 @@ processor = BatchProcessor(event_type=EventType.SQS)
 BUSY_RETRY_SECONDS = 60
 
 
-def _work(body: str) -> list[tuple[importer.Upload | importer.Run | importer.Reconfirm, object]]:
+Work = importer.Upload | importer.Run | importer.Reconfirm
+
+
+def _work(body: str, context: LambdaContext | None) -> list[tuple[Work, object]]:
     """What a message asks for, each with how it is done: an ODP upload, an Adobe run or re-confirmation."""
-    uploads = [(upload, partial(importer.process, upload, read_file=AudienceFile)) for upload in importer.uploads(body)]
-    runs = [(run, partial(importer.process_run, run, read_file=SourceFile)) for run in importer.runs(body)]
-    reconfirms = [(job, partial(importer.process_reconfirm, job)) for job in importer.reconfirms(body)]
+    seconds_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context else None
+    uploads = [(upload, partial(importer.process, upload, AudienceFile)) for upload in importer.uploads(body)]
+    runs = [(run, partial(importer.process_run, run, SourceFile)) for run in importer.runs(body)]
+    reconfirms = [(job, partial(importer.process_reconfirm, job, seconds_left)) for job in importer.reconfirms(body)]
     return uploads + runs + reconfirms
 
 
 @tracer.capture_method
 def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
     attempt = int(record.attributes.approximate_receive_count)
-    for work, process in _work(record.body):
+    for work, process in _work(record.body, lambda_context):
         try:
-            process(seconds_left=lambda: lambda_context.get_remaining_time_in_millis() / 1000)
+            process()
         except importer.AudienceBusy:
             # Come back in a minute, not at the queue's visibility timeout (an hour and a half).
             queue.retry_after(record.event_source_arn, record.receipt_handle, min(900, BUSY_RETRY_SECONDS * attempt))
@@ -45,7 +49,7 @@ def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 
 def give_up(record: SQSRecord) -> None:
-    for work, _ in _work(record.body):
+    for work, _ in _work(record.body, None):
         importer.give_up(work)
 
 

@@ -159,3 +159,45 @@ def aws_signed_by_the_stack(stack):
         aws_secret_access_key=CREDENTIALS.secret_key,
         config=Config(signature_version="s3v4"),
     )
+
+
+def test_a_file_uploaded_in_parts_imports_when_the_upload_is_completed(stack):
+    """The way past one PUT's 5 GB: a multipart upload, its parts PUT to presigned URLs, then completed."""
+    definition = {"definition": {"external": {"external_audience_id": "e2e_prt"}}}
+    assert stack.call("PUT", "/v3/segments/e2e_parts", key=stack.private_key, json=definition).status_code == 200
+    now = int(time.time())
+    rows = "".join(f"passthrough,qualify,e2e_prt,{now},p{n % 3}\n" for n in range(170_000))  # 3 members
+    data = gzip.compress((HEADER + rows).encode(), compresslevel=0)  # stored: over S3's 5 MiB least part
+    first, rest = data[: 5 * 1024 * 1024], data[5 * 1024 * 1024 :]
+    reply = stack.call(
+        "POST", "/v3/imports/upload-url", key=stack.private_key, json={"audience": "e2e_parts", "parts": 2}
+    )
+    assert reply.status_code == 200, reply.text
+    target = reply.json()
+    assert [part["part_number"] for part in target["parts"]] == [1, 2]
+    etags = [
+        requests.put(part["url"], data=body, timeout=30).headers["ETag"]
+        for part, body in zip(target["parts"], (first, rest), strict=True)
+    ]
+
+    wrong = {
+        "audience": "e2e_parts",
+        "upload_id": target["upload_id"],
+        "parts": [{"part_number": 1, "etag": etags[0]}, {"part_number": 2, "etag": '"0000"'}],
+    }
+    refused = stack.call("POST", "/v3/imports/upload-url/complete", key=stack.private_key, json=wrong)
+    assert refused.status_code == 400 and "S3 refused the parts (InvalidPart" in refused.json()["message"], refused.text
+
+    parts = [{"part_number": n, "etag": etag} for n, etag in enumerate(etags, start=1)]
+    body = {"audience": "e2e_parts", "upload_id": target["upload_id"], "parts": parts}
+    done = stack.call("POST", "/v3/imports/upload-url/complete", key=stack.private_key, json=body)
+    assert done.status_code == 200, done.text
+    assert done.json()["key"] == "demo/audience-diffs/e2e_parts.csv.gz"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        [latest] = stack.call("GET", "/v3/imports?audience=e2e_parts&limit=1", key=stack.private_key).json()["imports"]
+        if latest["status"] != "PROCESSING":
+            break
+        time.sleep(0.2)
+    assert (latest["status"], latest["rows"], latest["qualified"]) == ("SUCCESS", 170_000, 3), latest
+    assert stack.call("GET", "/v3/segments/e2e_parts", key=stack.private_key).json()["size"] == 3

@@ -28,27 +28,41 @@ def imports_poller(functions) -> QueuePoller:
     return QueuePoller(functions["ImportsFunction"], PLAN.names["ImportsQueue"], retry_after_seconds=0, batch_size=1)
 
 
-def drain(functions, limit: int = 20) -> int:
-    """Process every queued notification (failed ones come straight back); returns receives."""
-    poller, received = imports_poller(functions), 0
-    while received < limit and poller.poll_once():
-        received += 1
+def apply_poller(functions) -> QueuePoller:
+    return QueuePoller(functions["ApplyFunction"], PLAN.names["ApplyQueue"], retry_after_seconds=0, batch_size=1)
+
+
+def drain(functions, limit: int = 1000) -> int:
+    """Process every queued notification and every chunk it queues (failed ones come straight back);
+    returns receives."""
+    pollers, received = (imports_poller(functions), apply_poller(functions)), 0
+    while received < limit and (polled := sum(poller.poll_once() for poller in pollers)):
+        received += polled
     return received
 
 
-def crash_then_redeliver(functions, fault: tuple[int, str] | None) -> list[str]:
-    """Take the one queued message, process it with `fault` armed (a crash before or after that
-    AWS call), then let the queue redeliver until done; returns the AWS calls of the first try."""
+def crash_then_redeliver(functions, fault: tuple[int, str] | None, chunk: bool = False) -> list[str]:
+    """Take the one queued import message (or, with `chunk`, the last chunk its import queues), process
+    it with `fault` armed (a crash before or after that AWS call), then let the queues redeliver until
+    done; returns the AWS calls of the first try."""
     from tests.aws_calls import AWS_CALLS, AWS_FAULTS
 
     poller = imports_poller(functions)
+    if chunk:  # the import, then every chunk but the last
+        while poller.poll_once():
+            pass
+        poller = apply_poller(functions)
+        while int(poller.sqs.get_queue_attributes(QueueUrl=poller.queue_url, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]) > 1:  # fmt: skip
+            poller.poll_once()
     queue = {"QueueUrl": poller.queue_url}
     [message] = poller.sqs.receive_message(**queue, VisibilityTimeout=0, AttributeNames=["All"])["Messages"]
     if fault:
         AWS_FAULTS.arm(*fault)
     AWS_CALLS.reset()
     try:
-        functions["ImportsFunction"].invoke({"Records": [poller.event_record(message)]})
+        poller.function.invoke({"Records": [poller.event_record(message)]})
     except Exception:
         assert fault, "only an injected crash may fail the import"
     finally:

@@ -68,7 +68,7 @@ def test_crash_around_every_aws_call_of_a_run_converges(api, functions, when):
     adobe, audience_id = tenant_with_a_first_run(api, functions, "clean")
     calls = run_second(functions, adobe, audience_id, "clean", fault=None)
     assert_converged("clean", "without a crash")
-    assert {"s3.ListObjectsV2", "s3.GetObject", "dynamodb.TransactWriteItems", "s3.PutObject"} <= set(calls)
+    assert {"s3.ListObjectsV2", "s3.GetObject", "s3.PutObject", "sqs.SendMessageBatch"} <= set(calls)
     for index in range(len(calls)):
         tenant_id = f"{when}{index}"
         adobe, audience_id = tenant_with_a_first_run(api, functions, tenant_id)

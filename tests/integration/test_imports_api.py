@@ -110,11 +110,75 @@ def test_upload_url_is_a_short_lived_put_for_the_audience_file(api, demo):
         ({"audience": "nope"}, 404, "segment 'nope' does not exist"),
         ({"segment": "vip_users"}, 400, 'the body must be {"audience": "<segment id>"}'),
         ({"audience": "../x"}, 400, "segment id '../x' is invalid"),
+        ({"audience": "vip_users", "parts": 0}, 400, "parts must be a whole number from 1 to 10000, got 0"),
+        ({"audience": "vip_users", "parts": 10_001}, 400, "parts must be a whole number from 1 to 10000"),
+        ({"audience": "vip_users", "parts": True}, 400, "parts must be a whole number from 1 to 10000, got True"),
+        ({"audience": "nope", "parts": 2}, 404, "segment 'nope' does not exist"),
     ],
 )
 def test_upload_url_refuses_what_cannot_be_imported(api, demo, request_body, status, message):
+    api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=demo["DEMO_PRIVATE_KEY"])
     reply = api.call("POST", "/v3/imports/upload-url", request_body, key=demo["DEMO_PRIVATE_KEY"])
     assert reply.status == status and message in reply.body["message"]
+
+
+def test_a_multipart_upload_url_has_a_presigned_put_per_part(api, demo):
+    key = demo["DEMO_PRIVATE_KEY"]
+    api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=key)
+    body = api.call("POST", "/v3/imports/upload-url", {"audience": "vip_users", "parts": 3}, key=key).body
+    assert (body["method"], body["key"]) == ("PUT", "demo/audience-diffs/vip_users.csv.gz") and body["upload_id"]
+    for number, part in enumerate(body["parts"], start=1):
+        query = urlsplit(part["url"]).query
+        assert part["part_number"] == number and f"partNumber={number}" in query and "uploadId=" in query
+        assert "X-Amz-Signature" in query or "Signature" in query
+    assert len(body["parts"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status", "message"),
+    [
+        ({"audience": "vip_users", "parts": []}, 400, "the body must be {"),
+        ({"audience": "vip_users", "upload_id": "u", "parts": []}, 400, "parts must list 1 to 10000 parts"),
+        (
+            {"audience": "vip_users", "upload_id": "u", "parts": [{"part_number": "1", "etag": "e"}]},
+            400,
+            'parts[0] must be {"part_number": <1 to 10000>, "etag": "<ETag>"}',
+        ),
+        (
+            {"audience": "vip_users", "upload_id": "no-such", "parts": [{"part_number": 1, "etag": '"e"'}]},
+            404,
+            "there is no multipart upload 'no-such' of audience 'vip_users'",
+        ),
+        (
+            {"audience": "nope", "upload_id": "u", "parts": [{"part_number": 1, "etag": '"e"'}]},
+            404,
+            "segment 'nope' does not exist",
+        ),
+    ],
+)
+def test_completing_a_multipart_upload_refuses_what_cannot_complete(api, demo, request_body, status, message):
+    api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=demo["DEMO_PRIVATE_KEY"])
+    reply = api.call("POST", "/v3/imports/upload-url/complete", request_body, key=demo["DEMO_PRIVATE_KEY"])
+    assert reply.status == status and message in reply.body["message"], reply.body
+
+
+def test_completing_another_tenants_upload_is_a_404(api, demo):
+    key = demo["DEMO_PRIVATE_KEY"]
+    api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=key)
+    upload_id = api.call("POST", "/v3/imports/upload-url", {"audience": "vip_users", "parts": 1}, key=key).body[
+        "upload_id"
+    ]
+    tenants.create_tenant(Tenant.of("other", fs_user_id=Confidence.HIGH))
+    other = auth.issue_key(Principal("other", Scope.PRIVATE))
+    api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=other)
+    parts = [{"part_number": 1, "etag": '"e"'}]
+    reply = api.call(
+        "POST",
+        "/v3/imports/upload-url/complete",
+        {"audience": "vip_users", "upload_id": upload_id, "parts": parts},
+        key=other,
+    )
+    assert reply.status == 404 and "there is no multipart upload" in reply.body["message"]
 
 
 def test_the_activity_log_is_private_and_per_tenant(api, history, demo):

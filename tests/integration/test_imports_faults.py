@@ -23,10 +23,11 @@ def tenant_with_a_first_import(functions, tenant_id: str) -> str:
     return key
 
 
-def run_second_import(functions, key: str, fault: tuple[int, str] | None) -> list[str]:
-    """The second upload's import, crashed as `fault` says, then redelivered; returns its AWS calls."""
+def run_second_import(functions, key: str, fault: tuple[int, str] | None, chunk: bool = False) -> list[str]:
+    """The second upload's import (or its one chunk), crashed as `fault` says, then redelivered; returns
+    its AWS calls."""
     upload(csv_gz(AFTER), key=key)
-    return crash_then_redeliver(functions, fault)
+    return crash_then_redeliver(functions, fault, chunk)
 
 
 def assert_converged(tenant_id: str, context: str) -> None:
@@ -58,9 +59,23 @@ def test_crash_around_every_aws_call_of_an_import_converges(aws, functions, when
     key = tenant_with_a_first_import(functions, "clean")
     calls = run_second_import(functions, key, fault=None)
     assert_converged("clean", "without a crash")
-    assert {"s3.GetObject", "dynamodb.TransactWriteItems", "s3.PutObject", "dynamodb.PutItem"} <= set(calls)
+    assert {"s3.GetObject", "s3.PutObject", "dynamodb.UpdateItem", "sqs.SendMessageBatch"} <= set(calls)
     for index in range(len(calls)):
         tenant_id = f"{when}{index}"
         key = tenant_with_a_first_import(functions, tenant_id)
         run_second_import(functions, key, fault=(index, when))
+        assert_converged(tenant_id, f"crash {when} call {index}")
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_crash_around_every_aws_call_of_applying_the_last_chunk_converges(aws, functions, when):
+    drain(functions)
+    key = tenant_with_a_first_import(functions, "clean")
+    calls = run_second_import(functions, key, fault=None, chunk=True)
+    assert_converged("clean", "without a crash")
+    assert {"s3.GetObject", "dynamodb.TransactWriteItems", "s3.DeleteObject", "dynamodb.DeleteItem"} <= set(calls)
+    for index in range(len(calls)):
+        tenant_id = f"{when}{index}"
+        key = tenant_with_a_first_import(functions, tenant_id)
+        run_second_import(functions, key, fault=(index, when), chunk=True)
         assert_converged(tenant_id, f"crash {when} call {index}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -142,3 +143,24 @@ def test_firehose_partitioning_it_cannot_reproduce_is_refused(aws):
     delivery_stream(firehose, "jq", query="{tenant: .who | ascii_downcase}")
     with pytest.raises(NotImplementedError, match="metadata extraction query"):
         firehose.put_record_batch(DeliveryStreamName="jq", Records=[{"Data": b'{"who": "A"}\n'}])
+
+
+def test_a_completed_multipart_upload_is_announced_once_and_bound_to_its_key(aws):
+    s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+    bucket, key = PLAN.names["ImportsBucket"], "demo/audience-diffs/parts.csv.gz"
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"x")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    for wrong in ("no-such-upload", upload_id):
+        with pytest.raises(ClientError, match="NoSuchUpload"):
+            target = key if wrong != upload_id else "demo/audience-diffs/other.csv.gz"
+            s3.complete_multipart_upload(Bucket=bucket, Key=target, UploadId=wrong, MultipartUpload=parts)
+    s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload=parts)
+    url = sqs.get_queue_url(QueueName=PLAN.names["ImportsQueue"])["QueueUrl"]
+    events = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        events += [record["eventName"] for m in messages for record in json.loads(m["Body"]).get("Records", [])]
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+        )
+    assert events == ["ObjectCreated:CompleteMultipartUpload"]

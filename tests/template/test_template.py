@@ -139,15 +139,30 @@ def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_funct
     assert consumers == {
         "ImportsFunction": [("ImportsQueue", 1)],
         "ImportsGiveUpFunction": [("ImportsDeadLetterQueue", 10)],
+        "ApplyFunction": [("ApplyQueue", 1)],
+        "ApplyGiveUpFunction": [("ApplyDeadLetterQueue", 10)],
     }
     for function in consumers:
         [source] = TEMPLATE["Resources"][function]["Properties"]["Events"].values()
         assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    redrive = TEMPLATE["Resources"]["ImportsQueue"]["Properties"]["RedrivePolicy"]
-    assert redrive == {
-        "deadLetterTargetArn": {"Fn::GetAtt": ["ImportsDeadLetterQueue", "Arn"]},
-        "maxReceiveCount": {"Ref": "ImportAttempts"},  # the number the give-up message states
-    }
+    for queue in ("ImportsQueue", "ApplyQueue"):
+        redrive = TEMPLATE["Resources"][queue]["Properties"]["RedrivePolicy"]
+        assert redrive == {
+            "deadLetterTargetArn": {"Fn::GetAtt": [queue.replace("Queue", "DeadLetterQueue"), "Arn"]},
+            "maxReceiveCount": {"Ref": "ImportAttempts"},  # the number the give-up message states
+        }
+
+
+def test_only_the_imports_function_carries_the_engine_and_the_apply_pressure_is_bounded():
+    carriers = {f.logical_id for f in FUNCTIONS if TEMPLATE["Resources"][f.logical_id]["Properties"].get("Layers")}
+    assert carriers == {"ImportsFunction"}
+    engine = (template.ROOT / "layers/engine/requirements.txt").read_text()
+    assert "polars==" in engine
+    apply = TEMPLATE["Resources"]["ApplyFunction"]["Properties"]
+    assert (
+        apply["ReservedConcurrentExecutions"]
+        == apply["Events"]["Chunks"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    )
     assert provision.STACK_ID.rsplit("/", 1)[1] in PLAN.names["ImportsBucket"]
 
 

@@ -48,3 +48,10 @@ def test_a_forbidden_import_breaks_it(layer_copy, module, import_line, broken):
     run = lint_imports(layer_copy)
     assert run.returncode != 0
     assert broken in run.stdout
+
+
+@pytest.mark.parametrize("function", ["segments", "graphql", "ingest", "expiry", "apply"])
+def test_only_the_imports_function_loads_the_engine_its_layer_alone_carries(function):
+    check = "import sys, app; sys.exit('polars' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=ROOT / "functions" / function, timeout=60)
+    assert loaded.returncode == 0, f"functions/{function} imports polars, which only ImportsFunction's layer has"

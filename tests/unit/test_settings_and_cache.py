@@ -14,6 +14,7 @@ TABLES = {
     "IMPORTS_BUCKET": "b",
     "RATE_LIMITS_TABLE": "r",
     "IMPORTS_QUEUE_URL": "q",
+    "APPLY_QUEUE_URL": "a",
     "EVENT_ARCHIVE_STREAM": "f",
 }
 

@@ -1,4 +1,4 @@
-"""/v3/imports: the activity log of audience file imports, and presigned upload URLs."""
+"""/v3/imports: the activity log of audience file imports, and presigned upload URLs (single or multipart)."""
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
@@ -27,5 +27,15 @@ def get_import(import_id: str):
 @router.post("/v3/imports/upload-url")
 def create_upload_url():
     principal = http.authenticate(router, Scope.PRIVATE)
-    segment_id = odp_imports.upload_request(http.json_text(router))
-    return odp_imports.upload_target_body(importer.upload_target(principal.tenant_id, segment_id))
+    segment_id, parts = odp_imports.upload_request(http.json_text(router))
+    if parts is None:
+        return odp_imports.upload_target_body(importer.upload_target(principal.tenant_id, segment_id))
+    return odp_imports.multipart_target_body(importer.multipart_upload_target(principal.tenant_id, segment_id, parts))
+
+
+@router.post("/v3/imports/upload-url/complete")
+def complete_multipart_upload():
+    principal = http.authenticate(router, Scope.PRIVATE)
+    segment_id, upload_id, parts = odp_imports.completion_request(http.json_text(router))
+    etag = importer.complete_multipart_upload(principal.tenant_id, segment_id, upload_id, parts)
+    return {"key": importer.upload_key(principal.tenant_id, segment_id), "etag": etag}

@@ -197,7 +197,7 @@ def supersedes(incoming: tuple[State, float], current: tuple[State, float] | Non
 
 
 # Epoch seconds reach 10^11 only in the year 5138; epoch milliseconds passed it in 1973.
-_MILLISECONDS_FROM = 10**11
+MILLISECONDS_FROM = 10**11
 
 
 def checked_ts(value: object, now: float, max_future_skew: float) -> float:
@@ -208,7 +208,7 @@ def checked_ts(value: object, now: float, max_future_skew: float) -> float:
         raise ValueError("ts must be a finite number of epoch seconds")
     if value < 0:
         raise ValueError(f"ts must not be negative, got {value}")
-    if value >= _MILLISECONDS_FROM:
+    if value >= MILLISECONDS_FROM:
         raise ValueError(f"ts {value} looks like epoch milliseconds: send epoch seconds (divide by 1000)")
     if value > now + max_future_skew:
         raise ValueError(f"ts {value} is {value - now:.0f} s in the future; at most {max_future_skew:.0f} s is allowed")
@@ -248,6 +248,10 @@ class ImportRecord:
     window_start: float | None = None
     window_end: float | None = None
     created_by: str = ""
+    # Its changes are applied in chunks, in parallel: progress while it runs.
+    chunks_total: int | None = None
+    chunks_done: int = 0
+    changes_total: int | None = None
 
 
 @dataclass(frozen=True)

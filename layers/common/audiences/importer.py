@@ -6,15 +6,19 @@ window under `<tenant>/sources/`, read together: Adobe's, started through its AP
 here). Every step may run again after a crash or a redelivery and still reach the same end:
 
 1. The activity record is keyed by the upload (time, key, eTag): a second delivery finds it.
-2. A lease serializes imports of one audience.
+2. A lease serializes imports of one audience, from reading the file to the last change applied.
 3. An upload older than the audience's last applied one, or whose object was replaced since,
-   is SKIPPED: the newer upload decides.
+   is SKIPPED: the newer upload decides. A newer upload that arrives while an older one is
+   applying waits for the lease (the queue brings it back a minute later, and later again).
 4. The whole file is read and validated before any membership changes; one bad row fails it.
-5. Its members are diffed with the previous import's snapshot (sorted, in DataBucket), and
-   only joiners and leavers are written, with the upload's time as their ts.
-6. The new snapshot is stored, then the audience's state advances to it, then the record
-   says SUCCESS. Until the state advances, a retry diffs against the same snapshot and
-   converges; after it, a retry only finishes the record.
+5. Its members are diffed with the previous import's snapshot (in DataBucket), and only joiners
+   and leavers are planned, with the upload's time as their ts: written as chunk objects, the
+   plan recorded once on the activity record, a message per chunk queued for the apply function.
+6. Each chunk is applied through the one write path and counted once; the last one advances the
+   audience's state to the new snapshot and says SUCCESS. A redelivered import re-queues the
+   chunks not yet applied; a chunk applied twice changes nothing the second time.
+7. A chunk that cannot be applied fails the import; the users its changes name are then in doubt,
+   and the next import sets each of them as its file says, whatever the diff alone would do.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import json
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -36,7 +40,6 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools import Logger
 
 from audiences import catalog, memberships
-from audiences.diff import DiffCounts, SortedRuns, diff, written
 from audiences.domain import (
     AUDIENCE_KEY,
     TENANT_ID,
@@ -48,7 +51,7 @@ from audiences.domain import (
     Tenant,
     UserRef,
 )
-from audiences.errors import Conflict, NotFound, Unprocessable
+from audiences.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from audiences.member_files import FileContext, FileReader, FileRejected, MemberFile, MemberFiles
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
@@ -61,12 +64,17 @@ logger = Logger(child=True)
 FOLDER = "audience-diffs"
 SOURCES = "sources"  # files runs read, laid out by each dialect: <tenant>/sources/<dialect's path>
 SUFFIX = ".csv.gz"
-APPLY_BATCH = 500
+APPLY_BATCH = 500  # members a re-confirmation writes at once
+CHUNK_CHANGES = 5_000  # changes per apply chunk: a few seconds of one apply invocation's writes
 PROGRESS_EVERY_ROWS = 100_000
 # Stop applying while this much time is left, to record the outcome before Lambda stops us.
 RESERVE_SECONDS = 60
 LEASE_SECONDS = 16 * 60  # the function's timeout and a margin: a crashed holder's lease expires
+# While chunks apply, each renews the lease for this long: far longer than one chunk's every retry
+# takes, so only an apply that stopped progressing lets the next import of the audience in.
+APPLY_LEASE_SECONDS = 60 * 60
 UPLOAD_URL_SECONDS = 15 * 60  # long enough for a large upload, short enough to be worthless if leaked
+MULTIPART_URL_SECONDS = 6 * 60 * 60  # parts of a file of many GB upload for hours
 MAX_RUN_ERRORS = 100  # row errors a run keeps, over all its files (and the count of all)
 RUN_PREFIX = "run-"
 
@@ -110,6 +118,45 @@ def upload_target(tenant_id: str, segment_id: str) -> UploadTarget:
     return UploadTarget(objects.upload_url(key, UPLOAD_URL_SECONDS), key, expires_at)
 
 
+MAX_PARTS = 10_000  # S3's most parts of a multipart upload (each 5 MiB to 5 GiB, the last smaller)
+
+
+@dataclass(frozen=True)
+class MultipartTarget:
+    key: str
+    upload_id: str
+    part_urls: list[str]  # part n (from 1) is PUT to part_urls[n - 1]
+    expires_at: datetime
+
+
+def multipart_upload_target(tenant_id: str, segment_id: str, parts: int) -> MultipartTarget:
+    """A multipart upload of the audience's next file, one presigned URL per part; NotFound if there
+    is no such audience. The import starts when the upload is completed (`complete_multipart_upload`)."""
+    catalog.get_audience(tenant_id, segment_id)
+    key = upload_key(tenant_id, segment_id)
+    upload_id = objects.create_multipart(key)
+    urls = [objects.part_url(key, upload_id, n, MULTIPART_URL_SECONDS) for n in range(1, parts + 1)]
+    return MultipartTarget(key, upload_id, urls, datetime.now(UTC) + timedelta(seconds=MULTIPART_URL_SECONDS))
+
+
+def complete_multipart_upload(tenant_id: str, segment_id: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+    """Assemble a multipart upload's parts (number, ETag as S3 answered each PUT); the object's ETag.
+    NotFound if there is no such upload of that audience; InvalidInput naming what S3 refused."""
+    catalog.get_audience(tenant_id, segment_id)
+    try:
+        return objects.complete_multipart(upload_key(tenant_id, segment_id), upload_id, parts)
+    except objects.NoSuchUpload as missing:
+        raise NotFound(
+            f"there is no multipart upload {upload_id!r} of audience {segment_id!r}: it was completed or aborted "
+            "already, or belongs to another audience; ask for a new upload URL"
+        ) from missing
+    except objects.PartsRejected as refused:
+        raise InvalidInput(
+            f"S3 refused the parts ({refused}): list every part you uploaded, in order, each with the ETag "
+            "its PUT answered; every part but the last must be at least 5 MiB"
+        ) from refused
+
+
 def source_key(tenant_id: str, path: str) -> str:
     """Where a run's source file at `path` (the dialect's layout, under the tenant's area) lives."""
     return f"{tenant_id}/{SOURCES}/{path}"
@@ -137,7 +184,7 @@ def activity_record(tenant_id: str, import_id: str) -> ImportRecord:
 
 
 def _snapshot_key(tenant_id: str, segment_id: str, import_id: str) -> str:
-    return f"imports/tenant={tenant_id}/snapshots/{segment_id}/{import_id}.txt.gz"
+    return f"imports/tenant={tenant_id}/snapshots/{segment_id}/{import_id}.parquet"
 
 
 def _open(upload: Upload) -> tuple[Tenant, str, ImportRecord] | None:
@@ -162,7 +209,7 @@ def _open(upload: Upload) -> tuple[Tenant, str, ImportRecord] | None:
     return tenant, segment_id, record
 
 
-def process(upload: Upload, seconds_left: Callable[[], float], read_file: FileReader) -> ImportRecord | None:
+def process(upload: Upload, read_file: FileReader) -> ImportRecord | None:
     """Apply one upload, read by the dialect's `read_file`; None if it is not an audience file of a tenant."""
     opened = _open(upload)
     if opened is None:
@@ -173,17 +220,33 @@ def process(upload: Upload, seconds_left: Callable[[], float], read_file: FileRe
     problem = _name_problem(upload.key.split("/"), segment_id)
     if problem:
         return _end(tenant.tenant_id, record, ImportStatus.FAILED, message=problem)
-    if not import_store.acquire_lease(tenant.tenant_id, segment_id, record.import_id, LEASE_SECONDS):
+    return _leased(tenant.tenant_id, segment_id, record, partial(_run, tenant, segment_id, upload, record, read_file))
+
+
+def _leased(tenant_id: str, segment_id: str, record: ImportRecord, run: Callable[[], ImportRecord]) -> ImportRecord:
+    """Run an import under the audience's lease. The lease passes to the apply once the changes are
+    planned: it is freed here only if the import ended, or failed before planning."""
+    if not import_store.acquire_lease(tenant_id, segment_id, record.import_id, LEASE_SECONDS):
         raise AudienceBusy(segment_id)
     try:
-        return _run(tenant, segment_id, upload, record, seconds_left, read_file)
-    finally:
-        import_store.release_lease(tenant.tenant_id, segment_id, record.import_id)
+        if plan := import_store.planned(tenant_id, record.import_id):  # a redelivery after planning
+            outcome = _send_chunks(tenant_id, segment_id, record.import_id, Plan.from_json(plan), record.chunks_total)
+        else:
+            outcome = run()
+    except BaseException:
+        if not import_store.planned(tenant_id, record.import_id):
+            import_store.release_lease(tenant_id, segment_id, record.import_id)
+        raise
+    if outcome.status is not ImportStatus.PROCESSING:
+        import_store.release_lease(tenant_id, segment_id, record.import_id)
+    return outcome
 
 
-def note_failed_attempt(work: Upload | Run | Reconfirm, attempt: int, reason: str) -> None:
+def note_failed_attempt(work: Upload | Run | Reconfirm | Chunk, attempt: int, reason: str) -> None:
     """Say on the activity record that delivery `attempt` failed and the queue will retry it."""
     tenant_id = work.key.split("/", 1)[0] if isinstance(work, Upload) else work.tenant_id
+    if isinstance(work, Chunk):
+        reason = f"chunk {work.number}: {reason}"
     if not TENANT_ID.fullmatch(tenant_id):
         return
     attempts = get_settings().import_attempts
@@ -235,9 +298,7 @@ def _end(tenant_id: str, record: ImportRecord, status: ImportStatus, **details) 
     return finished or import_store.get(tenant_id, record.import_id)
 
 
-def _run(
-    tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, seconds_left, read_file: FileReader
-) -> ImportRecord:
+def _run(tenant: Tenant, segment_id: str, upload: Upload, record: ImportRecord, read_file: FileReader) -> ImportRecord:
     tenant_id = tenant.tenant_id
     audience = catalog_store.get_audience(tenant_id, segment_id)
     if audience is None:
@@ -256,19 +317,22 @@ def _run(
         return _end(tenant_id, record, ImportStatus.SKIPPED, message=message)
 
     audience_file = read_file(body, upload.size, _context(tenant, audience))
-    return _import(tenant_id, audience, record, upload.uploaded_at, audience_file, previous, seconds_left)
+    return _import(tenant_id, audience, record, upload.uploaded_at, audience_file, previous)
 
 
 def _context(tenant: Tenant, audience) -> FileContext:
     return FileContext(tenant, audience, time.time(), get_settings().max_future_skew_seconds)
 
 
-def _import(tenant_id, audience, record, effective_at, members: MemberFile, previous, seconds_left) -> ImportRecord:
-    """Read and validate every member, then apply the difference from `previous` as of `effective_at`."""
+def _import(tenant_id, audience, record, effective_at, members: MemberFile, previous) -> ImportRecord:
+    """Read and validate every member, then plan the difference from `previous` as of `effective_at`."""
+    from audiences import compute  # the engine's layer is the imports function's alone
+
     with tempfile.TemporaryDirectory(prefix="import-") as scratch:
-        runs = SortedRuns(Path(scratch))
+        directory = Path(scratch)
+        current = compute.MemberSet(directory / "current")
         try:
-            runs.add_all(_reporting(tenant_id, record.import_id, members))
+            current.add_all(_reporting(tenant_id, record.import_id, members))
         except FileRejected as rejected:
             return _end(tenant_id, record, ImportStatus.FAILED, message=str(rejected), rows=members.rows)
         if members.errors.count:
@@ -282,67 +346,208 @@ def _import(tenant_id, audience, record, effective_at, members: MemberFile, prev
                 errors=tuple(members.errors.first),
                 error_count=members.errors.count,
             )
-        return _apply(tenant_id, audience, effective_at, record, members, runs, previous, Path(scratch), seconds_left)
+        identity = (members.identifier, audience.external_id)
+        before = compute.MemberSet(directory / "previous", distinct=True)
+        others: list[tuple[tuple[str, str], Path]] = []  # lists of users named otherwise: all of them left
+        if previous is not None:
+            snapshot = objects.download_snapshot(previous.snapshot_key, directory)
+            if (previous.identifier, previous.external_id) == identity:
+                before.add_all(compute.read_snapshot(snapshot))
+            else:
+                others.append(((previous.identifier, previous.external_id), snapshot))
+        difference = compute.difference(before, current, directory)
+        unsettled = import_store.unsettled(tenant_id, audience.key)
+        in_doubt = []  # users an import applied in part may have changed: each is set as the file says
+        for entry in unsettled:
+            for side in ("joined", "left"):
+                path = objects.download_snapshot(entry[side]["key"], directory / entry["import_id"] / side)
+                named = tuple(entry[side]["identity"])
+                (in_doubt if named == identity else others).append(path if named == identity else (named, path))
+        difference = compute.settled(difference, in_doubt, directory)
+        return _plan_apply(tenant_id, audience, effective_at, record, members, difference, others, previous, unsettled)
 
 
-def _reporting(tenant_id: str, import_id: str, members: MemberFile) -> Iterator[str]:
-    for value in members.members():
-        yield value
-        if members.rows % PROGRESS_EVERY_ROWS == 0:
+def _reporting(tenant_id: str, import_id: str, members: MemberFile) -> Iterator:
+    reported = 0
+    for block in members.blocks():
+        yield block
+        if members.rows - reported >= PROGRESS_EVERY_ROWS:
+            reported = members.rows
             import_store.update(tenant_id, import_id, rows_done=members.rows)
 
 
-def _apply(tenant_id, audience, effective_at, record, members, runs, previous, scratch, seconds_left) -> ImportRecord:
-    segment_id, identifier, external_id = audience.key, members.identifier, audience.external_id
-    counts = DiffCounts()
-    snapshot_path = scratch / "snapshot.txt.gz"
-    with gzip.open(snapshot_path, "wt", encoding="utf-8", newline="\n", compresslevel=1) as snapshot:
-        current = written(runs.merged(), snapshot)
-        if previous is not None and (previous.identifier, previous.external_id) == (identifier, external_id):
-            differences = diff(objects.snapshot_values(previous.snapshot_key), current, counts)
-            changes = _changes(differences, identifier, external_id, effective_at)
-        else:  # a first import, or users named by another field or audience id now: all of before left
-            left = diff(objects.snapshot_values(previous.snapshot_key), (), counts) if previous else ()
-            changes = chain(
-                _changes(left, previous.identifier, previous.external_id, effective_at) if previous else (),
-                _changes(diff((), current, counts), identifier, external_id, effective_at),
-            )
-        applied = 0
-        while batch := list(islice(changes, APPLY_BATCH)):
-            if seconds_left() < RESERVE_SECONDS:
-                message = (
-                    f"ran out of time after applying {applied} changes: the audience changed by more than one "
-                    "invocation can apply; send the same members again to continue"
-                )
-                return _end(tenant_id, record, ImportStatus.FAILED, message=message, changes_applied=applied)
-            memberships.apply(tenant_id, batch)
-            applied += len(batch)
-            import_store.update(tenant_id, record.import_id, changes_applied=applied, rows_done=members.rows)
-    counts_fields = {
-        "rows": members.rows,
-        "qualified": counts.joined,
-        "disqualified": counts.left,
-        "unchanged": counts.unchanged,
-        "changes_applied": applied,
-    }
-    import_store.update(tenant_id, record.import_id, **counts_fields)
+@dataclass(frozen=True)
+class Chunk:
+    """Apply chunk `number` of an import's planned changes (a message on the apply queue)."""
+
+    tenant_id: str
+    audience_key: str
+    import_id: str
+    number: int
+
+    @property
+    def key(self) -> str:
+        return f"{_applies(self.tenant_id, self.audience_key, self.import_id)}/{self.number:06d}.json.gz"
+
+
+def _applies(tenant_id: str, segment_id: str, import_id: str) -> str:
+    return f"imports/tenant={tenant_id}/applies/{segment_id}/{import_id}"
+
+
+def chunks(message: str) -> list[Chunk]:
+    document = json.loads(message)
+    return [Chunk(**document["chunk"])] if "chunk" in document else []
+
+
+def _plan_apply(tenant_id, audience, effective_at, record, members, difference, others, previous, unsettled):
+    """Write the changes as chunk objects, record the plan, queue a message per chunk; the apply function
+    applies them, and the last one applied finishes the import (`_finish`). The lease stays held."""
+    from audiences import compute
+
+    segment_id, identity = audience.key, (members.identifier, audience.external_id)
+    applies = _applies(tenant_id, segment_id, record.import_id)
+    others = compute.distinct(others)
+    lists = [
+        *((named, compute.values_of(path, CHUNK_CHANGES), State.DISQUALIFIED) for named, path, _ in others),
+        (identity, compute.values_of(difference.left, CHUNK_CHANGES), State.DISQUALIFIED),
+        (identity, compute.values_of(difference.joined, CHUNK_CHANGES), State.QUALIFIED),
+    ]  # fmt: skip
+    total, number = 0, 0
+    for (identifier, external_id), blocks, state in lists:
+        for values in blocks:
+            body = {"at": effective_at, "identifier": identifier, "audience": external_id, "state": state.value}
+            objects.put_data(Chunk(tenant_id, segment_id, record.import_id, number).key,
+                             gzip.compress(json.dumps({**body, "values": values}).encode(), 1))  # fmt: skip
+            total, number = total + len(values), number + 1
+    for side in ("joined", "left"):  # what a failure would leave in doubt
+        objects.put_snapshot(f"{applies}/{side}.parquet", getattr(difference, side))
     snapshot_key = _snapshot_key(tenant_id, segment_id, record.import_id)
-    objects.put_snapshot(snapshot_key, snapshot_path)
-    new_state = AudienceImportState(record.import_id, effective_at, snapshot_key, identifier, external_id)
-    import_store.advance(tenant_id, segment_id, new_state, previous.import_id if previous else None)
-    finished = _end(tenant_id, record, ImportStatus.SUCCESS)
-    if previous is not None:
-        objects.delete_snapshot(previous.snapshot_key)
+    objects.put_snapshot(snapshot_key, difference.snapshot)
+    plan = Plan(
+        AudienceImportState(record.import_id, effective_at, snapshot_key, *identity),
+        previous.import_id if previous else None,
+        previous.snapshot_key if previous else None,
+        unsettled,
+        {"joined": {"key": f"{applies}/joined.parquet", "identity": identity},
+         "left": {"key": f"{applies}/left.parquet", "identity": identity}},
+    )  # fmt: skip
+    counts = difference.counts
+    disqualified = counts.left + sum(size for _, _, size in others)
+    counts_fields = {"rows": members.rows, "qualified": counts.joined, "disqualified": disqualified,
+                     "unchanged": counts.unchanged, "rows_done": members.rows}  # fmt: skip
+    stored = import_store.plan(tenant_id, record.import_id, number, total, plan.to_json(), **counts_fields)
+    import_store.acquire_lease(tenant_id, segment_id, record.import_id, APPLY_LEASE_SECONDS)
+    return _send_chunks(tenant_id, segment_id, record.import_id, Plan.from_json(stored), number)
+
+
+def _send_chunks(tenant_id: str, segment_id: str, import_id: str, plan: Plan, chunks_total: int) -> ImportRecord:
+    """Queue every chunk not yet applied (again, after a crash: a duplicate is harmless); finish if none."""
+    done = import_store.chunks_done(tenant_id, import_id)
+    pending = [Chunk(tenant_id, segment_id, import_id, n) for n in range(chunks_total) if n not in done]
+    if not pending:
+        return _finish(tenant_id, segment_id, import_id, plan)
+    queue.send_to_apply([json.dumps({"chunk": asdict(chunk)}) for chunk in pending])
+    logger.info("apply fanned out", extra={"chunks": len(pending)})
+    return import_store.get(tenant_id, import_id)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What finishing an import's apply does: the state it advances to, from which, and what it settles."""
+
+    state: AudienceImportState
+    previous_import_id: str | None
+    previous_snapshot_key: str | None
+    settles: list[dict]  # the unsettled imports this one sets right
+    changed: dict  # this import's joined and left lists: what a failure leaves in doubt
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        document = json.loads(text)
+        return cls(**{**document, "state": AudienceImportState(**document["state"])})
+
+
+def apply_chunk(chunk: Chunk) -> ImportRecord | None:
+    """Apply one chunk through the one write path, count it once, and finish the import after the last.
+
+    Every step may run again: a change applied twice is stale the second time, a chunk is counted
+    once (its number joins a set), and finishing is idempotent."""
+    tenant_id, segment_id, import_id = chunk.tenant_id, chunk.audience_key, chunk.import_id
+    logger.append_keys(tenant=tenant_id, import_id=import_id)
+    record = import_store.get(tenant_id, import_id)
+    if record is None or record.status is not ImportStatus.PROCESSING:
+        return record  # finished (or failed) already: nothing more to apply
+    plan = Plan.from_json(import_store.planned(tenant_id, import_id))
+    if not import_store.acquire_lease(tenant_id, segment_id, import_id, APPLY_LEASE_SECONDS):
+        return _fail_apply(tenant_id, segment_id, record, plan,
+                           "no chunk was applied for over an hour and another import took the audience")  # fmt: skip
+    if chunk.number not in import_store.chunks_done(tenant_id, import_id):
+        document = json.loads(gzip.decompress(objects.get_data(chunk.key)))
+        state = State(document["state"])
+        changes = [
+            MembershipChange(UserRef(document["identifier"], value), document["audience"], state, document["at"])
+            for value in document["values"]
+        ]
+        memberships.apply(tenant_id, changes)
+        record = import_store.chunk_applied(tenant_id, import_id, chunk.number, len(changes))
+        if record is None:
+            return import_store.get(tenant_id, import_id)
+        objects.delete_data(chunk.key)
+    else:
+        record = import_store.get(tenant_id, import_id)
+    if record.chunks_done == record.chunks_total:
+        return _finish(tenant_id, segment_id, import_id, plan)
+    return record
+
+
+def _finish(tenant_id: str, segment_id: str, import_id: str, plan: Plan) -> ImportRecord:
+    """Advance the audience to the new snapshot, settle what it set right, end SUCCESS, free the audience."""
+    try:
+        import_store.advance(tenant_id, segment_id, plan.state, plan.previous_import_id)
+    except import_store.StateMoved:
+        state = import_store.state(tenant_id, segment_id)
+        if state is None or state.import_id != import_id:
+            raise  # not a redelivery of this step: nothing else advances the state under the lease
+    if plan.settles:
+        import_store.settle(tenant_id, segment_id, plan.settles)
+    for entry in plan.settles:  # what they left in doubt is set right now
+        for side in ("joined", "left"):
+            objects.delete_data(entry[side]["key"])
+    if plan.previous_snapshot_key:
+        objects.delete_data(plan.previous_snapshot_key)
+    for side in ("joined", "left"):
+        objects.delete_data(plan.changed[side]["key"])
+    finished = _end(tenant_id, import_store.get(tenant_id, import_id), ImportStatus.SUCCESS)
+    import_store.release_lease(tenant_id, segment_id, import_id)
     return finished
 
 
-def _changes(
-    differences: Iterable[tuple[bool, str]], identifier: str, external_id: str, effective_at: float
-) -> Iterator[MembershipChange]:
-    """Joiners qualify and leavers disqualify, as of the upload (or run): the members are true as of then."""
-    for joined, value in differences:
-        state = State.QUALIFIED if joined else State.DISQUALIFIED
-        yield MembershipChange(UserRef(identifier, value), external_id, state, effective_at)
+def _fail_apply(tenant_id: str, segment_id: str, record: ImportRecord, plan: Plan, reason: str) -> ImportRecord:
+    """End an apply that cannot go on: FAILED, its users left in doubt for the next import to set right."""
+    import_store.add_unsettled(tenant_id, segment_id, {"import_id": record.import_id, **plan.changed})
+    message = (
+        f"{reason}; {record.changes_applied} of {record.changes_total} changes were applied: the next import of "
+        "the audience sets every user this one changed as its file says; upload the file again to finish"
+    )
+    finished = _end(tenant_id, record, ImportStatus.FAILED, message=message)
+    import_store.release_lease(tenant_id, segment_id, record.import_id)
+    return finished
+
+
+def give_up_chunk(chunk: Chunk) -> ImportRecord | None:
+    """A chunk every delivery failed to apply (the apply queue's dead letter): the import FAILED, saying why."""
+    record = import_store.get(chunk.tenant_id, chunk.import_id)
+    if record is None or record.status is not ImportStatus.PROCESSING:
+        return record
+    plan = Plan.from_json(import_store.planned(chunk.tenant_id, chunk.import_id))
+    last = record.last_failure or "none reported: the function timed out or ran out of memory"
+    reason = (
+        f"chunk {chunk.number} could not be applied in {get_settings().import_attempts} attempts (last failure: {last})"
+    )
+    return _fail_apply(chunk.tenant_id, chunk.audience_key, record, plan, reason)
 
 
 @dataclass(frozen=True)
@@ -452,7 +657,7 @@ def run_record(tenant_id: str, audience_id: str, run_id: str) -> ImportRecord:
     return record
 
 
-def process_run(run: Run, seconds_left: Callable[[], float], read_file: FileReader) -> ImportRecord | None:
+def process_run(run: Run, read_file: FileReader) -> ImportRecord | None:
     """Apply one run, each of its files read by the dialect's `read_file`."""
     tenant = tenant_store.get_tenant(run.tenant_id)
     if tenant is None:
@@ -462,15 +667,10 @@ def process_run(run: Run, seconds_left: Callable[[], float], read_file: FileRead
     logger.append_keys(tenant=run.tenant_id, import_id=record.import_id)
     if record.status is not ImportStatus.PROCESSING:
         return record  # a second delivery of a finished run
-    if not import_store.acquire_lease(run.tenant_id, run.audience_key, record.import_id, LEASE_SECONDS):
-        raise AudienceBusy(run.audience_key)
-    try:
-        return _run_sources(tenant, run, record, seconds_left, read_file)
-    finally:
-        import_store.release_lease(run.tenant_id, run.audience_key, record.import_id)
+    return _leased(run.tenant_id, run.audience_key, record, partial(_run_sources, tenant, run, record, read_file))
 
 
-def _run_sources(tenant: Tenant, run: Run, record: ImportRecord, seconds_left, read_file: FileReader) -> ImportRecord:
+def _run_sources(tenant: Tenant, run: Run, record: ImportRecord, read_file: FileReader) -> ImportRecord:
     tenant_id = tenant.tenant_id
     audience = catalog_store.get_audience(tenant_id, run.audience_key)
     if audience is None or audience.audience_id != run.audience_id:
@@ -502,7 +702,7 @@ def _run_sources(tenant: Tenant, run: Run, record: ImportRecord, seconds_left, r
         ],
         limit=MAX_RUN_ERRORS,
     )
-    return _import(tenant_id, audience, record, run.created_at, members, previous, seconds_left)
+    return _import(tenant_id, audience, record, run.created_at, members, previous)
 
 
 def _source_name(key: str, root: str, folder: bool) -> str:
@@ -564,22 +764,31 @@ def process_reconfirm(job: Reconfirm, seconds_left: Callable[[], float]) -> int:
     if not import_store.acquire_lease(job.tenant_id, job.audience_key, job.import_id, LEASE_SECONDS):
         raise AudienceBusy(job.audience_key)
     try:
+        from audiences import compute  # the engine's layer is the imports function's alone
+
         state = import_store.state(job.tenant_id, job.audience_key)
-        members = objects.snapshot_values(state.snapshot_key) if state else iter(())
-        confirmed = 0
-        while batch := list(islice(members, APPLY_BATCH)):
-            if seconds_left() < RESERVE_SECONDS:
-                raise TimeoutError(f"re-confirmed {confirmed} members before running out of time")
-            changes = [
-                MembershipChange(UserRef(state.identifier, value), state.external_id, State.QUALIFIED, job.at)
-                for value in batch
-            ]
-            result = memberships.apply(job.tenant_id, changes)
-            confirmed += result.qualified + result.updated
+        with tempfile.TemporaryDirectory(prefix="reconfirm-") as scratch:
+            snapshot = objects.download_snapshot(state.snapshot_key, Path(scratch)) if state else None
+            blocks = compute.read_snapshot(snapshot) if snapshot else iter(())
+            confirmed = _reconfirmed(job, state, chain.from_iterable(block.to_list() for block in blocks), seconds_left)
         logger.info("members re-confirmed", extra={"members": confirmed})
         return confirmed
     finally:
         import_store.release_lease(job.tenant_id, job.audience_key, job.import_id)
+
+
+def _reconfirmed(job: Reconfirm, state: AudienceImportState, members: Iterator[str], seconds_left) -> int:
+    confirmed = 0
+    while batch := list(islice(members, APPLY_BATCH)):
+        if seconds_left() < RESERVE_SECONDS:
+            raise TimeoutError(f"re-confirmed {confirmed} members before running out of time")
+        changes = [
+            MembershipChange(UserRef(state.identifier, value), state.external_id, State.QUALIFIED, job.at)
+            for value in batch
+        ]
+        result = memberships.apply(job.tenant_id, changes)
+        confirmed += result.qualified + result.updated
+    return confirmed
 
 
 def uploads(notification: str) -> list[Upload]:

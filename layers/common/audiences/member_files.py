@@ -11,19 +11,23 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from audiences.domain import Audience, Tenant
 
+if TYPE_CHECKING:  # only the imports function carries the engine (its own layer)
+    import polars as pl
+
 MAX_ERRORS = 20
+MEMBER = "member"  # the name of a column of member values
 GZIP_MAGIC = b"\x1f\x8b"
 # A line is refused before it is held past this size, so reading holds at most one chunk and
 # one such line whatever the file (a member row is at most ~2.2 KB: a 1,024-byte identifier,
 # an audience id of the same bound, and a few short columns).
 MAX_LINE_BYTES = 8 * 1024
-_CHUNK_BYTES = 1024 * 1024
+BLOCK_BYTES = 16 * 1024 * 1024  # what a parser judges at once
 # Decompression bombs: the text may be at most this many times the compressed size, with a
 # floor for small files (CSV compresses 5-20x), and never more than the absolute cap.
 MAX_EXPANSION_RATIO = 100
@@ -52,10 +56,10 @@ class RowErrors:
 class MemberFile(Protocol):
     rows: int  # data rows read so far
     errors: RowErrors
-    identifier: str  # the identifier field the values are of; known once members() has started
+    identifier: str  # the identifier field the values are of; known once blocks() has started
 
-    def members(self) -> Iterator[str]:
-        """Every valid row's identifier value, in file order; raises FileRejected."""
+    def blocks(self) -> Iterator[pl.Series]:
+        """Every valid row's identifier value, in file order, a block at a time; raises FileRejected."""
         ...
 
 
@@ -79,11 +83,11 @@ class MemberFiles:
     def rows(self) -> int:
         return self._done_rows + (self._current.rows if self._current else 0)
 
-    def members(self) -> Iterator[str]:
+    def blocks(self) -> Iterator[pl.Series]:
         for name, open_file in self.files:
             try:
                 self._current = open_file()
-                yield from self._current.members()
+                yield from self._current.blocks()
             except FileRejected as rejected:
                 raise FileRejected(f"{name}: {rejected}") from rejected
             self.identifier = self._current.identifier
@@ -174,54 +178,95 @@ def decompressed(body: BinaryIO, size: int) -> BinaryIO:
     return gunzipped(whole, size) if head == GZIP_MAGIC else whole
 
 
+@dataclass(frozen=True)
+class LineBlock:
+    """Whole lines of a file: a parser judges a block at once, fast when it is plain."""
+
+    first_line: int  # the number of the block's first line
+    data: bytes  # whole lines, each ending in a line feed except perhaps the file's last
+    last: bool  # no line follows
+
+
+def line_blocks(data: BinaryIO) -> Iterator[LineBlock]:
+    """The stream cut into blocks of whole lines (about BLOCK_BYTES), each line refused past
+    MAX_LINE_BYTES before it is held: reading holds at most one block and one such line."""
+    pending, first_line = b"", 1
+    while True:
+        chunk = data.read(BLOCK_BYTES)
+        buffer = pending + chunk if pending else chunk
+        end = buffer.rfind(b"\n") + 1 if chunk else len(buffer)
+        block, pending = (buffer, b"") if end == len(buffer) else (buffer[:end], buffer[end:])
+        if len(pending) > MAX_LINE_BYTES:  # the block's own lines are checked by whoever reads them
+            raise_too_long(first_line + block.count(b"\n"))
+        if block or not chunk:
+            yield LineBlock(first_line, block, last=not chunk)
+        if not chunk:
+            return
+        first_line += block.count(b"\n")
+
+
+def raise_too_long(line: int) -> None:
+    raise FileRejected(
+        f"line {line} is longer than {MAX_LINE_BYTES} bytes: a member row is far shorter; "
+        "is the file an audience file with one row per line?"
+    )
+
+
+def check_line_lengths(block: LineBlock) -> None:
+    """FileRejected naming the block's first line longer than MAX_LINE_BYTES, if any."""
+    if len(block.data) <= MAX_LINE_BYTES:
+        return
+    lengths = [len(line) for line in block.data.split(b"\n")]
+    if max(lengths) > MAX_LINE_BYTES:
+        raise_too_long(block.first_line + next(i for i, length in enumerate(lengths) if length > MAX_LINE_BYTES))
+
+
 class TextLines:
-    """The lines of a UTF-8 text stream, without their line breaks, each refused past MAX_LINE_BYTES
-    before it is held. Iterating yields each line once the reader has finished the one before it
-    (`finished_line`): a CSV row that would run on over several lines is refused, not accumulated.
+    """The lines of blocks as UTF-8 text, without their line breaks. Iterating yields each line once
+    the reader has finished the one before it (`finished_line`): a CSV row that would run on over
+    several lines is refused, not accumulated, also at the end of blocks the last of which is not
+    the file's last (the rest of its lines are judged elsewhere, and the row cannot end there).
     """
 
-    def __init__(self, data: BinaryIO, max_line_bytes: int = MAX_LINE_BYTES) -> None:
-        self._data = data
-        self._max = max_line_bytes
-        self.yielded = 0  # lines handed out
-        self.finished = 0  # lines whose row the reader has completed
+    def __init__(self, blocks: Iterable[LineBlock]) -> None:
+        self._blocks = blocks
+        self.yielded = self.finished = 0  # lines handed out, and lines whose row the reader completed
+
+    @classmethod
+    def of(cls, data: BinaryIO) -> TextLines:
+        """Every line of a stream."""
+        return cls(line_blocks(data))
 
     def finished_line(self) -> None:
         self.finished += 1
 
     def __iter__(self) -> Iterator[str]:
-        pending = b""
-        while chunk := self._data.read(_CHUNK_BYTES):
-            pieces = (pending + chunk).split(b"\n")
-            pending = pieces.pop()
-            self._check_lengths(pieces, pending)
-            yield from self._lines(pieces)
-        if pending:
-            yield from self._lines([pending])
+        block = None
+        for block in self._blocks:
+            if self.yielded == 0:  # the first block may start anywhere in the file
+                self.yielded = self.finished = block.first_line - 1
+            yield from self._lines(block)
+        if block is not None and not block.last and self.finished != self.yielded:
+            self._run_on()
 
-    def _check_lengths(self, pieces: list[bytes], pending: bytes) -> None:
-        longest = max(map(len, pieces), default=0)
-        if longest > self._max or len(pending) > self._max:
-            line = self.yielded + 1 + next((i for i, p in enumerate(pieces) if len(p) > self._max), len(pieces))
-            raise FileRejected(
-                f"line {line} is longer than {self._max} bytes: a member row is far shorter; "
-                "is the file an audience file with one row per line?"
-            )
-
-    def _lines(self, pieces: list[bytes]) -> Iterator[str]:
-        if not pieces:
+    def _lines(self, block: LineBlock) -> Iterator[str]:
+        if not block.data:
             return
+        check_line_lengths(block)
         try:
-            text = b"\n".join(pieces).decode()
+            text = block.data.decode()
         except UnicodeDecodeError as error:
-            line = self.yielded + 1 + b"\n".join(pieces)[: error.start].count(b"\n")
+            line = self.yielded + 1 + block.data[: error.start].count(b"\n")
             raise FileRejected(f"line {line} is not UTF-8 text: save the file as UTF-8") from error
-        for line in text.split("\n"):
+        for line in text.removesuffix("\n").split("\n"):
             if self.yielded == 0:
                 line = line.removeprefix("\ufeff")  # a byte order mark some tools write
             elif self.finished != self.yielded:
-                raise FileRejected(
-                    f"line {self.yielded}: a quoted value runs on over the next line; values hold no line breaks"
-                )
+                self._run_on()
             self.yielded += 1
             yield line
+
+    def _run_on(self) -> None:
+        raise FileRejected(
+            f"line {self.yielded}: a quoted value runs on over the next line; values hold no line breaks"
+        )

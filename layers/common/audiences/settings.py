@@ -49,6 +49,7 @@ class Settings:
     imports_bucket = Resource("IMPORTS_BUCKET", "ImportsBucket", "ImportsBucketName")
     rate_limits_table = Resource("RATE_LIMITS_TABLE", "RateLimitsTable", "RateLimitsTableName")
     imports_queue_url = Resource("IMPORTS_QUEUE_URL", "ImportsQueue", "ImportsQueueUrl")
+    apply_queue_url = Resource("APPLY_QUEUE_URL", "ApplyQueue", "ApplyQueueUrl")
     event_archive_stream = Resource("EVENT_ARCHIVE_STREAM", "EventArchiveStream", "EventArchiveStreamName")
 
     def __init__(self, env: Mapping[str, str]) -> None:

@@ -125,6 +125,14 @@ def run_object(audience: Audience, record: ImportRecord, run_id: str, differenti
         "errors": [_row_error(line, message) for line, message in record.errors],
         "errorCount": record.error_count,
     }
+    if record.status is ImportStatus.PROCESSING:
+        body["progress"] = {
+            "rowsRead": record.rows_done,
+            "changesApplied": record.changes_applied,
+            "changesTotal": record.changes_total,  # null until the changes are planned
+            "chunksApplied": record.chunks_done,
+            "chunksTotal": record.chunks_total,
+        }
     if record.message:
         body["message"] = record.message
     return body

@@ -16,14 +16,18 @@ import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from typing import BinaryIO
+
+import polars as pl
 
 from audiences.adobe.audiences import Definition
 from audiences.domain import control_character_problem
-from audiences.member_files import FileContext, FileRejected, RowErrors, TextLines, decompressed
+from audiences.member_files import MEMBER, FileContext, FileRejected, RowErrors, TextLines, decompressed
 
 MAX_ERRORS = 100  # per run, as the contract's run details list them
 MAX_IDENTIFIER_BYTES = 1024
+BLOCK_ROWS = 100_000
 _LONG = 2**63
 _INTEGER = 2**31
 
@@ -74,8 +78,13 @@ class SourceFile:
         self.identity = definition.identity_field["name"]
         self.identifier = definition.identity_field["identityNs"].lower()
 
+    def blocks(self) -> Iterator[pl.Series]:
+        members = self.members()
+        while block := list(islice(members, BLOCK_ROWS)):
+            yield pl.Series(MEMBER, block, pl.String)
+
     def members(self) -> Iterator[str]:
-        lines = TextLines(decompressed(self.body, self.size))
+        lines = TextLines.of(decompressed(self.body, self.size))
         reader = csv.reader((line.removesuffix("\r") for line in lines), strict=True)
         try:
             header = next(reader, None)

@@ -14,11 +14,24 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import BinaryIO
 
-from audiences.domain import Confidence, checked_ts, control_character_problem
-from audiences.member_files import FileContext, FileRejected, RowErrors, TextLines, gunzipped
+import polars as pl
+
+from audiences.domain import MILLISECONDS_FROM, Confidence, checked_ts, control_character_problem
+from audiences.member_files import (
+    MAX_LINE_BYTES,
+    MEMBER,
+    FileContext,
+    FileRejected,
+    LineBlock,
+    RowErrors,
+    TextLines,
+    gunzipped,
+    line_blocks,
+)
 
 REQUIRED_COLUMNS = ("type", "action", "audience_id", "ts")
 MAX_IDENTIFIER_BYTES = 1024
@@ -37,26 +50,109 @@ class AudienceFile:
     # A file repeats a few ts values over and over: each is judged once.
     _ts_verdicts: dict[str, str | None] = field(default_factory=dict)
 
+    def blocks(self) -> Iterator[pl.Series]:
+        """Every valid row's identifier value, a block of lines at a time; errors are collected, not raised."""
+        blocks = line_blocks(gunzipped(self.body, self.compressed_size))
+        first = next(blocks)
+        header_end = first.data.find(b"\n") + 1 or len(first.data)
+        header = LineBlock(1, first.data[:header_end], last=first.last and header_end == len(first.data))
+        self._read_header(header)
+        rest, first = LineBlock(2, first.data[header_end:], first.last), None  # hold one copy, not two
+        for block in chain([rest], blocks):
+            rest = None
+            values = self._plain_block(block)
+            yield values if values is not None else pl.Series(MEMBER, list(self._rows(block)), pl.String)
+
     def members(self) -> Iterator[str]:
-        """Every valid row's identifier value; errors are collected, not raised."""
-        lines = TextLines(gunzipped(self.body, self.compressed_size))
+        for block in self.blocks():
+            yield from block
+
+    def _read_header(self, block: LineBlock) -> None:
+        lines = TextLines([block])
         reader = csv.reader(lines, strict=True)
         try:
             header = next(reader, None)
-            if header is None:
-                raise FileRejected("the file has no header row: the first line names the columns")
-            lines.finished_line()
-            columns = self._columns(header)
-            width, pick = len(columns), itemgetter(*(columns[name] for name in (*REQUIRED_COLUMNS, self.identifier)))
-            audience = self.context.audience
-            accepted_ids = (audience.key, audience.external_id)
+        except csv.Error as error:
+            raise FileRejected(f"line 1: the CSV is malformed: {error}") from error
+        if header is None:
+            raise FileRejected("the file has no header row: the first line names the columns")
+        lines.finished_line()
+        self._columns_at = self._columns(header)
+
+    def _plain_block(self, block: LineBlock) -> pl.Series | None:
+        """The block's values judged at once, or None if it is not plain: ASCII text without quotes,
+        carriage returns or blank lines, every row of the header's width. There a row is its fields
+        split at commas, as the csv module reads it; the rows the predicate doubts are judged again
+        one by one (`row_problem`), so errors, their line numbers and what is accepted are the same."""
+        data, width = block.data, len(self._columns_at)
+        if not data or not data.isascii() or b'"' in data or b"\r" in data or data.startswith(b"\n"):
+            return None if data else pl.Series(MEMBER, [], pl.String)
+        rows = data.count(b"\n") + (not data.endswith(b"\n"))
+        if b"\n\n" in data or data.count(b",") != rows * (width - 1):
+            return None
+        order = sorted(self._columns_at, key=self._columns_at.get)
+        try:
+            table = pl.read_csv(
+                data,
+                has_header=False,
+                new_columns=order,
+                infer_schema=False,
+                quote_char=None,
+                empty_string_is_null=False,
+                raise_if_empty=False,
+            )
+        except pl.exceptions.PolarsError:
+            return None
+        longest = table.select(pl.sum_horizontal(pl.all().str.len_bytes()).max()).item() or 0
+        if table.height != rows or longest + width - 1 > MAX_LINE_BYTES:
+            return None  # the csv module's reading names what is wrong
+        self.rows += rows
+        audience = self.context.audience
+        value = pl.col(self.identifier)
+        seconds = pl.col("ts").str.to_integer(strict=False)  # digits only, as Python's int() of a plain ts
+        latest = self.context.now + self.context.max_future_skew
+        plain = (
+            (pl.col("type") == "passthrough")
+            & (pl.col("action") == "qualify")
+            & pl.col("audience_id").is_in([audience.key, audience.external_id])
+            & (value.str.len_bytes() > 0)
+            & (value.str.len_bytes() <= MAX_IDENTIFIER_BYTES)
+            & ~value.str.contains(r"[\x00-\x1f\x7f]")
+            & pl.col("ts").str.contains(r"^[0-9]+$")
+            & (seconds < MILLISECONDS_FROM)
+            & (seconds <= latest)
+        ).fill_null(False)
+        judged = table.with_columns(plain.alias("plain"), pl.int_range(pl.len()).alias("index"))
+        accepted = judged.filter("plain")[self.identifier]
+        doubted = judged.filter(~pl.col("plain"))
+        if doubted.is_empty():
+            return accepted.rename(MEMBER)
+        also = []
+        fields = doubted.select(*REQUIRED_COLUMNS, self.identifier, "index").iter_rows()
+        for kind, action, audience_id, ts, value_, index in fields:
+            if message := self.row_problem(kind, action, audience_id, ts, value_):
+                self.errors.add(block.first_line + index, message)
+            else:
+                also.append(value_)
+        return pl.concat([accepted, pl.Series(self.identifier, also, pl.String)]).rename(MEMBER)
+
+    def _rows(self, block: LineBlock) -> Iterator[str]:
+        """The block's values judged row by row, as the csv module reads them."""
+        lines = TextLines([block])
+        reader = csv.reader(lines, strict=True)
+        width = len(self._columns_at)
+        pick = itemgetter(*(self._columns_at[name] for name in (*REQUIRED_COLUMNS, self.identifier)))
+        before = block.first_line - 1
+        audience = self.context.audience
+        accepted_ids = (audience.key, audience.external_id)
+        try:
             for row in reader:
                 lines.finished_line()
                 if not row:
                     continue  # a trailing blank line
                 self.rows += 1
                 if len(row) != width:
-                    self.errors.add(reader.line_num, f"expected {width} fields, got {len(row)}")
+                    self.errors.add(before + reader.line_num, f"expected {width} fields, got {len(row)}")
                     continue
                 kind, action, audience_id, ts, value = pick(row)
                 if (
@@ -70,11 +166,11 @@ class AudienceFile:
                 ):
                     yield value  # the common case, checked as cheaply as it can be
                 elif message := self.row_problem(kind, action, audience_id, ts, value):
-                    self.errors.add(reader.line_num, message)
+                    self.errors.add(before + reader.line_num, message)
                 else:
                     yield value
         except csv.Error as error:
-            raise FileRejected(f"line {reader.line_num}: the CSV is malformed: {error}") from error
+            raise FileRejected(f"line {before + reader.line_num}: the CSV is malformed: {error}") from error
 
     def _columns(self, header: list[str]) -> dict[str, int]:
         names = [name.strip() for name in header]

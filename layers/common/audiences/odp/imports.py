@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from audiences.domain import ImportRecord, ImportStatus
 from audiences.errors import InvalidInput
-from audiences.importer import UploadTarget
+from audiences.importer import MAX_PARTS, MultipartTarget, UploadTarget
 from audiences.json_bodies import decode_json
 from audiences.odp.segments import checked_segment_id
 
@@ -39,6 +39,9 @@ def record_body(record: ImportRecord) -> dict:
         body["progress"] = {
             "rows_done": record.rows_done,
             "changes_applied": record.changes_applied,
+            "changes_total": record.changes_total,  # null until the changes are planned
+            "chunks_done": record.chunks_done,
+            "chunks_total": record.chunks_total,
             "failed_attempts": record.attempts,
         }
     return body
@@ -72,9 +75,51 @@ def upload_target_body(target: UploadTarget) -> dict:
     }
 
 
-def upload_request(body: str | None) -> str:
-    """The segment id an upload URL is asked for."""
+def upload_request(body: str | None) -> tuple[str, int | None]:
+    """The segment id an upload URL is asked for, and how many parts, for a multipart upload."""
     document = decode_json(body)
-    if not isinstance(document, dict) or set(document) != {"audience"} or not isinstance(document["audience"], str):
-        raise InvalidInput('the body must be {"audience": "<segment id>"}')
-    return checked_segment_id(document["audience"])
+    shape = 'the body must be {"audience": "<segment id>"}, with "parts": <1 to 10000> for a multipart upload'
+    if not isinstance(document, dict) or not set(document) <= {"audience", "parts"} or "audience" not in document:
+        raise InvalidInput(shape)
+    if not isinstance(document["audience"], str):
+        raise InvalidInput(shape)
+    parts = document.get("parts")
+    if parts is not None and (isinstance(parts, bool) or not isinstance(parts, int) or not 1 <= parts <= MAX_PARTS):
+        raise InvalidInput(f"parts must be a whole number from 1 to {MAX_PARTS}, got {parts!r}")
+    return checked_segment_id(document["audience"]), parts
+
+
+def multipart_target_body(target: MultipartTarget) -> dict:
+    return {
+        "method": "PUT",
+        "key": target.key,
+        "upload_id": target.upload_id,
+        "parts": [{"part_number": n, "url": url} for n, url in enumerate(target.part_urls, start=1)],
+        "expires_at": target.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def completion_request(body: str | None) -> tuple[str, str, list[tuple[int, str]]]:
+    """The segment id, upload id and parts (number, ETag) a multipart upload is completed with."""
+    document = decode_json(body)
+    shape = (
+        'the body must be {"audience": "<segment id>", "upload_id": "<as the upload URL answered>", '
+        '"parts": [{"part_number": 1, "etag": "<the ETag header its PUT answered>"}, ...]}'
+    )
+    if not isinstance(document, dict) or set(document) != {"audience", "upload_id", "parts"}:
+        raise InvalidInput(shape)
+    audience, upload_id, parts = document["audience"], document["upload_id"], document["parts"]
+    if not isinstance(audience, str) or not isinstance(upload_id, str) or not upload_id:
+        raise InvalidInput(shape)
+    if not isinstance(parts, list) or not 1 <= len(parts) <= MAX_PARTS:
+        raise InvalidInput(f"parts must list 1 to {MAX_PARTS} parts: {shape}")
+    checked = []
+    for index, part in enumerate(parts):
+        number = part.get("part_number") if isinstance(part, dict) else None
+        etag = part.get("etag") if isinstance(part, dict) else None
+        if set(part if isinstance(part, dict) else ()) != {"part_number", "etag"} or not (
+            isinstance(number, int) and not isinstance(number, bool) and isinstance(etag, str) and etag
+        ):
+            raise InvalidInput(f'parts[{index}] must be {{"part_number": <1 to {MAX_PARTS}>, "etag": "<ETag>"}}')
+        checked.append((number, etag))
+    return checked_segment_id(audience), upload_id, checked

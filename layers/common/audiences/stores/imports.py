@@ -1,4 +1,5 @@
-"""The imports table: activity records, each audience's last applied import, and import leases."""
+"""The imports table: activity records and apply plans, each audience's last applied import, imports applied in
+part, and import leases."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from audiences.domain import AudienceImportState, ImportRecord, ImportStatus
 from audiences.errors import InvalidInput
 from audiences.stores.conditions import condition_failed
-from audiences.stores.models import AudienceImportStateItem, ImportItem, ImportLeaseItem
+from audiences.stores.models import AudienceImportStateItem, ImportItem, ImportLeaseItem, UnsettledItem
 
 _IMPORT = "IMPORT#"
 
@@ -45,6 +46,9 @@ def _record(item: ImportItem) -> ImportRecord:
         window_start=None if item.window_start is None else float(item.window_start),
         window_end=None if item.window_end is None else float(item.window_end),
         created_by=item.created_by,
+        chunks_total=None if item.chunks_total is None else int(item.chunks_total),
+        chunks_done=len(item.chunks_done or ()),
+        changes_total=None if item.changes_total is None else int(item.changes_total),
     )
 
 
@@ -79,6 +83,7 @@ def get(tenant_id: str, import_id: str) -> ImportRecord | None:
 
 
 _FIXED = {"import_id", "audience", "s3_key", "uploaded_at", "started_at", "window_start", "window_end", "created_by"}
+_FIXED |= {"chunks_total", "chunks_done", "changes_total"}  # set by plan() and chunk_applied() alone
 _UPDATABLE = {f.name for f in fields(ImportRecord)} - _FIXED
 
 
@@ -102,6 +107,81 @@ def update(tenant_id: str, import_id: str, **changes) -> ImportRecord | None:
             raise
         return None
     return _record(item)  # PynamoDB refreshed the item from the update's ALL_NEW answer
+
+
+def plan(tenant_id: str, import_id: str, chunks_total: int, changes_total: int, plan_json: str, **changes) -> str:
+    """Record a PROCESSING import's apply plan, once; returns the plan as stored (the first one wins)."""
+    actions = [
+        ImportItem.chunks_total.set(chunks_total),
+        ImportItem.changes_total.set(changes_total),
+        ImportItem.plan.set(plan_json),
+        *(getattr(ImportItem, name).set(value) for name, value in changes.items()),
+    ]
+    item = ImportItem(tenant_id, _IMPORT + import_id)
+    condition = (ImportItem.status == ImportStatus.PROCESSING.value) & ImportItem.plan.does_not_exist()
+    try:
+        item.update(actions=actions, condition=condition)
+        return plan_json
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
+    return planned(tenant_id, import_id) or plan_json
+
+
+def planned(tenant_id: str, import_id: str) -> str | None:
+    """The import's apply plan, if one was recorded."""
+    try:
+        return ImportItem.get(tenant_id, _IMPORT + import_id, consistent_read=True, attributes_to_get=["plan"]).plan
+    except ImportItem.DoesNotExist:
+        return None
+
+
+def chunk_applied(tenant_id: str, import_id: str, chunk: int, changes: int) -> ImportRecord | None:
+    """Count chunk `chunk` (of `changes` changes) as applied, once however often it is reported; the
+    record as stored, or None if the import has finished."""
+    item = ImportItem(tenant_id, _IMPORT + import_id)
+    actions = [ImportItem.chunks_done.add({chunk}), ImportItem.changes_applied.add(changes)]
+    condition = (ImportItem.status == ImportStatus.PROCESSING.value) & ~ImportItem.chunks_done.contains(chunk)
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
+        record = get(tenant_id, import_id)
+        return record if record and record.status is ImportStatus.PROCESSING else None
+    return _record(item)
+
+
+def chunks_done(tenant_id: str, import_id: str) -> set[int]:
+    try:
+        item = ImportItem.get(tenant_id, _IMPORT + import_id, consistent_read=True, attributes_to_get=["chunks_done"])
+    except ImportItem.DoesNotExist:
+        return set()
+    return {int(n) for n in item.chunks_done or ()}
+
+
+def unsettled(tenant_id: str, segment_id: str) -> list[dict]:
+    """The audience's imports whose apply failed part way, oldest first."""
+    try:
+        return json.loads(UnsettledItem.get(tenant_id, f"UNSETTLED#{segment_id}", consistent_read=True).imports)
+    except UnsettledItem.DoesNotExist:
+        return []
+
+
+def add_unsettled(tenant_id: str, segment_id: str, entry: dict) -> None:
+    """Note an import whose apply failed part way (once, however often it is noted)."""
+    entries = unsettled(tenant_id, segment_id)
+    if entry not in entries:
+        UnsettledItem(tenant_id, f"UNSETTLED#{segment_id}", imports=json.dumps([*entries, entry])).save()
+
+
+def settle(tenant_id: str, segment_id: str, entries: list[dict]) -> None:
+    """Forget `entries`: an import that set each of their users as its file says has succeeded."""
+    left = [entry for entry in unsettled(tenant_id, segment_id) if entry not in entries]
+    if left:
+        UnsettledItem(tenant_id, f"UNSETTLED#{segment_id}", imports=json.dumps(left)).save()
+    else:
+        UnsettledItem(tenant_id, f"UNSETTLED#{segment_id}").delete()
 
 
 def finish(tenant_id: str, import_id: str, status: ImportStatus, **changes) -> ImportRecord | None:

@@ -7,6 +7,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
     UTCDateTimeAttribute,
@@ -231,6 +232,20 @@ class ImportItem(_Table):
     window_start = NumberAttribute(null=True)
     window_end = NumberAttribute(null=True)
     created_by = UnicodeAttribute(default="")
+    # An apply fanned out in chunks: how many, which are applied, and what finishing it does.
+    chunks_total = NumberAttribute(null=True)
+    chunks_done = NumberSetAttribute(null=True)
+    changes_total = NumberAttribute(null=True)
+    plan = UnicodeAttribute(null=True)  # JSON: importer.Plan
+
+
+class UnsettledItem(_Table):
+    """pk=<tenant_id>, sk=UNSETTLED#<segment id>: imports whose apply failed part way; their changes'
+    users are in doubt until the next import of the audience sets each as its file says."""
+
+    Meta = _meta(Settings.imports_table)
+
+    imports = UnicodeAttribute()  # JSON: [importer.Unsettled, ...]
 
 
 class AudienceImportStateItem(_Table):

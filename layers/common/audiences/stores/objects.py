@@ -1,9 +1,7 @@
-"""S3 objects of imports: uploaded files, member snapshots, and upload URLs."""
+"""S3 objects of imports: uploaded files, member snapshots, apply chunks, and upload URLs."""
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -51,19 +49,27 @@ def source_objects(key: str, folder: bool) -> list[SourceObject]:
     ]
 
 
-def snapshot_values(key: str) -> Iterator[str]:
-    """The sorted member values a snapshot holds, streamed."""
-    body = clients.s3().get_object(Bucket=get_settings().data_bucket, Key=key)["Body"]
-    with gzip.open(body, "rt", encoding="utf-8", newline="\n") as lines:
-        for line in lines:
-            yield line[:-1]
+def download_snapshot(key: str, directory: Path) -> Path:
+    """The snapshot at `key` as a local file named like it (its format is in its name)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / key.rsplit("/", 1)[-1]
+    clients.s3().download_file(get_settings().data_bucket, key, str(path))
+    return path
 
 
 def put_snapshot(key: str, path: Path) -> None:
     clients.s3().upload_file(str(path), get_settings().data_bucket, key)
 
 
-def delete_snapshot(key: str) -> None:
+def put_data(key: str, body: bytes) -> None:
+    clients.s3().put_object(Bucket=get_settings().data_bucket, Key=key, Body=body)
+
+
+def get_data(key: str) -> bytes:
+    return clients.s3().get_object(Bucket=get_settings().data_bucket, Key=key)["Body"].read()
+
+
+def delete_data(key: str) -> None:
     clients.s3().delete_object(Bucket=get_settings().data_bucket, Key=key)
 
 
@@ -72,3 +78,41 @@ def upload_url(key: str, expires_seconds: int) -> str:
     return clients.s3().generate_presigned_url(
         "put_object", Params={"Bucket": get_settings().imports_bucket, "Key": key}, ExpiresIn=expires_seconds
     )
+
+
+class NoSuchUpload(Exception):
+    """The multipart upload does not exist: never created, completed already, or aborted."""
+
+
+class PartsRejected(Exception):
+    """S3 refused the parts named for completing a multipart upload; the message says why."""
+
+
+def create_multipart(key: str) -> str:
+    """Start a multipart upload to the imports bucket; its upload id."""
+    return clients.s3().create_multipart_upload(Bucket=get_settings().imports_bucket, Key=key)["UploadId"]
+
+
+def part_url(key: str, upload_id: str, part_number: int, expires_seconds: int) -> str:
+    """A presigned PUT of one part of a multipart upload."""
+    params = {"Bucket": get_settings().imports_bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+    return clients.s3().generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_seconds)
+
+
+def complete_multipart(key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+    """Assemble the uploaded parts (number, ETag) into the object, which S3 then announces; its ETag."""
+    try:
+        done = clients.s3().complete_multipart_upload(
+            Bucket=get_settings().imports_bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": number, "ETag": etag} for number, etag in parts]},
+        )
+    except ClientError as error:
+        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+        if code == "NoSuchUpload":
+            raise NoSuchUpload(upload_id) from error
+        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML", "InvalidRequest"):
+            raise PartsRejected(f"{code}: {message}") from error
+        raise
+    return done["ETag"]
