@@ -1,9 +1,10 @@
 """What the importer needs of a file of audience members, whatever its dialect's format.
 
-A dialect's parser (ODP's CSV today) reads one uploaded file as a stream and yields the
-identifier value of every valid row; it collects row errors with their line numbers instead
-of raising them, and raises `FileRejected` only when the file as a whole cannot be read.
-The importer then decides: nothing is applied unless the whole file was valid.
+A dialect's parser (ODP's CSV, Adobe's source files) reads one uploaded file as a stream of
+blocks of whole lines and yields, a block at a time, the identifier values of its valid rows;
+it collects row errors with their line numbers instead of raising them, and raises
+`FileRejected` only when the file as a whole cannot be read. The importer then decides:
+nothing is applied unless the whole file was valid.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # only the imports function carries the engine (its own layer
 MAX_ERRORS = 20
 MEMBER = "member"  # the name of a column of member values
 GZIP_MAGIC = b"\x1f\x8b"
-# A line is refused before it is held past this size, so reading holds at most one chunk and
+# A line is refused before it is held past this size, so reading holds at most one block and
 # one such line whatever the file (a member row is at most ~2.2 KB: a 1,024-byte identifier,
 # an audience id of the same bound, and a few short columns).
 MAX_LINE_BYTES = 8 * 1024
@@ -32,7 +33,8 @@ BLOCK_BYTES = 16 * 1024 * 1024  # what a parser judges at once
 # floor for small files (CSV compresses 5-20x), and never more than the absolute cap.
 MAX_EXPANSION_RATIO = 100
 EXPANSION_FLOOR_BYTES = 64 * 1024 * 1024
-MAX_TEXT_BYTES = 4 * 1024 * 1024 * 1024
+# 10^8 rows of ~50 bytes, with room: the members, spilled in partitions, fit Lambda's 10 GB /tmp.
+MAX_TEXT_BYTES = 8 * 1024 * 1024 * 1024
 
 
 class FileRejected(Exception):
