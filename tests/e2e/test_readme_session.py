@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import re
 import subprocess
+import sys
 import time
 
 from local.template import ROOT
@@ -64,3 +67,21 @@ def finished_import(stack, audience: str) -> dict:
             return imports[0]
         time.sleep(0.2)
     raise AssertionError(f"no import of {audience} finished within 30 s")
+
+
+def test_readme_multipart_upload_works_verbatim(stack, tmp_path):
+    block = (ROOT / "README.md").read_text().split("**Sizes.**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    definition = {"definition": {"external": {"external_audience_id": "vip"}}, "description": "", "metadata": {}}
+    assert stack.call("PUT", "/v3/segments/vip_users", key=stack.private_key, json=definition).status_code == 200
+    now = int(time.time())
+    rows = "".join(f"passthrough,qualify,vip_users,{now},big-{n}\n" for n in range(1000))
+    (tmp_path / "all_users.csv.gz").write_bytes(
+        gzip.compress(("type,action,audience_id,ts,fs_user_id\n" + rows).encode())
+    )
+    env = os.environ | {"API_URL": stack.api_url, "DEMO_PRIVATE_KEY": stack.private_key}
+    run = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    deadline = time.monotonic() + 30
+    while (latest := finished_import(stack, "vip_users"))["rows"] != 1000 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (latest["status"], latest["rows"]) == ("SUCCESS", 1000)

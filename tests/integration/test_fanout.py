@@ -4,12 +4,14 @@ of every message, supersession mid-apply, a chunk that cannot be applied; sizes 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from audiences import catalog, importer, memberships
+from audiences.adobe import runs as adobe_runs
 from audiences.domain import OPERATOR, Audience, Confidence, ImportStatus, Tenant, UserRef
 from audiences.odp import imports as odp_imports
 from audiences.settings import get_settings
@@ -108,6 +110,15 @@ def test_progress_shows_chunks_and_changes_while_it_runs(tiny_chunks, functions)
     assert (running.changes_applied, running.changes_total) == (300, 1000)
     progress = odp_imports.record_body(running)["progress"]  # what GET /v3/imports/{id} answers
     assert (progress["chunks_done"], progress["chunks_total"], progress["changes_applied"]) == (3, 10, 300)
+    as_run = replace(running, window_start=0.0, window_end=1.0)  # a run's record, as Adobe shows it
+    run = adobe_runs.run_object(Audience("vip_users", "vip"), as_run, "r", differential=False)
+    assert run["progress"] == {
+        "rowsRead": 1000,
+        "changesApplied": 300,
+        "changesTotal": 1000,
+        "chunksApplied": 3,
+        "chunksTotal": 10,
+    }
     drain(functions)
     assert latest().status is ImportStatus.SUCCESS
 
@@ -245,3 +256,22 @@ def test_a_chunk_of_a_finished_import_is_dropped(tiny_chunks, functions):
     chunks.sqs.send_message(QueueUrl=chunks.queue_url, MessageBody=json.dumps({"chunk": stale.__dict__}))
     assert drain(functions) == 1
     assert latest().status is ImportStatus.SUCCESS and memberships.audience_size(TENANT, "vip") == 100
+
+
+def test_an_import_given_up_after_planning_fails_and_leaves_its_users_to_the_next(tiny_chunks, functions):
+    upload(csv_gz(FIRST[:1000]), key=KEY)
+    notifications = imports_poller(functions)
+    [notice] = queued(notifications)
+    notifications.poll_once()
+    apply_poller(functions).poll_once()  # one chunk of ten applied
+    functions["ImportsGiveUpFunction"].invoke({"Records": [notifications.event_record(notice)]})
+    failed = latest()
+    assert failed.status is ImportStatus.FAILED and "100 of 1000 changes were applied" in failed.message
+    assert failed.message.startswith("given up after")
+    assert len(import_store.unsettled(TENANT, "vip_users")) == 1
+    drain(functions)  # the other chunks are dropped: their import has ended
+    assert memberships.audience_size(TENANT, "vip") == 100
+    upload(csv_gz(FIRST[500:1000]), key=KEY)
+    drain(functions)
+    assert latest().status is ImportStatus.SUCCESS
+    assert_members_are(FIRST[500:1000], FIRST[:1000])

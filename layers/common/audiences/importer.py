@@ -260,24 +260,27 @@ def give_up(work: Upload | Run | Reconfirm) -> ImportRecord | None:
         logger.warning("extend-ttl given up", extra={"tenant": work.tenant_id})  # it has no record to end
         return None
     if isinstance(work, Run):
-        tenant_id, record, again = work.tenant_id, import_store.begin(work.tenant_id, work.record()), "start a new run"
+        tenant_id, segment_id, again = work.tenant_id, work.audience_key, "start a new run"
+        record = import_store.begin(tenant_id, work.record())
         logger.append_keys(tenant=tenant_id, import_id=record.import_id)
-        import_store.release_lease(tenant_id, work.audience_key, record.import_id)  # the next run may start
     else:
         opened = _open(work)
         if opened is None:
             return None
-        (tenant, _, record), again = opened, "upload the file again"
+        (tenant, segment_id, record), again = opened, "upload the file again"
         tenant_id = tenant.tenant_id
     if record.status is not ImportStatus.PROCESSING:
         return record  # it did finish, on the last attempt or through another delivery
     last = record.last_failure or "none reported: the function timed out or ran out of memory"
-    message = (
-        f"given up after {get_settings().import_attempts} attempts (last failure: {last}); "
-        f"nothing more will be applied: {again} to retry"
-    )
+    reason = f"given up after {get_settings().import_attempts} attempts (last failure: {last})"
     logger.warning("import given up", extra={"attempts": record.attempts})
-    return _end(tenant_id, record, ImportStatus.FAILED, message=message)
+    if plan := import_store.planned(tenant_id, record.import_id):  # chunks may have been applied
+        return _fail_apply(tenant_id, segment_id, record, Plan.from_json(plan), reason)
+    if isinstance(work, Run):
+        import_store.release_lease(tenant_id, segment_id, record.import_id)  # the next run may start
+    return _end(
+        tenant_id, record, ImportStatus.FAILED, message=f"{reason}; nothing more will be applied: {again} to retry"
+    )
 
 
 def _name_problem(parts: list[str], segment_id: str) -> str | None:
@@ -530,7 +533,7 @@ def _fail_apply(tenant_id: str, segment_id: str, record: ImportRecord, plan: Pla
     import_store.add_unsettled(tenant_id, segment_id, {"import_id": record.import_id, **plan.changed})
     message = (
         f"{reason}; {record.changes_applied} of {record.changes_total} changes were applied: the next import of "
-        "the audience sets every user this one changed as its file says; upload the file again to finish"
+        "the audience sets every user this one changed as its own list says"
     )
     finished = _end(tenant_id, record, ImportStatus.FAILED, message=message)
     import_store.release_lease(tenant_id, segment_id, record.import_id)

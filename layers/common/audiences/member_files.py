@@ -9,8 +9,11 @@ nothing is applied unless the whole file was valid.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
+import queue
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -205,6 +208,36 @@ def line_blocks(data: BinaryIO) -> Iterator[LineBlock]:
         if not chunk:
             return
         first_line += block.count(b"\n")
+
+
+def read_ahead(blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
+    """The same blocks, the next one read (decompressed, which frees the GIL) on a thread while the
+    caller judges this one; an exception of the reading is raised where its block would have been."""
+    ahead: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for block in blocks:
+                ahead.put(block)
+                if stop.is_set():
+                    return
+            ahead.put(None)
+        except BaseException as error:  # handed to the caller, in order
+            ahead.put(error)
+
+    reader = threading.Thread(target=read, name="read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting to hand over a block
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.05)
 
 
 def raise_too_long(line: int) -> None:

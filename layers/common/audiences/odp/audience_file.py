@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -31,6 +32,7 @@ from audiences.member_files import (
     TextLines,
     gunzipped,
     line_blocks,
+    read_ahead,
 )
 
 REQUIRED_COLUMNS = ("type", "action", "audience_id", "ts")
@@ -52,16 +54,16 @@ class AudienceFile:
 
     def blocks(self) -> Iterator[pl.Series]:
         """Every valid row's identifier value, a block of lines at a time; errors are collected, not raised."""
-        blocks = line_blocks(gunzipped(self.body, self.compressed_size))
-        first = next(blocks)
-        header_end = first.data.find(b"\n") + 1 or len(first.data)
-        header = LineBlock(1, first.data[:header_end], last=first.last and header_end == len(first.data))
-        self._read_header(header)
-        rest, first = LineBlock(2, first.data[header_end:], first.last), None  # hold one copy, not two
-        for block in chain([rest], blocks):
-            rest = None
-            values = self._plain_block(block)
-            yield values if values is not None else pl.Series(MEMBER, list(self._rows(block)), pl.String)
+        with closing(read_ahead(line_blocks(gunzipped(self.body, self.compressed_size)))) as blocks:
+            first = next(blocks)
+            header_end = first.data.find(b"\n") + 1 or len(first.data)
+            header = LineBlock(1, first.data[:header_end], last=first.last and header_end == len(first.data))
+            self._read_header(header)
+            rest, first = LineBlock(2, first.data[header_end:], first.last), None  # hold one copy, not two
+            for block in chain([rest], blocks):
+                rest = None
+                values = self._plain_block(block)
+                yield values if values is not None else pl.Series(MEMBER, list(self._rows(block)), pl.String)
 
     def members(self) -> Iterator[str]:
         for block in self.blocks():
