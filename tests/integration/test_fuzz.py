@@ -48,6 +48,11 @@ VALID = {
         "messaging": False,
     },
     "/v3/imports/upload-url": {"audience": "fuzz_seg"},
+    "/v3/imports/upload-url/complete": {
+        "audience": "fuzz_seg",
+        "upload_id": "fuzz-upload",
+        "parts": [{"part_number": 1, "etag": '"e1"'}, {"part_number": 2, "etag": '"e2"'}],
+    },
     "/v3/graphql": customer_query("fuzz-user", ["fuzz_seg"]),
     "/spaces/{space_id}/audiences": {"name": "Fuzz", "description": "d", "enabled": True, "definition": {"q": [1]}},
     "/spaces/{space_id}/audiences/{audience_id}": {"name": "Fuzz", "enabled": False, "definition": None},
