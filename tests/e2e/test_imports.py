@@ -25,11 +25,11 @@ def csv_gz(members: list[str], audience_id: str = "e2e_imp") -> bytes:
     return gzip.compress((HEADER + rows).encode())
 
 
-def finished_imports(stack, count: int) -> list[dict]:
+def finished_imports(stack, count: int, audience: str = "e2e_imports") -> list[dict]:
     """Wait until the audience has `count` finished imports; newest first."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        imports = stack.call("GET", "/v3/imports?audience=e2e_imports", key=stack.private_key).json()["imports"]
+        imports = stack.call("GET", f"/v3/imports?audience={audience}", key=stack.private_key).json()["imports"]
         done = [i for i in imports if i["status"] != "PROCESSING"]
         if len(done) >= count:
             return done
@@ -193,11 +193,6 @@ def test_a_file_uploaded_in_parts_imports_when_the_upload_is_completed(stack):
     done = stack.call("POST", "/v3/imports/upload-url/complete", key=stack.private_key, json=body)
     assert done.status_code == 200, done.text
     assert done.json()["key"] == "demo/audience-diffs/e2e_parts.csv.gz"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        [latest] = stack.call("GET", "/v3/imports?audience=e2e_parts&limit=1", key=stack.private_key).json()["imports"]
-        if latest["status"] != "PROCESSING":
-            break
-        time.sleep(0.2)
+    [latest] = finished_imports(stack, 1, audience="e2e_parts")
     assert (latest["status"], latest["rows"], latest["qualified"]) == ("SUCCESS", 170_000, 3), latest
     assert stack.call("GET", "/v3/segments/e2e_parts", key=stack.private_key).json()["size"] == 3
