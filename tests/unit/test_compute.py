@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audiences.compute import MemberSet, difference, distinct, read_snapshot, settled, values_of
+from audiences.compute import MemberSet, difference, distinct, read_snapshot, values_of
 from audiences.member_files import MEMBER
 
 VALUES = st.lists(st.text(st.characters(codec="utf-8", categories=["L", "N", "P"]), min_size=1, max_size=8))
@@ -43,34 +43,50 @@ def test_the_difference_is_what_sets_say_held_or_spilled(tmp_path_factory, befor
     )
 
 
-def test_spilling_writes_partitions_and_holds_nothing(tmp_path):
+def test_spilling_writes_every_partition_to_disk(tmp_path):
     members = filled(tmp_path, "m", [[f"u{n}" for n in range(50)]] * 3, spill_members=20)
-    assert members.spilled and not members._held
+    assert members.spilled
     assert sum(members.partition(n).height for n in range(4)) == 50  # repeats collapse
-    assert len(list((tmp_path / "m").glob("*/*.parquet"))) >= 4
+    assert {path.parent.name for path in (tmp_path / "m").glob("*/*.parquet")} == {"000", "001", "002", "003"}
 
 
-def test_users_in_doubt_are_set_as_the_current_list_says(tmp_path):
-    previous = filled(tmp_path, "p", [["a", "b", "c"]], 10)
-    current = filled(tmp_path, "c", [["b", "c", "d"]], 10)
-    base = difference(previous, current, tmp_path)
-    doubt = tmp_path / "doubt.parquet"
-    pl.DataFrame({MEMBER: ["c", "x", "a", "d"]}).write_parquet(doubt)  # a failed import touched these
-    result = settled(base, [doubt], tmp_path)
-    assert members_of(result.joined) == ["c", "d"]  # c is a member: qualified again in case it was not
-    assert members_of(result.left) == ["a", "x"]  # x is not: disqualified in case it was qualified
-    assert (result.counts.joined, result.counts.left, result.counts.unchanged) == (2, 2, 1)
+def test_a_held_set_is_partitioned_too_so_each_diff_is_small(tmp_path):
+    members = filled(tmp_path, "m", [[f"u{n}" for n in range(400)]], spill_members=10**6)
+    sizes = [members.partition(n).height for n in range(4)]
+    assert not members.spilled and sum(sizes) == 400 and max(sizes) < 200
+
+
+@settings(max_examples=30, deadline=None)
+@given(VALUES, VALUES, VALUES, st.sampled_from([2, 10**6]))
+def test_users_in_doubt_are_set_as_the_current_list_says(tmp_path_factory, before, now, doubted, spill_members):
+    directory = tmp_path_factory.mktemp("doubt")
+    previous, current = filled(directory, "p", [before], spill_members), filled(directory, "c", [now], spill_members)
+    in_doubt = filled(directory, "d", [doubted], spill_members)  # a failed import may have changed these
+    result = difference(previous, current, directory, in_doubt)
+    old, new, doubt = set(before), set(now), set(doubted)
+    assert members_of(result.joined) == sorted((new - old) | (doubt & new))  # qualified again in case it was not
+    assert members_of(result.left) == sorted((old - new) | (doubt - new))  # disqualified in case it was qualified
+    assert members_of(result.snapshot) == sorted(new)
+    assert (result.counts.joined, result.counts.left) == (
+        len((new - old) | (doubt & new)),
+        len((old - new) | (doubt - new)),
+    )
+    assert result.counts.unchanged == len(new) - result.counts.joined
 
 
 def test_snapshots_of_either_format_read_back_and_lists_of_one_identity_merge(tmp_path):
     text = tmp_path / "old.txt.gz"
     text.write_bytes(gzip.compress(b'a\nb,"quoted"\n'))
+    long_text = tmp_path / "long.txt.gz"
+    long_text.write_bytes(gzip.compress("".join(f"member-{n:07d}\n" for n in range(1_200_000)).encode()))
     parquet = tmp_path / "new.parquet"
     pl.DataFrame({MEMBER: ['b,"quoted"', "c"]}).write_parquet(parquet)
     empty = tmp_path / "empty.txt.gz"
     empty.write_bytes(gzip.compress(b""))
     assert [v for block in read_snapshot(text) for v in block] == ["a", 'b,"quoted"']
     assert [v for block in read_snapshot(empty) for v in block] == []
-    merged = distinct([(("email", "x"), text), (("vuid", "x"), parquet), (("email", "x"), parquet)])
+    blocks = list(read_snapshot(long_text))  # read a block at a time, not whole
+    assert len(blocks) > 1 and sum(len(block) for block in blocks) == 1_200_000
+    merged = distinct([(("email", "x"), text), (("vuid", "x"), parquet), (("email", "x"), parquet)], tmp_path / "d")
     assert [(identity, size) for identity, _, size in merged] == [(("email", "x"), 3), (("vuid", "x"), 2)]
     assert members_of(merged[0][1]) == ["a", 'b,"quoted"', "c"]

@@ -1,10 +1,11 @@
 """Who joined and who left: the import's diff of two member lists, on Polars, in bounded memory.
 
-Members (identifier values) arrive in blocks, unsorted and possibly repeated. While a list is
-small it is held in memory; past `spill_members` it is hash-partitioned into Parquet files
-under the scratch directory, and so is the other list, by the same hash, so each partition is
-diffed alone: memory is bounded by a partition, the disk by the lists (Lambda's /tmp is 10 GB).
-Each partition is made distinct, anti-joined both ways and appended to the next snapshot.
+Members (identifier values) arrive in blocks, unsorted and possibly repeated. Each block is split
+by a hash of its values into partitions as it arrives, held in memory and, past `spill_members`,
+written to Parquet under the scratch directory (Lambda's /tmp is 10 GB). Every list of one diff
+is partitioned by the same hash, so each partition is diffed alone: made distinct, anti-joined
+both ways and appended to the next snapshot. Memory is bounded by a partition even when nothing
+spilled, which matters: a hash table over 10^6 strings takes several times their bytes.
 A snapshot is one Parquet file of distinct members in no order (the format Polars reads
 fastest); snapshots of earlier releases are sorted gzip text and are still read.
 
@@ -14,18 +15,20 @@ when it computes.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from audiences.member_files import MEMBER
+from audiences.member_files import MEMBER, line_blocks
 
-SPILL_MEMBERS = 4_000_000  # about 200 MB of values, and the hash tables of a diff twice that
-PARTITIONS = 32  # on spilling: 10^8 members make partitions of about 3 * 10^6
+SPILL_MEMBERS = 4_000_000  # about 200 MB of values held before they go to disk
+PARTITIONS = 32  # 10^6 members diff in partitions of about 31,000; 10^8 in about 3 * 10^6
 _PARTITION = "partition"
 _READ_ROWS = 1_000_000
+_EMPTY = pl.Series(MEMBER, [], pl.String)
 
 
 @dataclass
@@ -37,27 +40,31 @@ class DiffCounts:
 
 @dataclass
 class MemberSet:
-    """A member list added to in blocks: held in memory, or, once spilled, partitioned on disk."""
+    """A member list added to in blocks, kept in hash partitions: in memory, and on disk once large."""
 
     directory: Path
     spill_members: int = SPILL_MEMBERS
     partitions: int = PARTITIONS
     distinct: bool = False  # its values never repeat (a snapshot's): nothing to collapse
-    _held: list[pl.Series] = field(default_factory=list)
+    _held: list[list[pl.Series]] = field(init=False)
     _held_count: int = 0
     _spilled_parts: int = 0
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._held = [[] for _ in range(self.partitions)]
 
     @property
     def spilled(self) -> bool:
         return self._spilled_parts > 0
 
     def add(self, values: pl.Series) -> None:
-        self._held.append(values.rename(MEMBER))
+        partition = (pl.col(MEMBER).hash(seed=0) % self.partitions).alias(_PARTITION)
+        frame = values.rename(MEMBER).to_frame().with_columns(partition)
+        for (number,), part in frame.partition_by(_PARTITION, as_dict=True, include_key=False).items():
+            self._held[number].append(part[MEMBER])
         self._held_count += len(values)
-        if self.spilled or self._held_count > self.spill_members:
+        if self._held_count > self.spill_members:
             self.spill()
 
     def add_all(self, blocks: Iterable[pl.Series]) -> None:
@@ -65,12 +72,12 @@ class MemberSet:
             self.add(block)
 
     def spill(self) -> None:
-        """Write what is held to the partitions on disk; later blocks go there too."""
-        held = pl.concat(self._held) if self._held else pl.Series(MEMBER, [], pl.String)
-        self._held, self._held_count = [], 0
-        frame = held.to_frame().with_columns((pl.col(MEMBER).hash(seed=0) % self.partitions).alias(_PARTITION))
-        for (partition,), part in frame.partition_by(_PARTITION, as_dict=True, include_key=False).items():
-            part.write_parquet(self._part_path(partition, self._spilled_parts), compression="lz4", statistics=False)
+        """Write what is held to the partitions on disk."""
+        for number, held in enumerate(self._held):
+            if held:
+                path = self._part_path(number, self._spilled_parts)
+                pl.concat(held).to_frame().write_parquet(path, compression="lz4", statistics=False)
+        self._held, self._held_count = [[] for _ in range(self.partitions)], 0
         self._spilled_parts += 1
 
     def _part_path(self, partition: int, part: int) -> Path:
@@ -79,23 +86,22 @@ class MemberSet:
         return folder / f"{part:06d}.parquet"
 
     def partition(self, number: int) -> pl.DataFrame:
-        """The distinct members of one partition (of the only one, if the set never spilled)."""
-        if not self.spilled:
-            values = (pl.concat(self._held) if self._held else pl.Series(MEMBER, [], pl.String)).to_frame()
-        else:
-            files = sorted((self.directory / f"{number:03d}").glob("*.parquet"))
-            values = pl.read_parquet(files) if files else pl.DataFrame({MEMBER: []}, schema={MEMBER: pl.String})
+        """The distinct members of one partition."""
+        spilled = (pl.read_parquet(path)[MEMBER] for path in sorted(self.directory.glob(f"{number:03d}/*.parquet")))
+        values = pl.concat([_EMPTY, *spilled, *self._held[number]]).to_frame()
         return values if self.distinct else values.unique()
 
 
 def read_snapshot(path: Path) -> Iterator[pl.Series]:
     """A snapshot's members in blocks: Parquet, or the sorted gzip text of earlier releases."""
     if path.name.endswith(".txt.gz"):
-        text = pl.read_csv(
-            path, has_header=False, new_columns=[MEMBER], separator="\t", quote_char=None,
-            infer_schema=False, empty_string_is_null=False, raise_if_empty=False,
-        )  # fmt: skip
-        yield text[MEMBER] if text.width else pl.Series(MEMBER, [], pl.String)
+        with gzip.open(path, "rb") as text:
+            for block in line_blocks(text):
+                if block.data:
+                    yield pl.read_csv(
+                        block.data, has_header=False, new_columns=[MEMBER], separator="\t", quote_char=None,
+                        infer_schema=False, empty_string_is_null=False,
+                    )[MEMBER]  # fmt: skip
         return
     lazy = pl.scan_parquet(path)
     for offset in range(0, _rows(path), _READ_ROWS):
@@ -110,33 +116,54 @@ class Difference:
     counts: DiffCounts
 
 
-def difference(previous: MemberSet, current: MemberSet, directory: Path) -> Difference:
-    """Diff the lists partition by partition (both are spilled if either is) and write the results."""
-    if previous.spilled != current.spilled:
-        (current if previous.spilled else previous).spill()
-    count = current.partitions if current.spilled else 1
-    counts = DiffCounts()
-    outputs = {name: [] for name in ("joined", "left", "snapshot")}
-    files = {name: directory / f"{name}.parquet" for name in outputs}
-    for number in range(count):
-        now, before = current.partition(number), previous.partition(number)
-        parts = {
-            "joined": now.join(before, on=MEMBER, how="anti"),
-            "left": before.join(now, on=MEMBER, how="anti"),
-            "snapshot": now,
-        }
-        counts.joined += parts["joined"].height
-        counts.left += parts["left"].height
-        counts.unchanged += now.height - parts["joined"].height
-        for name, frame in parts.items():
-            path = files[name] if count == 1 else directory / f"{name}-{number:03d}.parquet"
-            frame.write_parquet(path, compression="zstd", statistics=False)
-            outputs[name].append(path)
-    for name, parts in outputs.items():
-        if count > 1:
-            pl.scan_parquet(parts).sink_parquet(files[name], compression="zstd", statistics=False)
-            for part in parts:
+class _Result:
+    """One result file assembled from per-partition frames: in memory, or through part files when large."""
+
+    def __init__(self, path: Path, on_disk: bool) -> None:
+        self.path, self.on_disk, self.parts = path, on_disk, []
+
+    def add(self, frame: pl.DataFrame) -> None:
+        if not self.on_disk:
+            self.parts.append(frame)
+            return
+        part = self.path.with_name(f"{self.path.stem}-{len(self.parts):03d}.parquet")
+        frame.write_parquet(part, compression="zstd", statistics=False)
+        self.parts.append(part)
+
+    def write(self) -> Path:
+        if self.on_disk:
+            pl.scan_parquet(self.parts).sink_parquet(self.path, compression="zstd", statistics=False)
+            for part in self.parts:
                 part.unlink()
+        else:
+            pl.concat([_EMPTY.to_frame(), *self.parts]).write_parquet(self.path, compression="zstd", statistics=False)
+        return self.path
+
+
+def difference(
+    previous: MemberSet, current: MemberSet, directory: Path, in_doubt: MemberSet | None = None
+) -> Difference:
+    """Diff the lists partition by partition and write the results. Members `in_doubt` (an import
+    applied in part may have changed them) are also set as the current list says: joined if in it,
+    left if not."""
+    sets = [previous, current, *([in_doubt] if in_doubt else [])]
+    assert len({members.partitions for members in sets}) == 1, "the lists must share their partitions"
+    on_disk = any(members.spilled for members in sets)
+    results = {name: _Result(directory / f"{name}.parquet", on_disk) for name in ("joined", "left", "snapshot")}
+    counts = DiffCounts()
+    for number in range(current.partitions):
+        now, before = current.partition(number), previous.partition(number)
+        joined, left = now.join(before, on=MEMBER, how="anti"), before.join(now, on=MEMBER, how="anti")
+        if in_doubt:
+            doubt = in_doubt.partition(number)
+            joined = pl.concat([joined, doubt.join(now, on=MEMBER, how="semi")]).unique()
+            left = pl.concat([left, doubt.join(now, on=MEMBER, how="anti")]).unique()
+        counts.joined += joined.height
+        counts.left += left.height
+        counts.unchanged += now.height - joined.height
+        for name, frame in (("joined", joined), ("left", left), ("snapshot", now)):
+            results[name].add(frame)
+    files = {name: result.write() for name, result in results.items()}
     return Difference(files["joined"], files["left"], files["snapshot"], counts)
 
 
@@ -147,34 +174,23 @@ def values_of(path: Path, rows: int = _READ_ROWS) -> Iterator[list[str]]:
         yield lazy.slice(offset, rows).collect()[MEMBER].to_list()
 
 
-def settled(difference: Difference, in_doubt: list[Path], directory: Path) -> Difference:
-    """Also set every member of the `in_doubt` lists as the current list says: joined if in it, left if not."""
-    if not in_doubt:
-        return difference
-    doubt = pl.scan_parquet(in_doubt).unique()
-    snapshot = pl.scan_parquet(difference.snapshot)
-    joined = pl.concat([pl.scan_parquet(difference.joined), doubt.join(snapshot, on=MEMBER, how="semi")]).unique()
-    left = pl.concat([pl.scan_parquet(difference.left), doubt.join(snapshot, on=MEMBER, how="anti")]).unique()
-    files = {"joined": directory / "settled-joined.parquet", "left": directory / "settled-left.parquet"}
-    joined.sink_parquet(files["joined"], compression="zstd", statistics=False)
-    left.sink_parquet(files["left"], compression="zstd", statistics=False)
-    joined_count, left_count = (_rows(files[name]) for name in ("joined", "left"))
-    counts = DiffCounts(joined_count, left_count, _rows(difference.snapshot) - joined_count)
-    return Difference(files["joined"], files["left"], difference.snapshot, counts)
-
-
-def distinct(lists: list[tuple[tuple[str, str], Path]]) -> list[tuple[tuple[str, str], Path, int]]:
+def distinct(lists: list[tuple[tuple[str, str], Path]], directory: Path) -> list[tuple[tuple[str, str], Path, int]]:
     """Lists of members, each with its identity: one distinct list per identity, and its size."""
     by_identity: dict[tuple[str, str], list[Path]] = {}
     for identity, path in lists:
         by_identity.setdefault(identity, []).append(path)
     merged = []
     for number, (identity, paths) in enumerate(by_identity.items()):
-        blocks = [block for path in paths for block in read_snapshot(path)]
-        values = (pl.concat(blocks) if blocks else pl.Series(MEMBER, [], pl.String)).to_frame().unique()
-        path = paths[0].parent / f"distinct-{number:03d}.parquet"
-        values.write_parquet(path, compression="zstd", statistics=False)
-        merged.append((identity, path, values.height))
+        members = MemberSet(directory / f"distinct-{number:03d}")
+        for path in paths:
+            members.add_all(read_snapshot(path))
+        result = _Result(directory / f"distinct-{number:03d}.parquet", members.spilled)
+        size = 0
+        for partition in range(members.partitions):
+            values = members.partition(partition)
+            size += values.height
+            result.add(values)
+        merged.append((identity, result.write(), size))
     return merged
 
 

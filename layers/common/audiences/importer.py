@@ -358,16 +358,21 @@ def _import(tenant_id, audience, record, effective_at, members: MemberFile, prev
                 before.add_all(compute.read_snapshot(snapshot))
             else:
                 others.append(((previous.identifier, previous.external_id), snapshot))
-        difference = compute.difference(before, current, directory)
         unsettled = import_store.unsettled(tenant_id, audience.key)
-        in_doubt = []  # users an import applied in part may have changed: each is set as the file says
+        in_doubt = compute.MemberSet(directory / "in-doubt")  # users an import applied in part may have changed
         for entry in unsettled:
             for side in ("joined", "left"):
                 path = objects.download_snapshot(entry[side]["key"], directory / entry["import_id"] / side)
                 named = tuple(entry[side]["identity"])
-                (in_doubt if named == identity else others).append(path if named == identity else (named, path))
-        difference = compute.settled(difference, in_doubt, directory)
-        return _plan_apply(tenant_id, audience, effective_at, record, members, difference, others, previous, unsettled)
+                if named == identity:
+                    in_doubt.add_all(compute.read_snapshot(path))
+                else:
+                    others.append((named, path))
+        difference = compute.difference(before, current, directory, in_doubt)
+        others_distinct = compute.distinct(others, directory / "others")
+        return _plan_apply(
+            tenant_id, audience, effective_at, record, members, difference, others_distinct, previous, unsettled
+        )
 
 
 def _reporting(tenant_id: str, import_id: str, members: MemberFile) -> Iterator:
@@ -409,7 +414,6 @@ def _plan_apply(tenant_id, audience, effective_at, record, members, difference, 
 
     segment_id, identity = audience.key, (members.identifier, audience.external_id)
     applies = _applies(tenant_id, segment_id, record.import_id)
-    others = compute.distinct(others)
     lists = [
         *((named, compute.values_of(path, CHUNK_CHANGES), State.DISQUALIFIED) for named, path, _ in others),
         (identity, compute.values_of(difference.left, CHUNK_CHANGES), State.DISQUALIFIED),
