@@ -1,5 +1,6 @@
-"""Consumers of ImportsQueue (S3 ObjectCreated notifications of ODP audience files; Adobe's runs and
-extend-ttl re-confirmations) and of its DLQ."""
+"""The consumer of ImportsQueue: S3 ObjectCreated notifications of ODP audience files, Adobe's runs
+and extend-ttl re-confirmations. Its readers run on Polars, from the engine layer only this
+function carries; the queue's DLQ is consumed by give_up.py, which needs no engine."""
 
 from functools import partial
 
@@ -48,19 +49,7 @@ def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
             raise
 
 
-def give_up(record: SQSRecord) -> None:
-    for work, _ in _work(record.body, None):
-        importer.give_up(work)
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def dead_letter_handler(event, context):
-    """Every notification the imports queue gave up on ends its import as FAILED, saying why."""
-    return process_partial_response(event=event, record_handler=give_up, processor=processor)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from local import template
 from local.template import ROOT
 
 
@@ -50,8 +51,21 @@ def test_a_forbidden_import_breaks_it(layer_copy, module, import_line, broken):
     assert broken in run.stdout
 
 
-@pytest.mark.parametrize("function", ["segments", "graphql", "ingest", "expiry", "apply"])
-def test_only_the_imports_function_loads_the_engine_its_layer_alone_carries(function):
-    check = "import sys, app; sys.exit('polars' in sys.modules)"
-    loaded = subprocess.run([sys.executable, "-c", check], cwd=ROOT / "functions" / function, timeout=60)
-    assert loaded.returncode == 0, f"functions/{function} imports polars, which only ImportsFunction's layer has"
+def _without_the_engine() -> list[tuple[str, Path, str]]:
+    document = template.load()
+    functions = [
+        f for f in template.functions(document) if "EngineLayer" not in str(document["Resources"][f.logical_id])
+    ]
+    return [(f.logical_id, f.code_dir, f.handler.rsplit(".", 1)[0]) for f in functions]
+
+
+def test_every_function_but_the_importer_goes_without_the_engine_layer():
+    assert {logical_id for logical_id, _, _ in _without_the_engine()} >= {"ImportsGiveUpFunction", "ApplyFunction"}
+    assert "ImportsFunction" not in {logical_id for logical_id, _, _ in _without_the_engine()}
+
+
+@pytest.mark.parametrize(("function", "code_dir", "module"), _without_the_engine())
+def test_a_function_without_the_engine_layer_never_loads_polars(function, code_dir, module):
+    check = f"import sys, {module}; sys.exit('polars' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=code_dir, timeout=60)
+    assert loaded.returncode == 0, f"{function} imports polars, which only ImportsFunction's layer has"
