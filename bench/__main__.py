@@ -709,7 +709,17 @@ def bench_cold_start() -> dict:
 
 
 def versions() -> dict:
-    names = ["boto3", "botocore", "moto", "aws-lambda-powertools", "pynamodb", "ariadne", "graphql-core"]
+    names = [
+        "boto3",
+        "botocore",
+        "moto",
+        "aws-lambda-powertools",
+        "pynamodb",
+        "ariadne",
+        "graphql-core",
+        "polars",
+        "duckdb",
+    ]
     return {name: metadata.version(name) for name in names}
 
 
