@@ -146,7 +146,7 @@ def difference(
     """Diff the lists partition by partition and write the results. Members `in_doubt` (an import
     applied in part may have changed them) are also set as the current list says: joined if in it,
     left if not."""
-    sets = [previous, current, *([in_doubt] if in_doubt else [])]
+    sets = [previous, current, *([in_doubt] if in_doubt is not None else [])]
     assert len({members.partitions for members in sets}) == 1, "the lists must share their partitions"
     on_disk = any(members.spilled for members in sets)
     results = {name: _Result(directory / f"{name}.parquet", on_disk) for name in ("joined", "left", "snapshot")}
@@ -154,7 +154,7 @@ def difference(
     for number in range(current.partitions):
         now, before = current.partition(number), previous.partition(number)
         joined, left = now.join(before, on=MEMBER, how="anti"), before.join(now, on=MEMBER, how="anti")
-        if in_doubt:
+        if in_doubt is not None:
             doubt = in_doubt.partition(number)
             joined = pl.concat([joined, doubt.join(now, on=MEMBER, how="semi")]).unique()
             left = pl.concat([left, doubt.join(now, on=MEMBER, how="anti")]).unique()

@@ -359,12 +359,13 @@ def _import(tenant_id, audience, record, effective_at, members: MemberFile, prev
             else:
                 others.append(((previous.identifier, previous.external_id), snapshot))
         unsettled = import_store.unsettled(tenant_id, audience.key)
-        in_doubt = compute.MemberSet(directory / "in-doubt")  # users an import applied in part may have changed
+        in_doubt = None  # users an import applied in part may have changed; most imports have none
         for entry in unsettled:
             for side in ("joined", "left"):
                 path = objects.download_snapshot(entry[side]["key"], directory / entry["import_id"] / side)
                 named = tuple(entry[side]["identity"])
                 if named == identity:
+                    in_doubt = in_doubt or compute.MemberSet(directory / "in-doubt")
                     in_doubt.add_all(compute.read_snapshot(path))
                 else:
                     others.append((named, path))
