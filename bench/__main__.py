@@ -5,6 +5,7 @@ Writes bench/results.json and prints a table. No network: AWS is moto, in this p
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -196,7 +197,9 @@ def bench_ingest_request_sizes(functions) -> dict:
                 "items_written": AWS_CALLS.items_written(MEMBERSHIPS) / uploads,
                 "write_units": AWS_CALLS.write_units(MEMBERSHIPS) / uploads,
                 "archive_records": size,
-                "archive_bytes": sum(map(len, archive.records("demo", time.time(), "x" * 32, batches[0]))),
+                "archive_bytes": sum(
+                    map(len, archive.records("demo", time.time(), "x" * 32, batches[0], "odp-events"))
+                ),
             }
         results[str(size)] = {
             "per_upload": per_upload,
@@ -207,6 +210,57 @@ def bench_ingest_request_sizes(functions) -> dict:
     results["target"] = "1-event requests: <= 1.1 AWS req/event; cost per million events reported"
     results["prices"] = costs.PRICES
     return results
+
+
+def engage_call(event: dict) -> dict:
+    """An ODP passthrough event as Engage says it to Segment's Tracking API: a track of the audience."""
+    audience = event["data"]["audience_id"]
+    return {
+        "type": "track",
+        "userId": event["identifiers"]["fs_user_id"],
+        "event": "Audience Entered" if event["action"] == "qualify" else "Audience Exited",
+        "properties": {"audience_key": audience},
+        "context": {"personas": {"computation_class": "audience", "computation_key": audience, "space_id": "spa"}},
+        "timestamp": datetime.fromtimestamp(event["data"]["ts"], UTC).isoformat(),
+    }
+
+
+def bench_tracking(functions) -> dict:
+    """The 10,000 transitions as Engage tracks to /v1/batch, against the same as ODP events, both
+    in requests of 100 (the Segment libraries' default batch)."""
+    events = fresh_transitions()
+    batches = [events[start : start + 100] for start in range(0, len(events), 100)]
+    seconds, counts = {}, {}
+    for arm in ("tracking", "odp"):
+        with fresh_aws() as keys:
+            router = Router(list(functions.values()))
+            write_key = base64.b64encode(f"{keys['DEMO_PUBLIC_KEY']}:".encode()).decode()
+
+            def send(batch: list[dict], arm=arm, keys=keys, router=router, write_key=write_key) -> None:
+                if arm == "odp":
+                    call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], batch)
+                    return
+                target, params = router.match("POST", "/v1/batch")
+                headers = [("content-type", "application/json"), ("authorization", f"Basic {write_key}")]
+                body = json.dumps({"batch": [engage_call(event) for event in batch]}).encode()
+                result = target.function.invoke(proxy_event(target, params, "POST", "/v1/batch", headers, body))
+                assert result["statusCode"] == 200, result["body"]
+
+            send([passthrough("qualify", "warm", "w", T)])
+            AWS_CALLS.reset()
+            seconds[arm] = timed(lambda send=send: [send(batch) for batch in batches])
+            counts[arm] = AWS_CALLS.counts()
+    return {
+        "events": len(events),
+        "uploads": len(batches),
+        "ours_seconds": seconds["tracking"],
+        "baseline_seconds": seconds["odp"],
+        "ratio": seconds["tracking"] / seconds["odp"],
+        "aws_requests_per_event": sum(counts["tracking"].values()) / len(events),
+        "odp_aws_requests_per_event": sum(counts["odp"].values()) / len(events),
+        "requests": dict(counts["tracking"]),
+        "target": "ratio <= 1.2 of the same changes as ODP events; the same AWS requests",
+    }
 
 
 def bench_customer_query(functions) -> dict:
@@ -737,6 +791,8 @@ def main() -> None:
     results["ingest_in_region"] = bench_ingest(functions, latency=IN_REGION_SECONDS)
     print("ingest: requests of 1, 10 and 500 events …", flush=True)
     results["ingest_request_sizes"] = bench_ingest_request_sizes(functions)
+    print("tracking: the 10,000 transitions as Engage calls to Segment's Tracking API …", flush=True)
+    results["tracking"] = bench_tracking(functions)
     print("concurrency: 8 writers, one audience …", flush=True)
     results["concurrency"] = bench_concurrency()
     print("customer query: 1,000 queries, one user …", flush=True)
@@ -820,6 +876,12 @@ def table(results: dict) -> str:
             f"{one['cost_per_million_events']['total']:.2f}/{ten['cost_per_million_events']['total']:.2f}/"
             f"{full['cost_per_million_events']['total']:.2f} per million events",
             sizes["target"],
+        ),
+        _row(
+            "Segment Tracking API, 10k Engage calls",
+            results["tracking"],
+            f"vs ODP events, batches of 100; {results['tracking']['aws_requests_per_event']:.3f} AWS req/event "
+            f"(ODP {results['tracking']['odp_aws_requests_per_event']:.3f})",
         ),
         (
             "concurrency: 8 writers, 1 audience",

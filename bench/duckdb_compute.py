@@ -23,9 +23,9 @@ from pathlib import Path
 
 import duckdb
 
-from audiences.domain import Audience, Confidence, Tenant
+from audiences.domain import MAX_IDENTIFIER_BYTES, Audience, Confidence, Tenant
 from audiences.member_files import FileContext
-from audiences.odp.audience_file import MAX_IDENTIFIER_BYTES, AudienceFile
+from audiences.odp.audience_file import AudienceFile
 
 MEMORY_LIMIT = "512MB"
 FIRST_ERRORS = 20

@@ -39,7 +39,7 @@ def upload_events():
         metrics.add_metric("EventsRejected", MetricUnit.Count, max(1, len(rejected.problems)))
         raise
     metrics.add_metric("EventsReceived", MetricUnit.Count, len(upload.events))
-    result = ingest.accept(principal.tenant_id, body, upload.events, upload.changes, now)
+    result = ingest.accept(principal.tenant_id, "odp-events", body, upload.events, upload.changes, now)
     metrics.add_metric("MembershipsQualified", MetricUnit.Count, result.qualified)
     metrics.add_metric("MembershipsDisqualified", MetricUnit.Count, result.disqualified)
     metrics.add_metric("MembershipsUpdated", MetricUnit.Count, result.updated)

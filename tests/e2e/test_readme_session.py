@@ -85,3 +85,26 @@ def test_readme_multipart_upload_works_verbatim(stack, tmp_path):
     while (latest := finished_import(stack, "vip_users"))["rows"] != 1000 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert (latest["status"], latest["rows"]) == ("SUCCESS", 1000)
+
+
+def test_readme_segment_library_example_works_verbatim(stack, tmp_path):
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".local" / "demo.env").symlink_to(stack.state_dir / "demo.env")
+    create = readme_session()[0].split("\n\ncurl", 2)[:2]  # source + create the audience, as "Try it" did
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n\ncurl".join(create)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    section = (ROOT / "README.md").read_text().split("### Segment as a source", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len([line for line in example.splitlines() if line]) == 3
+    example = example.replace("<DEMO_PUBLIC_KEY>", stack.public_key).replace("http://127.0.0.1:3000", stack.api_url)
+    run = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    query = "query($userId: String) {customer(fs_user_id: $userId) {audiences {edges {node {name state}}}}}"
+    reply = stack.call(
+        "POST", "/v3/graphql", key=stack.public_key, json={"query": query, "variables": {"userId": "user-42"}}
+    )
+    assert reply.json()["data"]["customer"]["audiences"]["edges"] == [
+        {"node": {"name": "vip_users", "state": "qualified"}}
+    ]

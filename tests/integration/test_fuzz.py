@@ -7,6 +7,7 @@ and explores new random examples each run.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 
@@ -74,6 +75,25 @@ VALID = {
         "ttlInDays": 10,
         "fields": [{"name": "email", "labels": ["y"]}],
     },
+}
+ENGAGE = {"personas": {"computation_class": "audience", "computation_key": "fuzz", "space_id": "spa_fuzz"}}
+IDENTIFY = {
+    "userId": "fuzz-user",
+    "traits": {"fuzz": True, "email": "f@x.io"},
+    "context": ENGAGE,
+    "timestamp": "2025-12-03T12:00:00Z",
+}
+TRACK = {"userId": "fuzz-user", "event": "Audience Exited", "properties": {"audience_key": "fuzz"}, "context": ENGAGE}
+BATCH = {"batch": [IDENTIFY | {"type": "identify"}, TRACK | {"type": "track"}], "sentAt": "2025-12-03T12:00:01Z"}
+VALID |= {
+    "/v1/identify": IDENTIFY,
+    "/v1/track": TRACK,
+    "/v1/page": {"anonymousId": "a", "name": "Home", "properties": {"path": "/"}},
+    "/v1/screen": {"userId": 7, "name": "Home"},
+    "/v1/group": {"userId": "fuzz-user", "groupId": "g", "traits": {"n": 1}},
+    "/v1/alias": {"userId": "fuzz-user", "previousId": "a"},
+    "/v1/batch": BATCH,
+    "/v1/import": BATCH,
 }
 ADOBE_HEADERS = [("x-gw-ims-org-id", "demo"), ("x-sandbox-name", "fuzz")]
 # Counters of rate-limited routes count refused calls too (as Segment's do): not the state a refusal must keep.
@@ -173,6 +193,9 @@ def test_hostile_json_never_answers_5xx_and_a_refusal_changes_nothing(api, demo,
     setting("SEGMENT_RATE_LIMITS", "create=100000,update=100000,delete=100000")
     key = demo["DEMO_PUBLIC_KEY"] if route_path in ("/v3/events", "/v3/graphql") else demo["DEMO_PRIVATE_KEY"]
     headers = [("content-type", "application/json"), ("x-api-key", key), ("authorization", f"Bearer {key}")]
+    if route_path.startswith("/v1/"):  # Segment's Tracking API: the public key as write key, by Basic auth
+        write_key = base64.b64encode(f"{demo['DEMO_PUBLIC_KEY']}:".encode()).decode()
+        headers = [("content-type", "application/json"), ("authorization", f"Basic {write_key}")]
     if route_path.startswith("/data/core/ais/"):  # an audience Adobe's dialect sees: made by it, in its sandbox
         headers += ADOBE_HEADERS
         made = VALID["/data/core/ais/external-audience"] | {"name": "Existing", "customAudienceId": "fuzz_existing"}

@@ -162,3 +162,35 @@ def test_a_subset_the_user_is_in_none_of_costs_one_more_single_key_query(api, de
     reply = api.call("POST", "/v3/graphql", customer_query("u1", subset=["vip_users"]), key=public)
     assert audience_names(reply.body) == []  # known, but in none of them: not an unknown customer
     assert aws_calls.counts() == Counter({"dynamodb.BatchGetItem": 1, "dynamodb.Query": 1})
+
+
+def tracking(api, demo, aws_calls, calls: list[dict]) -> Counter:
+    """What one /v1/batch of Segment Tracking API calls costs."""
+    from tests.integration.test_segment_tracking import post
+
+    aws_calls.reset()
+    assert post(api, "/v1/batch", {"batch": calls}, demo["DEMO_PUBLIC_KEY"])[0] == 200
+    return aws_calls.counts()
+
+
+def test_a_warm_batch_of_engage_calls_costs_what_the_same_odp_events_do(api, demo, aws_calls):
+    from tests.integration.test_segment_tracking import entered, exited
+
+    catalog_store.create_audience("demo", Audience("vip_users", "vip"), OPERATOR)
+    cold = tracking(api, demo, aws_calls, [entered("warm-up", "vip_users", T)])
+    # key and tenant, and the catalog copy
+    assert cold == Counter({"dynamodb.GetItem": 2, "dynamodb.Query": 1, TRANSACT: 1, ARCHIVE: 1})
+    joins = [entered(f"u{i}", "vip_users", T) for i in range(20)]
+    assert tracking(api, demo, aws_calls, joins) == Counter({TRANSACT: 1, ARCHIVE: 1})
+    # keys no audience has (yet) are looked up, together, on every request: one made elsewhere counts at once
+    early = [entered(f"u{i}", f"not_yet_{i % 3}", T) for i in range(6)]
+    for _ in range(2):
+        assert tracking(api, demo, aws_calls, early) == Counter({"dynamodb.BatchGetItem": 1, TRANSACT: 1, ARCHIVE: 1})
+    leaves = [exited(f"u{i}", "vip_users", T + 1) for i in range(5)]
+    assert tracking(api, demo, aws_calls, leaves) == Counter({TRANSACT: 1, ARCHIVE: 1})
+
+
+def test_calls_that_are_not_of_an_audience_cost_the_archive_request_only(api, demo, aws_calls):
+    calls = [{"type": "page", "userId": f"u{i}", "name": "Home"} for i in range(50)]
+    assert tracking(api, demo, aws_calls, calls[:1]) == Counter({"dynamodb.GetItem": 2, ARCHIVE: 1})  # cold: no catalog
+    assert tracking(api, demo, aws_calls, calls) == Counter({ARCHIVE: 1})

@@ -17,8 +17,15 @@ EXPECTED_STATUS = {
     "segments-put.json": 200,
     "segments-put-invalid.json": 400,
     "graphql-customer.json": 200,
+    "tracking-batch.json": 200,
+    "tracking-unauthorized.json": 401,
 }
-FUNCTION_OF = {"ingest": "IngestFunction", "segments": "SegmentsFunction", "graphql": "GraphqlFunction"}
+FUNCTION_OF = {
+    "ingest": "IngestFunction",
+    "segments": "SegmentsFunction",
+    "graphql": "GraphqlFunction",
+    "tracking": "TrackingFunction",
+}
 
 
 def load(name: str, keys: dict[str, str]) -> dict:
@@ -41,6 +48,14 @@ def test_api_sample_answers_as_documented(functions, demo, name):
 def test_sample_sequence_makes_the_customer_visible(functions, demo):
     functions["SegmentsFunction"].invoke(load("segments-put.json", demo))
     functions["IngestFunction"].invoke(load("ingest-qualify.json", demo))
+    result = functions["GraphqlFunction"].invoke(load("graphql-customer.json", demo))
+    edges = json.loads(result["body"])["data"]["customer"]["audiences"]["edges"]
+    assert edges == [{"node": {"name": "vip_users", "state": "qualified"}}]
+
+
+def test_the_tracking_sample_makes_the_customer_visible_too(functions, demo):
+    functions["SegmentsFunction"].invoke(load("segments-put.json", demo))
+    functions["TrackingFunction"].invoke(load("tracking-batch.json", demo))
     result = functions["GraphqlFunction"].invoke(load("graphql-customer.json", demo))
     edges = json.loads(result["body"])["data"]["customer"]["audiences"]["edges"]
     assert edges == [{"node": {"name": "vip_users", "state": "qualified"}}]

@@ -70,7 +70,11 @@ def test_every_template_route_is_served_by_its_function(function, route):
     method = "GET" if route.method == "ANY" else route.method
     status, headers, body = respond(router, method, path, [], b"{}")
     adobe = route.path.startswith("/data/core/ais/")
-    if "{proxy+}" in route.path:  # a catch-all: the function's own 404, in its dialect
+    tracking = route.path.startswith("/v1/")
+    if tracking:  # Segment's Tracking API: its own shape, for a catch-all and a route alike
+        expected = (404, "not_found") if "{proxy+}" in route.path else (401, "unauthorized")
+        assert (status, json.loads(body)["code"]) == expected
+    elif "{proxy+}" in route.path:  # a catch-all: the function's own 404, in its dialect
         kind = json.loads(body)["report"]["errorCode"] if adobe else json.loads(body)["errors"][0]["type"]
         assert (status, kind) == (404, "100940-404" if adobe else "not-found")
     elif (route.method, route.path) in PUBLIC_ROUTES:
@@ -172,7 +176,7 @@ def test_the_api_functions_restore_from_snapshots_and_none_that_snapstart_refuse
         for function in FUNCTIONS
         if TEMPLATE["Resources"][function.logical_id]["Properties"].get("SnapStart") == {"ApplyOn": "PublishedVersions"}
     }
-    assert snapshotted == {"IngestFunction", "SegmentsFunction", "GraphqlFunction"}
+    assert snapshotted == {"IngestFunction", "TrackingFunction", "SegmentsFunction", "GraphqlFunction"}
     for logical_id in snapshotted:
         props = TEMPLATE["Resources"][logical_id]["Properties"]
         assert props["AutoPublishAlias"]  # SnapStart applies to published versions only

@@ -59,6 +59,21 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--confidence", choices=["high", "low"], required=True, help="merge confidence")
     add.add_argument("--display-name", default="", help="shown to people (default: none)")
 
+    identity_map = commands.add_parser(
+        "identity-map", help="which identifier field a source's user id and traits stand for (Segment's calls)"
+    ).add_subparsers(dest="action", required=True)
+    identity_map.add_parser("show", help="the tenant's identity map").add_argument("tenant")
+    set_map = identity_map.add_parser("set", help="replace the tenant's identity map")
+    set_map.add_argument("tenant")
+    set_map.add_argument("--user-id", required=True, metavar="FIELD", help="the identifier field userId is")
+    set_map.add_argument(
+        "--trait",
+        action="append",
+        default=[],
+        metavar="TRAIT=FIELD",
+        help="a trait naming the user when there is no userId, tried in order (repeatable; none: userId only)",
+    )
+
     keys = commands.add_parser("keys", help="create, list and revoke API keys").add_subparsers(
         dest="action", required=True
     )
@@ -129,6 +144,24 @@ def _identifiers(specs: list[str] | None):
     return identifiers
 
 
+def _identity_map(user_id: str, trait_specs: list[str]):
+    from audiences.domain import IdentityMap
+
+    traits = []
+    for spec in trait_specs:
+        trait, _, field = spec.partition("=")
+        if not trait or not field:
+            raise AdminError(f"--trait {spec!r}: use TRAIT=FIELD, e.g. email=email")
+        traits.append((trait, field))
+    return IdentityMap(user_id, tuple(traits))
+
+
+def _show_identity_map(tenant) -> None:
+    print(f"userId\t{tenant.identity_map.user_id}")
+    for trait, field in tenant.identity_map.traits:
+        print(f"traits.{trait}\t{field}")
+
+
 def _run(args: argparse.Namespace) -> None:
     from audiences import auth, catalog, memberships, tenants
     from audiences.domain import TENANT_ID, Confidence, Identifier, Principal, Scope, Tenant
@@ -150,6 +183,12 @@ def _run(args: argparse.Namespace) -> None:
             identifier = Identifier(args.name, Confidence(args.confidence), display_name=args.display_name)
             tenants.add_identifier(args.tenant, identifier)
             print(f"added {args.name} ({args.confidence}) to {args.tenant}; in use within AUTH_CACHE_SECONDS")
+        case "identity-map", "show":
+            _show_identity_map(tenant_store.get_tenant(args.tenant))
+        case "identity-map", "set":
+            tenants.set_identity_map(args.tenant, _identity_map(args.user_id, args.trait))
+            _show_identity_map(tenant_store.get_tenant(args.tenant))
+            print("in use within AUTH_CACHE_SECONDS")
         case "keys", "create":
             key = auth.issue_key(Principal(args.tenant, Scope(args.scope)))
             print(f"{args.scope} key for {args.tenant} (id {auth.key_id(key)}), shown only now:\n{key}")

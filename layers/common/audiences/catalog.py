@@ -200,16 +200,17 @@ def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str
     return {external_id: known[external_id] for external_id in external_ids if external_id in known}
 
 
-def audiences_by_key(tenant_id: str, keys: set[str]) -> dict[str, Audience]:
+def audiences_by_key(tenant_id: str, keys: set[str], trust_absent: bool = True) -> dict[str, Audience]:
     """The audiences with these keys, from this container's copy of the catalog.
 
     A key the copy lacks is looked up once (one BatchGetItem) and, if no audience has it,
     remembered as absent until the copy is refreshed: a subset that names a deleted segment
     costs nothing on every later query, and an audience created with that key in another
-    container shows within CATALOG_CACHE_SECONDS.
+    container shows within CATALOG_CACHE_SECONDS. Without `trust_absent` such keys are looked
+    up again: a write must not go astray for a minute because an audience was made elsewhere.
     """
     copy = _copies.get_or_load(tenant_id, lambda: _load_copy(tenant_id))
-    missing = keys - copy.by_key.keys() - copy.absent_keys
+    missing = keys - copy.by_key.keys() - (copy.absent_keys if trust_absent else set())
     if missing:
         copy.add(catalog_store.audiences_by_key(tenant_id, missing))
         copy.absent_keys |= missing - copy.by_key.keys()

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+# DynamoDB keys: a partition key holds 2048 bytes (tenant and field come first), a sort key 1024.
+MAX_IDENTIFIER_BYTES = 1024
+MAX_EXTERNAL_ID_BYTES = 1024
 AUDIENCE_KEY = re.compile(r"[a-z0-9_]{1,64}")
 DAY_SECONDS = 86_400
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -87,10 +90,23 @@ class Identifier:
 
 
 @dataclass(frozen=True)
+class IdentityMap:
+    """Which identifier field a source's names for a user stand for, where the source does not
+    name the field itself (a CDP's `userId` and traits): tried in order, the user id first."""
+
+    user_id: str = "fs_user_id"
+    traits: tuple[tuple[str, str], ...] = (("email", "email"),)  # (trait, identifier field)
+
+    def fields(self) -> list[str]:
+        return [self.user_id, *(field for _, field in self.traits)]
+
+
+@dataclass(frozen=True)
 class Tenant:
     tenant_id: str
     identifiers: dict[str, Identifier]
     revision: int = 1
+    identity_map: IdentityMap = IdentityMap()
 
     @classmethod
     def of(cls, tenant_id: str, **confidences: Confidence) -> Tenant:
@@ -103,6 +119,14 @@ class Tenant:
 
     def high_confidence_identifiers(self) -> list[str]:
         return sorted(name for name in self.identifiers if self.confidence(name) is Confidence.HIGH)
+
+    def unusable_identifier_problem(self, field: str, needed_by: str) -> str | None:
+        """Why `field` cannot name a user whose memberships change (only high-confidence ones can), or None."""
+        if self.confidence(field) is Confidence.HIGH:
+            return None
+        allowed = ", ".join(self.high_confidence_identifiers()) or "none configured"
+        why = "is low-confidence" if field in self.identifiers else "is not configured"
+        return f"identifier {field!r} {why}; {needed_by} need one of: {allowed}"
 
 
 @dataclass(frozen=True)

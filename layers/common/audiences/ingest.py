@@ -19,12 +19,15 @@ def upload_id(tenant_id: str, body: str) -> str:
     return hashlib.sha256(f"{tenant_id}\n{body}".encode()).hexdigest()[:32]
 
 
-def accept(tenant_id: str, body: str, events: list[dict], changes: list[MembershipChange], now: float) -> ApplyResult:
-    """Durably keep every event, then apply the changes; only then is the upload accepted.
+def accept(
+    tenant_id: str, source: str, body: str, events: list[dict], changes: list[MembershipChange], now: float
+) -> ApplyResult:
+    """Durably keep every event (as having come by `source`), then apply the changes; only then is
+    the upload accepted.
 
     The archive is written first: if it fails nothing is applied, and if applying fails the
     client's retry archives the same records again (same upload id) and applies only what is
     still missing.
     """
-    archive.put_events(tenant_id, now, upload_id(tenant_id, body), events)
+    archive.put_events(tenant_id, now, upload_id(tenant_id, body), events, source)
     return memberships.apply(tenant_id, changes)

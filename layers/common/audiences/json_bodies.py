@@ -19,11 +19,18 @@ MAX_NESTING = 32  # arrays and objects inside each other; the deepest body any d
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def check_json_transport(content_type: str | None, body: str | None, max_bytes: int, shrink_hint: str) -> None:
-    """415 for a body that says it is not JSON, 413 for one over `max_bytes`. No header is fine."""
+def check_json_transport(
+    content_type: str | None,
+    body: str | None,
+    max_bytes: int,
+    shrink_hint: str,
+    media_types: tuple[str, ...] = ("application/json",),
+) -> None:
+    """415 for a body that says it is not JSON (nor another of `media_types`), 413 for one over
+    `max_bytes`. No header is fine."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaType(f"Content-Type must be application/json, got {media_type!r}")
+    if media_type and media_type not in media_types and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type must be {' or '.join(media_types)}, got {media_type!r}")
     if body is not None and len(body.encode(errors="surrogatepass")) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes: {shrink_hint}")
 

@@ -1,10 +1,12 @@
-"""Tenants and their identifier fields."""
+"""Tenants, their identifier fields, and which field a source's user id and traits stand for."""
 
 from __future__ import annotations
 
-from audiences.domain import Identifier
-from audiences.errors import NotFound
+from audiences.domain import Identifier, IdentityMap
+from audiences.errors import InvalidInput, NotFound
 from audiences.stores import tenants as tenant_store
+
+MAX_TRAIT_CHARS = 128
 
 
 def add_identifier(tenant_id: str, identifier: Identifier) -> None:
@@ -17,3 +19,23 @@ def identifiers(tenant_id: str) -> list[Identifier]:
     if tenant is None:
         raise NotFound(f"tenant {tenant_id!r} does not exist")
     return list(tenant.identifiers.values())
+
+
+def set_identity_map(tenant_id: str, identity_map: IdentityMap) -> None:
+    """InvalidInput unless every field it names can key memberships; in use once caches expire."""
+    tenant = tenant_store.get_tenant(tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id!r} does not exist")
+    problems = [
+        problem
+        for field in identity_map.fields()
+        if (problem := tenant.unusable_identifier_problem(field, "user ids and traits"))
+    ]
+    traits = [trait for trait, _ in identity_map.traits]
+    if any(not trait or len(trait) > MAX_TRAIT_CHARS for trait in traits):
+        problems.append(f"trait names must be 1 to {MAX_TRAIT_CHARS} characters")
+    if len(set(traits)) != len(traits):
+        problems.append("each trait may be mapped once")
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    tenant_store.set_identity_map(tenant_id, identity_map)

@@ -22,11 +22,10 @@ from typing import BinaryIO
 import polars as pl
 
 from audiences.adobe.audiences import Definition
-from audiences.domain import control_character_problem
+from audiences.domain import MAX_IDENTIFIER_BYTES, control_character_problem
 from audiences.member_files import MEMBER, FileContext, FileRejected, RowErrors, TextLines, decompressed
 
 MAX_ERRORS = 100  # per run, as the contract's run details list them
-MAX_IDENTIFIER_BYTES = 1024
 BLOCK_ROWS = 100_000
 _LONG = 2**63
 _INTEGER = 2**31

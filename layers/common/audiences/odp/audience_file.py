@@ -21,7 +21,13 @@ from typing import BinaryIO
 
 import polars as pl
 
-from audiences.domain import MILLISECONDS_FROM, Confidence, checked_ts, control_character_problem
+from audiences.domain import (
+    MAX_IDENTIFIER_BYTES,
+    MILLISECONDS_FROM,
+    Confidence,
+    checked_ts,
+    control_character_problem,
+)
 from audiences.member_files import (
     MAX_LINE_BYTES,
     MEMBER,
@@ -36,7 +42,6 @@ from audiences.member_files import (
 )
 
 REQUIRED_COLUMNS = ("type", "action", "audience_id", "ts")
-MAX_IDENTIFIER_BYTES = 1024
 
 
 @dataclass

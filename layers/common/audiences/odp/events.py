@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 
 from audiences.domain import (
-    Confidence,
+    MAX_EXTERNAL_ID_BYTES,
+    MAX_IDENTIFIER_BYTES,
     MembershipChange,
     State,
     Tenant,
@@ -20,9 +21,6 @@ from audiences.json_bodies import decode_json
 
 MAX_EVENTS = 500
 MAX_BODY_BYTES = 1024 * 1024
-# DynamoDB keys: a partition key holds 2048 bytes (tenant and field come first), a sort key 1024.
-MAX_IDENTIFIER_BYTES = 1024
-MAX_AUDIENCE_ID_BYTES = 1024
 MAX_FIELD_NAME_CHARS = 128
 
 PASSTHROUGH = "passthrough"
@@ -115,13 +113,12 @@ def _passthrough_change(event: dict, tenant: Tenant, now: float, max_future_skew
 
 
 def _passthrough_user(identifiers: dict[str, str], tenant: Tenant) -> UserRef:
-    allowed = ", ".join(tenant.high_confidence_identifiers()) or "none configured"
     if len(identifiers) != 1:
+        allowed = ", ".join(tenant.high_confidence_identifiers()) or "none configured"
         raise _Invalid(f"a passthrough event names exactly one identifier, got {len(identifiers)} (one of: {allowed})")
     [(field, value)] = identifiers.items()
-    if tenant.confidence(field) is not Confidence.HIGH:
-        why = "is low-confidence" if field in tenant.identifiers else "is not configured"
-        raise _Invalid(f"identifier {field!r} {why}; passthrough events need one of: {allowed}")
+    if problem := tenant.unusable_identifier_problem(field, "passthrough events"):
+        raise _Invalid(problem)
     if problem := control_character_problem(value):
         raise _Invalid(f"identifiers.{field} {problem}")
     return UserRef(field, value)
@@ -130,8 +127,8 @@ def _passthrough_user(identifiers: dict[str, str], tenant: Tenant) -> UserRef:
 def _audience_id(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise _Invalid("data.audience_id must be a non-empty string naming the audience")
-    if len(value.encode()) > MAX_AUDIENCE_ID_BYTES:
-        raise _Invalid(f"data.audience_id is longer than {MAX_AUDIENCE_ID_BYTES} bytes")
+    if len(value.encode()) > MAX_EXTERNAL_ID_BYTES:
+        raise _Invalid(f"data.audience_id is longer than {MAX_EXTERNAL_ID_BYTES} bytes")
     if problem := control_character_problem(value):
         raise _Invalid(f"data.audience_id {problem}")
     return value

@@ -4,7 +4,7 @@ Firehose partitions the records by their `tenant` and `date` fields (dynamic par
 `events/tenant=<tenant>/date=<day>/`, gzip JSON Lines, as one request per upload instead of one
 S3 object. Firehose is at-least-once and a client may retry an upload: each record carries its
 upload's id (a hash of tenant and body) and its index in the upload, so a reader keeps one record
-per (upload_id, index).
+per (upload_id, index). `source` names the API the events came by (its dialect's name for them).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ class ArchiveUnavailable(RuntimeError):
     """Firehose kept refusing some of the upload's records; the upload must be retried."""
 
 
-def records(tenant_id: str, received_at: float, upload_id: str, events: list[dict]) -> list[bytes]:
+def records(tenant_id: str, received_at: float, upload_id: str, events: list[dict], source: str) -> list[bytes]:
     received = datetime.fromtimestamp(received_at, UTC)
-    common = {"tenant": tenant_id, "date": received.strftime("%Y-%m-%d"), "upload_id": upload_id}
+    common = {"tenant": tenant_id, "date": received.strftime("%Y-%m-%d"), "source": source, "upload_id": upload_id}
     return [
         # UTF-8 JSON (not \u escapes), so a record is the size of its event plus a short envelope
         (
@@ -42,10 +42,10 @@ def records(tenant_id: str, received_at: float, upload_id: str, events: list[dic
     ]
 
 
-def put_events(tenant_id: str, received_at: float, upload_id: str, events: list[dict]) -> None:
+def put_events(tenant_id: str, received_at: float, upload_id: str, events: list[dict], source: str) -> None:
     """One PutRecordBatch per upload (of up to 500 events); the records Firehose refused are sent
     again, bounded and jittered, and if some are still refused the upload fails, safe to retry."""
-    pending = records(tenant_id, received_at, upload_id, events)
+    pending = records(tenant_id, received_at, upload_id, events, source)
     stream = get_settings().event_archive_stream
     for attempt in range(_ATTEMPTS):
         refused: list[bytes] = []

@@ -46,11 +46,15 @@ class _Table(Model):
 
 
 class TenantItem(_Table):
-    """pk=TENANT#<tenant_id>, sk=CONFIG. identifiers: field -> its definition (a map)."""
+    """pk=TENANT#<tenant_id>, sk=CONFIG. identifiers: field -> its definition (a map).
+
+    identity_map: {"user_id": field, "traits": [[trait, field], ...]}; absent means the default.
+    """
 
     Meta = _meta(Settings.tenants_table)
 
     identifiers = MapAttribute(default=dict)
+    identity_map = MapAttribute(null=True)
     revision = NumberAttribute(default=1)
     created_at = UTCDateTimeAttribute()
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from audiences.domain import Confidence, Identifier, Principal, Scope, Tenant
+from audiences.domain import Confidence, Identifier, IdentityMap, Principal, Scope, Tenant
 from audiences.errors import Conflict, NotFound
 from audiences.stores import clients
 from audiences.stores.conditions import condition_failed, failed_conditions
@@ -52,10 +52,17 @@ def _stored(identifier: Identifier) -> dict:
     }
 
 
+def _identity_map(stored: dict | None) -> IdentityMap:
+    if stored is None:
+        return IdentityMap()
+    return IdentityMap(stored["user_id"], tuple((trait, field) for trait, field in stored["traits"]))
+
+
 def _tenant(item: TenantItem) -> Tenant:
     tenant_id = item.pk.removeprefix("TENANT#")
     identifiers = {name: _identifier(name, stored) for name, stored in item.identifiers.as_dict().items()}
-    return Tenant(tenant_id=tenant_id, identifiers=identifiers, revision=int(item.revision))
+    identity_map = _identity_map(item.identity_map.as_dict() if item.identity_map is not None else None)
+    return Tenant(tenant_id, identifiers, int(item.revision), identity_map)
 
 
 def get_tenant(tenant_id: str) -> Tenant | None:
@@ -75,6 +82,7 @@ def create_tenant(tenant: Tenant) -> None:
         _tenant_pk(tenant.tenant_id),
         _CONFIG,
         identifiers={name: _stored(identifier) for name, identifier in tenant.identifiers.items()},
+        identity_map=_stored_identity_map(tenant.identity_map),
         revision=tenant.revision,
         created_at=datetime.now(UTC),
     )
@@ -103,6 +111,25 @@ def add_identifier(tenant_id: str, identifier: Identifier) -> None:
         if get_tenant(tenant_id) is None:
             raise NotFound(f"tenant {tenant_id!r} does not exist") from error
         raise Conflict(f"identifier {identifier.name!r} already exists") from error
+
+
+def _stored_identity_map(identity_map: IdentityMap) -> dict:
+    return {"user_id": identity_map.user_id, "traits": [list(pair) for pair in identity_map.traits]}
+
+
+def set_identity_map(tenant_id: str, identity_map: IdentityMap) -> None:
+    """Replace the tenant's identity map; NotFound if there is no tenant."""
+    stored = _stored_identity_map(identity_map)
+    item = TenantItem(_tenant_pk(tenant_id), _CONFIG)
+    try:
+        item.update(
+            actions=[TenantItem.identity_map.set(stored), TenantItem.revision.add(1)],
+            condition=TenantItem.pk.exists(),
+        )
+    except UpdateError as error:
+        if condition_failed(error):
+            raise NotFound(f"tenant {tenant_id!r} does not exist") from error
+        raise
 
 
 def get_principal(key_hash: str) -> Principal | None:

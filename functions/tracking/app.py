@@ -1,0 +1,71 @@
+"""POST /v1/<call> and /v1/batch: Segment's HTTP Tracking API, a destination for Engage audiences."""
+
+import time
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from audiences import (
+    auth,
+    ingest,
+    snapstart,  # noqa: F401  (registers what a SnapStart restore must redo)
+    tracing,
+)
+from audiences.errors import InvalidInput
+from audiences.segment import tracking_http as http
+from audiences.segment.tracking import MAX_BATCH_BYTES, MAX_CALL_BYTES, membership_changes, parse_calls
+from audiences.settings import get_settings
+
+logger = Logger()
+tracer = tracing.tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+
+@app.post("/v1/<endpoint>")
+@tracer.capture_method
+def calls(endpoint: str) -> Response:
+    if endpoint not in http.ENDPOINTS:
+        return not_routed(None)
+    metrics.add_metric("Uploads", MetricUnit.Count, 1)  # every request, refused ones included
+    endpoint = "batch" if endpoint == "import" else endpoint
+    write_key = http.basic_write_key(app)
+    body = http.body_text(app, MAX_BATCH_BYTES if endpoint == "batch" else MAX_CALL_BYTES)
+    principal = http.authenticate(write_key if write_key is not None else http.write_key_in_body(body))
+    now = time.time()
+    try:
+        parsed = parse_calls(body, endpoint, auth.tenant_of(principal), now, get_settings().max_future_skew_seconds)
+    except InvalidInput as rejected:
+        metrics.add_metric("EventsRejected", MetricUnit.Count, max(1, len(rejected.problems)))
+        raise
+    metrics.add_metric("EventsReceived", MetricUnit.Count, len(parsed.calls))
+    metrics.add_metric("AudienceCallsAnonymous", MetricUnit.Count, len(parsed.anonymous))
+    changes = membership_changes(principal.tenant_id, parsed.audience_calls)
+    result = ingest.accept(principal.tenant_id, "segment-tracking", body, parsed.calls, changes, now)
+    metrics.add_metric("MembershipsQualified", MetricUnit.Count, result.qualified)
+    metrics.add_metric("MembershipsDisqualified", MetricUnit.Count, result.disqualified)
+    metrics.add_metric("MembershipsUpdated", MetricUnit.Count, result.updated)
+    metrics.add_metric("EventsStale", MetricUnit.Count, result.stale)
+    logger.info("calls accepted", extra={"calls": len(parsed.calls), "changes": len(changes)})
+    return http.success(parsed.anonymous)
+
+
+@app.not_found
+def not_routed(_: Exception | None) -> Response:
+    """The template's catch-all under /v1/ brings every other path and method here."""
+    metrics.add_metric("UnknownPaths", MetricUnit.Count, 1)  # a client set up for other endpoints
+    return http.error_response(http.unknown_path(app.current_event.path))
+
+
+@app.exception_handler(Exception)
+def failed(error: Exception) -> Response:
+    return http.error_response(error)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return app.resolve(event, context)

@@ -1,0 +1,154 @@
+"""The Tracking API's HTTP edge: the write key, the body, and answers in Segment's shape.
+
+Success is `200 {"success": true}`; an error is `{"success": false, "code", "message"}` (the
+fields Segment's libraries read), with `errors: [{"index", "message"}]` naming each invalid call
+of a batch. Segment answers 400 to a body over its size limits, and so does this.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from http import HTTPStatus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from audiences import auth
+from audiences.domain import Principal, Scope
+from audiences.errors import (
+    AudiencesError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    UnsupportedMediaType,
+)
+from audiences.json_bodies import check_json_transport, decode_json
+from audiences.segment.tracking import CALL_TYPES
+
+logger = Logger(child=True)
+
+PREFIX = "/v1/"
+ENDPOINTS = (*CALL_TYPES, "batch", "import")
+# analytics.js sends text/plain, which needs no CORS preflight; the server libraries application/json.
+MEDIA_TYPES = ("application/json", "text/plain")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+_STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {
+    AudiencesError: (HTTPStatus.BAD_REQUEST, "invalid_request"),
+    Forbidden: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
+    PayloadTooLarge: (HTTPStatus.BAD_REQUEST, "payload_too_large"),
+    UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+    NotFound: (HTTPStatus.NOT_FOUND, "not_found"),
+}
+
+
+def basic_write_key(app: APIGatewayRestResolver) -> str | None:
+    """The user name of `Authorization: Basic base64(<write key>:)`, or None without Basic auth."""
+    scheme, _, credentials = (app.current_event.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        return base64.b64decode(credentials.strip(), validate=True).decode().partition(":")[0]
+    except (binascii.Error, UnicodeDecodeError):
+        raise Forbidden() from None
+
+
+def authenticate(write_key: str | None) -> Principal:
+    """The caller of the write key (a public key, or a private one); every later log line names the tenant."""
+    principal = auth.authenticate(write_key, Scope.PUBLIC)
+    logger.append_keys(tenant=principal.tenant_id)
+    return principal
+
+
+def body_text(app: APIGatewayRestResolver, max_bytes: int) -> str:
+    """The body as text: gunzipped if it came compressed, within `max_bytes` once uncompressed."""
+    request = app.current_event
+    body = request.body or ""
+    if request.is_base64_encoded and body:
+        data = base64.b64decode(body)  # API Gateway's own encoding of a body that is not UTF-8
+        if data.startswith(_GZIP_MAGIC):
+            data = _gunzipped(data, max_bytes)
+        try:
+            body = data.decode()
+        except UnicodeDecodeError:
+            raise InvalidInput("the request body is not UTF-8 text: send UTF-8 encoded JSON") from None
+    check_json_transport(request.headers.get("content-type"), body, max_bytes, _shrink_hint(max_bytes), MEDIA_TYPES)
+    return body
+
+
+def _gunzipped(data: bytes, max_bytes: int) -> bytes:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    invalid = InvalidInput("the body starts as gzip but is not valid gzip: send it whole, or uncompressed")
+    try:
+        text = inflater.decompress(data, max_bytes + 1)  # no further: a small body may inflate to gigabytes
+    except zlib.error:
+        raise invalid from None
+    if len(text) <= max_bytes and not inflater.eof:  # the stream was cut short
+        raise invalid
+    if len(text) > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes uncompressed: {_shrink_hint(max_bytes)}")
+    return text
+
+
+def _shrink_hint(max_bytes: int) -> str:
+    return "send fewer calls per batch" if max_bytes > 32 * 1024 else "send less data with the call"
+
+
+def write_key_in_body(body: str) -> str | None:
+    """The body's `writeKey`, for callers that send it instead of Basic auth (the body is decoded twice then)."""
+    try:
+        document = decode_json(body)
+    except InvalidInput:
+        return None  # a body that is not JSON carries no key: the caller is unknown, so 401
+    key = document.get("writeKey") if isinstance(document, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def success(anonymous: list[Problem]) -> Response:
+    body: dict = {"success": True}
+    if anonymous:
+        body["warnings"] = [{"index": problem.where, "message": problem.message} for problem in anonymous]
+    return _json(HTTPStatus.OK, body)
+
+
+def unknown_path(path: str) -> NotFound:
+    endpoints = ", ".join(PREFIX + endpoint for endpoint in ENDPOINTS)
+    return NotFound(f"no such endpoint: {path}. The Tracking API is {endpoints}")
+
+
+def error_response(error: Exception) -> Response:
+    if not isinstance(error, AudiencesError):
+        logger.exception("request failed")
+        return _json(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            {"success": False, "code": "server_error", "message": "internal error: retrying the same request is safe"},
+        )
+    status, code = next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+    logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
+    body: dict = {"success": False, "code": code, "message": _message(error)}
+    if isinstance(error, InvalidInput) and error.problems:
+        body["errors"] = [{"index": problem.where, "message": problem.message} for problem in error.problems]
+    headers = {"WWW-Authenticate": 'Basic realm="Segment"'} if isinstance(error, Forbidden) else {}
+    return _json(status, body, headers)
+
+
+def _message(error: AudiencesError) -> str:
+    if isinstance(error, Forbidden):
+        return (
+            "Unauthorized: send this service's public key as the write key, by HTTP Basic auth "
+            "(the key as user name, no password) or as writeKey in the body"
+        )
+    if isinstance(error, InvalidInput) and len(error.problems) == 1:
+        return f"{error.message}: {error.problems[0].message}"
+    return error.message
+
+
+def _json(status: HTTPStatus, body: dict, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
+    )
