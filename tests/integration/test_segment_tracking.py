@@ -15,6 +15,7 @@ import pytest
 
 from audiences import auth, cache, catalog, memberships, tenants
 from audiences.domain import Audience, Confidence, Identifier, IdentityMap, Principal, Scope, State, Tenant, UserRef
+from audiences.errors import InvalidInput, NotFound
 from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
 from local.gateway import respond
@@ -226,11 +227,15 @@ def test_the_identity_map_names_the_field_of_user_ids_and_traits(api, demo):
 
 
 def test_an_identity_map_may_only_name_identifiers_that_key_memberships(demo):
-    with pytest.raises(Exception, match="identifier 'vuid' is low-confidence; user ids and traits need one of"):
+    with pytest.raises(InvalidInput, match="identifier 'vuid' is low-confidence; user ids and traits need one of"):
         tenants.set_identity_map("demo", IdentityMap("fs_user_id", (("device", "vuid"),)))
-    with pytest.raises(Exception, match="identifier 'nope' is not configured"):
+    with pytest.raises(InvalidInput, match="identifier 'nope' is not configured"):
         tenants.set_identity_map("demo", IdentityMap("nope", ()))
-    with pytest.raises(Exception, match="each trait may be mapped once"):
+    with pytest.raises(InvalidInput, match="trait names must be 1 to 128 characters"):
+        tenants.set_identity_map("demo", IdentityMap("fs_user_id", (("", "email"),)))
+    with pytest.raises(NotFound, match="tenant 'nobody' does not exist"):
+        tenants.set_identity_map("nobody", IdentityMap())
+    with pytest.raises(InvalidInput, match="each trait may be mapped once"):
         tenants.set_identity_map("demo", IdentityMap("fs_user_id", (("email", "email"), ("email", "email"))))
     assert tenant_store.get_tenant("demo").identity_map == IdentityMap()
 
