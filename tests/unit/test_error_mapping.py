@@ -14,8 +14,9 @@ from audiences import errors
 from audiences.adobe import http as adobe_http
 from audiences.odp import http
 from audiences.segment import http as segment_http
+from audiences.segment import tracking_http
 
-DIALECTS = {"odp": http, "segment": segment_http, "adobe": adobe_http}
+DIALECTS = {"odp": http, "segment": segment_http, "segment-tracking": tracking_http, "adobe": adobe_http}
 
 
 def every_error_class() -> list[type[errors.AudiencesError]]:
@@ -36,7 +37,7 @@ CORE_ERRORS = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if 
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("cls", CORE_ERRORS, ids=lambda cls: cls.__name__)
 def test_every_core_error_class_has_its_own_status_in_every_dialect(cls, dialect):
-    assert cls in DIALECTS[dialect]._STATUS, f"{cls.__name__} needs a row in audiences/{dialect}/http.py"
+    assert cls in DIALECTS[dialect]._STATUS, f"{cls.__name__} needs a row in {DIALECTS[dialect].__name__}"
 
 
 def _status(dialect: str, error: errors.AudiencesError) -> int:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class AudiencesError(Exception):
@@ -27,6 +30,12 @@ class Forbidden(AudiencesError):
 
     def __init__(self, message: str = "Forbidden") -> None:
         super().__init__(message)
+
+
+def row_of(table: Mapping[type[AudiencesError], T], error: AudiencesError) -> T:
+    """A dialect's row for `error`: that of its most specific class in the table (whose
+    AudiencesError row makes it total)."""
+    return next(table[cls] for cls in type(error).__mro__ if cls in table)
 
 
 @dataclass(frozen=True)

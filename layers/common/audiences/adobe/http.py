@@ -27,6 +27,7 @@ from audiences.errors import (
     RateLimited,
     Unprocessable,
     UnsupportedMediaType,
+    row_of,
 )
 from audiences.json_bodies import body_text, check_json_transport
 
@@ -63,7 +64,7 @@ _STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str, str]] = {
 
 
 def status_of(error: AudiencesError) -> tuple[HTTPStatus, str, str]:
-    return next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+    return row_of(_STATUS, error)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from audiences.errors import (
     RateLimited,
     Unprocessable,
     UnsupportedMediaType,
+    row_of,
 )
 from audiences.json_bodies import body_text, check_json_transport
 
@@ -48,7 +49,7 @@ _STATUS: dict[type[AudiencesError], HTTPStatus] = {
 
 
 def status_of(error: AudiencesError) -> HTTPStatus:
-    return next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+    return row_of(_STATUS, error)
 
 
 def odp_message(error: AudiencesError) -> str:

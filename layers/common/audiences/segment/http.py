@@ -26,6 +26,7 @@ from audiences.errors import (
     RateLimited,
     Unprocessable,
     UnsupportedMediaType,
+    row_of,
 )
 from audiences.json_bodies import body_text, check_json_transport
 from audiences.rate_limits import Usage
@@ -52,7 +53,7 @@ _STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {
 
 
 def status_of(error: AudiencesError) -> tuple[HTTPStatus, str]:
-    return next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+    return row_of(_STATUS, error)
 
 
 def authenticate(app: APIGatewayRestResolver) -> Principal:

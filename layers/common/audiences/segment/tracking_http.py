@@ -20,12 +20,16 @@ from audiences import auth
 from audiences.domain import Principal, Scope
 from audiences.errors import (
     AudiencesError,
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
     Problem,
+    RateLimited,
+    Unprocessable,
     UnsupportedMediaType,
+    row_of,
 )
 from audiences.json_bodies import check_json_transport, decode_json
 from audiences.segment.tracking import CALL_TYPES
@@ -38,13 +42,22 @@ ENDPOINTS = (*CALL_TYPES, "batch", "import")
 MEDIA_TYPES = ("application/json", "text/plain")
 _GZIP_MAGIC = b"\x1f\x8b"
 
+# Each error class of audiences.errors has its own row (a test checks); the base row makes it total.
 _STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {
     AudiencesError: (HTTPStatus.BAD_REQUEST, "invalid_request"),
     Forbidden: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
+    InvalidInput: (HTTPStatus.BAD_REQUEST, "invalid_request"),
     PayloadTooLarge: (HTTPStatus.BAD_REQUEST, "payload_too_large"),
     UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
     NotFound: (HTTPStatus.NOT_FOUND, "not_found"),
+    Conflict: (HTTPStatus.CONFLICT, "conflict"),
+    Unprocessable: (HTTPStatus.BAD_REQUEST, "invalid_request"),
+    RateLimited: (HTTPStatus.TOO_MANY_REQUESTS, "rate_limited"),
 }
+
+
+def status_of(error: AudiencesError) -> tuple[HTTPStatus, str]:
+    return row_of(_STATUS, error)
 
 
 def basic_write_key(app: APIGatewayRestResolver) -> str | None:
@@ -128,7 +141,7 @@ def error_response(error: Exception) -> Response:
             HTTPStatus.INTERNAL_SERVER_ERROR,
             {"success": False, "code": "server_error", "message": "internal error: retrying the same request is safe"},
         )
-    status, code = next(_STATUS[cls] for cls in type(error).__mro__ if cls in _STATUS)
+    status, code = status_of(error)
     logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
     body: dict = {"success": False, "code": code, "message": _message(error)}
     if isinstance(error, InvalidInput) and error.problems:
