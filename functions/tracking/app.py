@@ -15,7 +15,7 @@ from audiences import (
 )
 from audiences.errors import InvalidInput
 from audiences.segment import tracking_http as http
-from audiences.segment.tracking import MAX_BATCH_BYTES, MAX_CALL_BYTES, membership_changes, parse_calls
+from audiences.segment.tracking import membership_changes, parse_calls
 from audiences.settings import get_settings
 
 logger = Logger()
@@ -31,12 +31,11 @@ def calls(endpoint: str) -> Response:
         return not_routed(None)
     metrics.add_metric("Uploads", MetricUnit.Count, 1)  # every request, refused ones included
     endpoint = "batch" if endpoint == "import" else endpoint
-    write_key = http.basic_write_key(app)
-    body = http.body_text(app, MAX_BATCH_BYTES if endpoint == "batch" else MAX_CALL_BYTES)
-    principal = http.authenticate(write_key if write_key is not None else http.write_key_in_body(body))
+    principal, document, body = http.caller_and_body(app, batch=endpoint == "batch")
     now = time.time()
+    tenant, skew = auth.tenant_of(principal), get_settings().max_future_skew_seconds
     try:
-        parsed = parse_calls(body, endpoint, auth.tenant_of(principal), now, get_settings().max_future_skew_seconds)
+        parsed = parse_calls(document, len(body.encode()), endpoint, tenant, now, skew)
     except InvalidInput as rejected:
         metrics.add_metric("EventsRejected", MetricUnit.Count, max(1, len(rejected.problems)))
         raise

@@ -200,6 +200,8 @@ def test_the_write_key_may_come_in_the_body_and_a_private_key_serves_too(api, de
     assert post(api, "/v1/batch", body)[0] == 200
     assert memberships.audience_size("demo", "vip") == 2
     assert post(api, "/v1/track", entered("u3", "vip", T) | {"writeKey": "pa_pub_wrong"})[0] == 401
+    status, answer, _ = post(api, "/v1/track", None, raw=b"{not json")  # no Basic auth, and a body naming no key
+    assert (status, answer["code"]) == (401, "unauthorized")
 
 
 def test_tenants_are_isolated(api, demo):

@@ -40,9 +40,20 @@ def body_text(body: str | None, is_base64_encoded: bool) -> str | None:
     if not (is_base64_encoded and body):
         return body
     try:
-        return base64.b64decode(body).decode()
-    except (binascii.Error, UnicodeDecodeError) as error:
-        raise InvalidInput("the request body is not UTF-8 text: send UTF-8 encoded JSON") from error
+        return utf8_text(base64.b64decode(body))
+    except binascii.Error as error:
+        raise _not_utf8() from error
+
+
+def utf8_text(data: bytes) -> str:
+    try:
+        return data.decode()
+    except UnicodeDecodeError as error:
+        raise _not_utf8() from error
+
+
+def _not_utf8() -> InvalidInput:
+    return InvalidInput("the request body is not UTF-8 text: send UTF-8 encoded JSON")
 
 
 def _reject_constant(name: str) -> float:

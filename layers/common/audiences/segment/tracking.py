@@ -24,7 +24,6 @@ from audiences.domain import (
     control_character_problem,
 )
 from audiences.errors import InvalidInput, Problem
-from audiences.json_bodies import json_object
 
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_CALL_BYTES = 32 * 1024  # Segment's limits: a call, and a batch of calls
@@ -56,9 +55,11 @@ class Calls:
     anonymous: list[Problem]  # audience calls naming the user only by anonymousId: archived, changing nothing
 
 
-def parse_calls(body: str, endpoint: str, tenant: Tenant, now: float, max_future_skew: float) -> Calls:
-    """The accepted calls of a request to /v1/<endpoint>, or InvalidInput listing every invalid call."""
-    document = json_object(body)
+def parse_calls(
+    document: dict, body_bytes: int, endpoint: str, tenant: Tenant, now: float, max_future_skew: float
+) -> Calls:
+    """The accepted calls of a request to /v1/<endpoint> (its body's object, of `body_bytes`), or
+    InvalidInput listing every invalid call."""
     batch_sent_at = None
     if endpoint == "batch":
         calls = document.get("batch")
@@ -80,7 +81,7 @@ def parse_calls(body: str, endpoint: str, tenant: Tenant, now: float, max_future
     audience_calls: list[AudienceCall] = []
     anonymous: list[Problem] = []
     problems: list[Problem] = []
-    may_hold_a_huge_call = len(body.encode()) > MAX_CALL_BYTES
+    may_hold_a_huge_call = body_bytes > MAX_CALL_BYTES  # else no call can be too large
     for index, call in enumerate(calls):
         try:
             _check_call(call, may_hold_a_huge_call)

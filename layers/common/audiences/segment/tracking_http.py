@@ -31,8 +31,8 @@ from audiences.errors import (
     UnsupportedMediaType,
     row_of,
 )
-from audiences.json_bodies import check_json_transport, decode_json
-from audiences.segment.tracking import CALL_TYPES
+from audiences.json_bodies import check_json_transport, json_object, utf8_text
+from audiences.segment.tracking import CALL_TYPES, MAX_BATCH_BYTES, MAX_CALL_BYTES
 
 logger = Logger(child=True)
 
@@ -41,6 +41,8 @@ ENDPOINTS = (*CALL_TYPES, "batch", "import")
 # analytics.js sends text/plain, which needs no CORS preflight; the server libraries application/json.
 MEDIA_TYPES = ("application/json", "text/plain")
 _GZIP_MAGIC = b"\x1f\x8b"
+CALL_LIMIT = (MAX_CALL_BYTES, "send less data with the call")
+BATCH_LIMIT = (MAX_BATCH_BYTES, "send fewer calls per batch")
 
 # Each error class of audiences.errors has its own row (a test checks); the base row makes it total.
 _STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {
@@ -60,7 +62,7 @@ def status_of(error: AudiencesError) -> tuple[HTTPStatus, str]:
     return row_of(_STATUS, error)
 
 
-def basic_write_key(app: APIGatewayRestResolver) -> str | None:
+def _basic_write_key(app: APIGatewayRestResolver) -> str | None:
     """The user name of `Authorization: Basic base64(<write key>:)`, or None without Basic auth."""
     scheme, _, credentials = (app.current_event.headers.get("authorization") or "").partition(" ")
     if scheme.lower() != "basic":
@@ -71,30 +73,48 @@ def basic_write_key(app: APIGatewayRestResolver) -> str | None:
         raise Forbidden() from None
 
 
-def authenticate(write_key: str | None) -> Principal:
+def caller_and_body(app: APIGatewayRestResolver, batch: bool) -> tuple[Principal, dict, str]:
+    """Who calls, the body's JSON object, and the body as text (its archive upload is named by it).
+
+    A write key by Basic auth is checked before the body is decoded; without one the body's
+    `writeKey` names the caller, so a body that is not a JSON object names no one: 401.
+    """
+    write_key = _basic_write_key(app)
+    body = _body_text(app, *(BATCH_LIMIT if batch else CALL_LIMIT))
+    if write_key is None:
+        try:
+            document = json_object(body)
+        except InvalidInput:
+            raise Forbidden() from None
+        write_key = document.get("writeKey")
+        principal = _authenticate(write_key if isinstance(write_key, str) else None)
+    else:
+        principal = _authenticate(write_key)
+        document = json_object(body)
+    return principal, document, body
+
+
+def _authenticate(write_key: str | None) -> Principal:
     """The caller of the write key (a public key, or a private one); every later log line names the tenant."""
     principal = auth.authenticate(write_key, Scope.PUBLIC)
     logger.append_keys(tenant=principal.tenant_id)
     return principal
 
 
-def body_text(app: APIGatewayRestResolver, max_bytes: int) -> str:
+def _body_text(app: APIGatewayRestResolver, max_bytes: int, shrink_hint: str) -> str:
     """The body as text: gunzipped if it came compressed, within `max_bytes` once uncompressed."""
     request = app.current_event
     body = request.body or ""
     if request.is_base64_encoded and body:
         data = base64.b64decode(body)  # API Gateway's own encoding of a body that is not UTF-8
         if data.startswith(_GZIP_MAGIC):
-            data = _gunzipped(data, max_bytes)
-        try:
-            body = data.decode()
-        except UnicodeDecodeError:
-            raise InvalidInput("the request body is not UTF-8 text: send UTF-8 encoded JSON") from None
-    check_json_transport(request.headers.get("content-type"), body, max_bytes, _shrink_hint(max_bytes), MEDIA_TYPES)
+            data = _gunzipped(data, max_bytes, shrink_hint)
+        body = utf8_text(data)
+    check_json_transport(request.headers.get("content-type"), body, max_bytes, shrink_hint, MEDIA_TYPES)
     return body
 
 
-def _gunzipped(data: bytes, max_bytes: int) -> bytes:
+def _gunzipped(data: bytes, max_bytes: int, shrink_hint: str) -> bytes:
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     invalid = InvalidInput("the body starts as gzip but is not valid gzip: send it whole, or uncompressed")
     try:
@@ -104,22 +124,8 @@ def _gunzipped(data: bytes, max_bytes: int) -> bytes:
     if len(text) <= max_bytes and not inflater.eof:  # the stream was cut short
         raise invalid
     if len(text) > max_bytes:
-        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes uncompressed: {_shrink_hint(max_bytes)}")
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes uncompressed: {shrink_hint}")
     return text
-
-
-def _shrink_hint(max_bytes: int) -> str:
-    return "send fewer calls per batch" if max_bytes > 32 * 1024 else "send less data with the call"
-
-
-def write_key_in_body(body: str) -> str | None:
-    """The body's `writeKey`, for callers that send it instead of Basic auth (the body is decoded twice then)."""
-    try:
-        document = decode_json(body)
-    except InvalidInput:
-        return None  # a body that is not JSON carries no key: the caller is unknown, so 401
-    key = document.get("writeKey") if isinstance(document, dict) else None
-    return key if isinstance(key, str) else None
 
 
 def success(anonymous: list[Problem]) -> Response:
