@@ -18,6 +18,7 @@ import tempfile
 import time
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlencode
@@ -225,6 +226,19 @@ def engage_call(event: dict) -> dict:
     }
 
 
+def send_as(arm: str, router: Router, public_key: str, batch: list[dict]) -> None:
+    """One request of `batch`: as ODP events to /v3/events, or as Engage tracks to /v1/batch."""
+    if arm == "odp":
+        call(router, "POST", "/v3/events", public_key, batch)
+        return
+    target, params = router.match("POST", "/v1/batch")
+    write_key = base64.b64encode(f"{public_key}:".encode()).decode()
+    headers = [("content-type", "application/json"), ("authorization", f"Basic {write_key}")]
+    body = json.dumps({"batch": [engage_call(event) for event in batch]}).encode()
+    result = target.function.invoke(proxy_event(target, params, "POST", "/v1/batch", headers, body))
+    assert result["statusCode"] == 200, result["body"]
+
+
 def bench_tracking(functions) -> dict:
     """The 10,000 transitions as Engage tracks to /v1/batch, against the same as ODP events, both
     in requests of 100 (the Segment libraries' default batch), the 50 audiences made beforehand
@@ -237,19 +251,7 @@ def bench_tracking(functions) -> dict:
     seconds, counts = {}, {}
     for arm in ("tracking", "odp"):
         with fresh_aws() as keys:
-            router = Router(list(functions.values()))
-            write_key = base64.b64encode(f"{keys['DEMO_PUBLIC_KEY']}:".encode()).decode()
-
-            def send(batch: list[dict], arm=arm, keys=keys, router=router, write_key=write_key) -> None:
-                if arm == "odp":
-                    call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], batch)
-                    return
-                target, params = router.match("POST", "/v1/batch")
-                headers = [("content-type", "application/json"), ("authorization", f"Basic {write_key}")]
-                body = json.dumps({"batch": [engage_call(event) for event in batch]}).encode()
-                result = target.function.invoke(proxy_event(target, params, "POST", "/v1/batch", headers, body))
-                assert result["statusCode"] == 200, result["body"]
-
+            send = partial(send_as, arm, Router(list(functions.values())), keys["DEMO_PUBLIC_KEY"])
             for audience in {event["data"]["audience_id"] for event in events} | {"w"}:
                 catalog.create_audience("demo", Audience(audience, audience), OPERATOR)
             send([passthrough("qualify", "warm", "w", T)])

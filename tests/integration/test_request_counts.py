@@ -7,7 +7,7 @@ from collections import Counter
 from audiences import cache
 from audiences.domain import OPERATOR, Audience
 from audiences.stores import catalog as catalog_store
-from tests.integration.helpers import audience_names, customer_query, event, segment
+from tests.integration.helpers import audience_names, customer_query, entered, event, exited, segment, tracking_post
 
 T = 1_748_851_070
 TRANSACT, ARCHIVE = "dynamodb.TransactWriteItems", "firehose.PutRecordBatch"
@@ -166,16 +166,12 @@ def test_a_subset_the_user_is_in_none_of_costs_one_more_single_key_query(api, de
 
 def tracking(api, demo, aws_calls, calls: list[dict]) -> Counter:
     """What one /v1/batch of Segment Tracking API calls costs."""
-    from tests.integration.test_segment_tracking import post
-
     aws_calls.reset()
-    assert post(api, "/v1/batch", {"batch": calls}, demo["DEMO_PUBLIC_KEY"])[0] == 200
+    assert tracking_post(api, "/v1/batch", {"batch": calls}, demo["DEMO_PUBLIC_KEY"])[0] == 200
     return aws_calls.counts()
 
 
 def test_a_warm_batch_of_engage_calls_costs_what_the_same_odp_events_do(api, demo, aws_calls):
-    from tests.integration.test_segment_tracking import entered, exited
-
     catalog_store.create_audience("demo", Audience("vip_users", "vip"), OPERATOR)
     cold = tracking(api, demo, aws_calls, [entered("warm-up", "vip_users", T)])
     # key and tenant, and the catalog copy

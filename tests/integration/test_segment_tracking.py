@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 import itertools
 import json
 import random
 import re
 import time
-from datetime import UTC, datetime
 
 import pytest
 
@@ -21,53 +19,12 @@ from audiences.stores import tenants as tenant_store
 from local.gateway import respond
 from local.template import ROOT
 from tests.aws_calls import AWS_CALLS, AWS_FAULTS
+from tests.integration.helpers import basic, entered, exited, identified, iso
+from tests.integration.helpers import tracking_post as post
 from tests.integration.test_ingest import archived
 
 T = 1_764_763_200  # 2025-12-03T12:00:00Z
 DOCS = ROOT / "events" / "segment-docs"
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def basic(write_key: str) -> str:
-    return "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
-
-
-def post(api, path: str, body: object, write_key: str | None = None, headers: list | None = None, raw: bytes = b""):
-    """(status, answer) of a POST as Segment's libraries send it: JSON, the write key by Basic auth."""
-    sent = [("Content-Type", "application/json")] if headers is None else headers
-    if write_key is not None:
-        sent = [*sent, ("Authorization", basic(write_key))]
-    status, out_headers, data = respond(api.router, "POST", path, sent, raw or json.dumps(body).encode())
-    return status, json.loads(data), dict(out_headers)
-
-
-def entered(user: str, key: str, ts: float, event: str = "Audience Entered") -> dict:
-    return {
-        "type": "track",
-        "userId": user,
-        "event": event,
-        "properties": {"audience_key": key, key: event == "Audience Entered"},
-        "context": {"personas": {"computation_class": "audience", "computation_key": key, "space_id": "spa_1"}},
-        "timestamp": iso(ts),
-        "messageId": f"{user}-{key}-{event}-{ts}",
-    }
-
-
-def exited(user: str, key: str, ts: float) -> dict:
-    return entered(user, key, ts, "Audience Exited")
-
-
-def identified(user: str, key: str, member: bool, ts: float) -> dict:
-    return {
-        "type": "identify",
-        "userId": user,
-        "traits": {key: member, "email": f"{user}@example.com"},
-        "context": {"personas": {"computation_class": "audience", "computation_key": key, "space_id": "spa_1"}},
-        "timestamp": iso(ts),
-    }
 
 
 def state_of(user: str, external_id: str, tenant: str = "demo", field: str = "fs_user_id"):
