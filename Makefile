@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 SEGMENT_SDK := tests/e2e/segment_sdk
 NODE_VENV := .tools/node
 
-.PHONY: help run test bench fuzz lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
+.PHONY: help run test browser bench fuzz lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -69,6 +69,15 @@ template: $(VENV)/.installed ## cfn-lint on the translated template, handlers, r
 
 e2e: $(VENV)/.installed $(SEGMENT_SDK)/node_modules/.installed ## the local stack over HTTP, with real clients
 	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/e2e
+
+$(VENV)/.browser-installed: $(VENV)/.installed requirements-browser.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-browser.txt
+	touch $@
+
+# Playwright drives Debian's Chromium and downloads no browser; .ci/run installs chromium with apt.
+browser: $(VENV)/.browser-installed ## the console and Swagger UI in headless Chromium; writes docs/screenshots/
+	@command -v chromium >/dev/null || { echo "need Debian's chromium: apt-get install chromium (.ci/run does it)" >&2; exit 1; }
+	$(PY) -m pytest tests/browser
 
 sam-validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM) validate --lint

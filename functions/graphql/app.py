@@ -11,14 +11,25 @@ from audiences import (
 )
 from audiences.domain import Scope
 from audiences.odp import graphql, http
+from audiences.openapi import json_body
 
 logger = Logger()
 tracer = tracing.tracer()
 app = APIGatewayRestResolver()
+app.configure_openapi(title="ODP GraphQL API", security_schemes=http.SECURITY_SCHEMES)
 http.install_error_handlers(app, {"/": http.graphql_error})
 
 
-@app.post("/v3/graphql")
+@app.post(
+    "/v3/graphql",
+    summary="Which audiences a customer is in",
+    tags=["ODP GraphQL"],
+    security=http.SECURITY,
+    openapi_extensions=json_body(
+        {"query": '{customer(fs_user_id: "user-123") {audiences {edges {node {name state}}}}}'},
+        "A GraphQL query over customer; the explorer (GET) shows the schema.",
+    ),
+)
 @tracer.capture_method
 def query():
     principal = http.authenticate(app, Scope.PUBLIC)
@@ -26,7 +37,7 @@ def query():
     return graphql.execute(body, auth.tenant_of(principal))
 
 
-@app.get("/v3/graphql")
+@app.get("/v3/graphql", summary="The GraphQL explorer page (needs no key)", tags=["ODP GraphQL"])
 def explorer():
     """A static GraphiQL page: it holds no data, so it needs no key (queries it sends do)."""
     return Response(status_code=200, content_type=content_types.TEXT_HTML, body=graphql.EXPLORER_HTML)

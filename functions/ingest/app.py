@@ -17,16 +17,34 @@ from audiences.domain import Scope
 from audiences.errors import InvalidInput
 from audiences.odp import http
 from audiences.odp.events import MAX_BODY_BYTES, parse_events
+from audiences.openapi import json_body
 from audiences.settings import get_settings
 
 logger = Logger()
 tracer = tracing.tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
+app.configure_openapi(title="ODP events API", security_schemes=http.SECURITY_SCHEMES)
 http.install_error_handlers(app, {"/": http.events_error})
 
 
-@app.post("/v3/events")
+@app.post(
+    "/v3/events",
+    summary="Upload events; audience events qualify and disqualify",
+    tags=["ODP events"],
+    security=http.SECURITY,
+    openapi_extensions=json_body(
+        [
+            {
+                "type": "passthrough",
+                "action": "qualify",
+                "identifiers": {"fs_user_id": "user-123"},
+                "data": {"audience_id": "vip", "ts": 1748851070},
+            }
+        ],
+        "An event or a list of them; passthrough events name their audience in data.audience_id.",
+    ),
+)
 @tracer.capture_method
 def upload_events():
     metrics.add_metric("Uploads", MetricUnit.Count, 1)  # every request, refused ones included

@@ -17,6 +17,10 @@ from audiences.segment import http as segment_http
 logger = Logger()
 tracer = tracing.tracer()
 app = APIGatewayRestResolver()
+app.configure_openapi(
+    title="Management API",
+    security_schemes={**odp_http.SECURITY_SCHEMES, **segment_http.SECURITY_SCHEMES, **adobe_http.SECURITY_SCHEMES},
+)
 app.include_router(segments.router)
 app.include_router(identifiers.router)
 app.include_router(imports.router)

@@ -14,6 +14,7 @@ from audiences import (
     tracing,
 )
 from audiences.errors import InvalidInput
+from audiences.openapi import json_body
 from audiences.segment import tracking_http as http
 from audiences.segment.tracking import membership_changes, parse_calls
 from audiences.settings import get_settings
@@ -22,13 +23,11 @@ logger = Logger()
 tracer = tracing.tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
+app.configure_openapi(title="Segment Tracking API", security_schemes=http.SECURITY_SCHEMES)
 
 
-@app.post("/v1/<endpoint>")
 @tracer.capture_method
-def calls(endpoint: str) -> Response:
-    if endpoint not in http.ENDPOINTS:
-        return not_routed(None)
+def accept(endpoint: str) -> Response:
     metrics.add_metric("Uploads", MetricUnit.Count, 1)  # every request, refused ones included
     endpoint = "batch" if endpoint == "import" else endpoint
     principal, document, body = http.caller_and_body(app, batch=endpoint == "batch")
@@ -51,8 +50,37 @@ def calls(endpoint: str) -> Response:
     return http.success(parsed.anonymous)
 
 
+IDENTIFY = {
+    "userId": "user-123",
+    "traits": {"vip_users": True},
+    "context": {"personas": {"computation_class": "audience", "computation_key": "vip_users"}},
+    "messageId": "example-1",
+}
+SUMMARIES = {
+    "batch": "Send many calls at once (an Engage audience's destination sends these)",
+    "import": "The same as batch",
+}
+
+
+def _route(endpoint: str) -> None:
+    """One route per endpoint, as the template has them, so that each is documented on its own."""
+    example = {"batch": [{"type": "identify", **IDENTIFY}]} if endpoint in ("batch", "import") else IDENTIFY
+    app.post(
+        http.PREFIX + endpoint,
+        summary=SUMMARIES.get(endpoint, f"Send one {endpoint} call"),
+        tags=["Segment Tracking API"],
+        security=http.SECURITY,
+        operation_id=f"tracking_{endpoint}",
+        openapi_extensions=json_body(example, "Calls as Segment's libraries send them; gzip and text/plain too."),
+    )(lambda: accept(endpoint))
+
+
+for name in http.ENDPOINTS:
+    _route(name)
+
+
 @app.not_found
-def not_routed(_: Exception | None) -> Response:
+def not_routed(_: Exception) -> Response:
     """The template's catch-all under /v1/ brings every other path and method here."""
     metrics.add_metric("UnknownPaths", MetricUnit.Count, 1)  # a client set up for other endpoints
     return http.error_response(http.unknown_path(app.current_event.path))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import boto3
+import openapi_spec_validator
 
 from local.provision import REGION
 from local.template import ROOT
@@ -58,3 +59,20 @@ def test_make_invoke_runs_a_handler_against_the_running_stack(stack):
     query = {"query": '{customer(fs_user_id: "user-123") {audiences {edges {node {name}}}}}'}
     reply = stack.call("POST", "/v3/graphql", key=stack.public_key, json=query)
     assert "errors" not in reply.json()  # the invoked event's membership is in the running stack
+
+
+def test_the_stack_serves_its_openapi_document_swagger_ui_and_the_console(stack):
+    document = stack.call("GET", "/openapi.json")
+    openapi_spec_validator.validate(document.json())
+    assert "/v3/segments/{segment_id}" in document.json()["paths"]
+    for path, content_type, text in [
+        ("/docs", "text/html", "openapi.json"),
+        ("/docs/swagger-ui-bundle.min.js", "text/javascript", "SwaggerUIBundle"),
+        ("/console", "text/html", "Private key"),
+        ("/console/console.js", "text/javascript", "sessionStorage"),
+    ]:
+        reply = stack.call("GET", path)
+        assert reply.status_code == 200 and reply.headers["Content-Type"].startswith(content_type), path
+        assert text in reply.text, path
+    assert stack.call("GET", "/console/api/audiences", key=stack.private_key).status_code == 200
+    assert stack.call("GET", "/console/api/audiences", key=stack.public_key).status_code == 401

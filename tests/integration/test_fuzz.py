@@ -23,7 +23,7 @@ from tests.integration.helpers import customer_query, event, segment
 
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES")
 FUZZ = settings(
-    max_examples=int(EXAMPLES or 60),
+    max_examples=int(EXAMPLES or 30),
     derandomize=EXAMPLES is None,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

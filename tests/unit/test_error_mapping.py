@@ -12,11 +12,18 @@ import pytest
 import audiences
 from audiences import errors
 from audiences.adobe import http as adobe_http
+from audiences.console import http as console_http
 from audiences.odp import http
 from audiences.segment import http as segment_http
 from audiences.segment import tracking_http
 
-DIALECTS = {"odp": http, "segment": segment_http, "segment-tracking": tracking_http, "adobe": adobe_http}
+DIALECTS = {
+    "odp": http,
+    "segment": segment_http,
+    "segment-tracking": tracking_http,
+    "adobe": adobe_http,
+    "console": console_http,
+}
 
 
 def every_error_class() -> list[type[errors.AudiencesError]]:

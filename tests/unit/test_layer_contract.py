@@ -56,7 +56,7 @@ def _without_the_engine() -> list[tuple[str, Path, str]]:
     functions = [
         f for f in template.functions(document) if "EngineLayer" not in str(document["Resources"][f.logical_id])
     ]
-    return [(f.logical_id, f.code_dir, f.handler.rsplit(".", 1)[0]) for f in functions]
+    return [(f.logical_id, f.code_dir, f.handler.rsplit(".", 1)[0].replace("/", ".")) for f in functions]
 
 
 def test_every_function_but_the_importer_goes_without_the_engine_layer():
@@ -69,3 +69,11 @@ def test_a_function_without_the_engine_layer_never_loads_polars(function, code_d
     check = f"import sys, {module}; sys.exit('polars' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", check], cwd=code_dir, timeout=60)
     assert loaded.returncode == 0, f"{function} imports polars, which only ImportsFunction's layer has"
+
+
+def test_the_console_reads_every_functions_routes_without_loading_polars():
+    """Its OpenAPI document imports the REST functions' apps, none of which may need the engine."""
+    check = "import sys, console.app as console; console.openapi_json(); sys.exit('polars' in sys.modules)"
+    env = os.environ | {"PYTHONPATH": str(ROOT / "layers" / "common")}
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=ROOT / "functions", env=env, timeout=60)
+    assert loaded.returncode == 0

@@ -17,9 +17,23 @@ from audiences.adobe import http, runs
 from audiences.adobe.http import PREFIX, Caller
 from audiences.domain import Audience
 from audiences.errors import Conflict, audience_not_found
+from audiences.openapi import json_body
 
 router = Router()
 MAX_ID_CHARS = 128
+DOCS = {"tags": ["Adobe Experience Platform: external audiences"], "security": http.SECURITY}
+CREATE = json_body(
+    {
+        "name": "Loyal buyers",
+        "customAudienceId": "loyal",
+        "fields": [{"name": "email", "type": "string", "identityNs": "Email"}],
+        "sourceSpec": {"params": {"path": "loyal/members.csv", "type": "file"}},
+        "ttlInDays": "30",
+        "audienceType": "people",
+        "originName": "CUSTOM_UPLOAD",
+    },
+    "The audience, its fields (one with an identity namespace) and where its source files are.",
+)
 
 
 def _visible(who: Caller, audience_id: str) -> tuple[Audience, adobe.Definition]:
@@ -52,7 +66,12 @@ def _create(who: Caller, wanted: Audience, definition: adobe.Definition) -> Audi
     raise taken
 
 
-@router.post(f"{PREFIX}/external-audience")  # Powertools' REST resolver also matches it with a trailing "/"
+@router.post(
+    f"{PREFIX}/external-audience",
+    summary="Create an external audience (asynchronous)",
+    openapi_extensions=CREATE,
+    **DOCS,
+)  # Powertools' REST resolver also matches it with a trailing "/"
 def create_audience():
     who = http.caller(router)
     identifiers = auth.tenant_of(who.principal).high_confidence_identifiers()
@@ -62,20 +81,32 @@ def create_audience():
     return http.respond(answer, HTTPStatus.ACCEPTED)
 
 
-@router.get(f"{PREFIX}/external-audiences/operations/<operation_id>")
-@router.get(f"{PREFIX}/external-audience/operations/<operation_id>")
+@router.get(f"{PREFIX}/external-audiences/operations/<operation_id>", summary="Get a create operation", **DOCS)
+@router.get(
+    f"{PREFIX}/external-audience/operations/<operation_id>",
+    summary="Get a create operation (the singular path)",
+    operation_id="get_operation_singular",
+    **DOCS,
+)
 def get_operation(operation_id: str):
     who = http.caller(router)
     return http.respond(adobe.operation_object(*_visible(who, operation_id)))
 
 
-@router.get(f"{PREFIX}/external-audience/<audience_id>")
+@router.get(f"{PREFIX}/external-audience/<audience_id>", summary="Get an external audience", **DOCS)
 def get_audience(audience_id: str):
     who = http.caller(router)
     return http.respond(_object(who, *_visible(who, audience_id)))
 
 
-@router.patch(f"{PREFIX}/external-audience/<audience_id>")
+@router.patch(
+    f"{PREFIX}/external-audience/<audience_id>",
+    summary="Update an external audience",
+    openapi_extensions=json_body(
+        {"description": "Buyers with a loyalty card"}, "Any of description, labels, fields and ttlInDays."
+    ),
+    **DOCS,
+)
 def update_audience(audience_id: str):
     who = http.caller(router)
     _visible(who, audience_id)
@@ -84,7 +115,12 @@ def update_audience(audience_id: str):
     return http.respond(_object(who, updated, adobe.Definition.of(updated)))
 
 
-@router.post(f"{PREFIX}/external-audience/<audience_id>/upload-url")
+@router.post(
+    f"{PREFIX}/external-audience/<audience_id>/upload-url",
+    summary="Get a presigned URL to upload a source file",
+    openapi_extensions=json_body({"fileName": "members.csv"}, "For a folder source only: the file's name in it."),
+    **DOCS,
+)
 def create_upload_url(audience_id: str):
     who = http.caller(router)
     _, definition = _visible(who, audience_id)
@@ -93,7 +129,7 @@ def create_upload_url(audience_id: str):
     return http.respond(adobe.upload_target_object(target, path, who.sandbox))
 
 
-@router.delete(f"{PREFIX}/external-audience/<audience_id>")
+@router.delete(f"{PREFIX}/external-audience/<audience_id>", summary="Delete an external audience", **DOCS)
 def delete_audience(audience_id: str):
     who = http.caller(router)
     _visible(who, audience_id)
@@ -111,7 +147,12 @@ def _guardrails(who: Caller, audience_id: str) -> None:
         rate_limits.consume(tenant, endpoint, limit, window_seconds=runs.DAY_SECONDS)
 
 
-@router.post(f"{PREFIX}/external-audience/<audience_id>/runs")
+@router.post(
+    f"{PREFIX}/external-audience/<audience_id>/runs",
+    summary="Start a run: ingest the source files of a time window",
+    openapi_extensions=json_body({"dataFilterStartTime": 1764547200}, "The window, epoch seconds (end: now)."),
+    **DOCS,
+)
 def start_run(audience_id: str):
     who = http.caller(router)
     audience, definition = _visible(who, audience_id)
@@ -135,7 +176,7 @@ def start_run(audience_id: str):
     return http.respond(runs.run_object(audience, record, run.run_id, differential=first is not None))
 
 
-@router.get(f"{PREFIX}/external-audience/<audience_id>/runs/<run_id>")
+@router.get(f"{PREFIX}/external-audience/<audience_id>/runs/<run_id>", summary="Get a run", **DOCS)
 def get_run(audience_id: str, run_id: str):
     who = http.caller(router)
     audience, _ = _visible(who, audience_id)
@@ -144,7 +185,7 @@ def get_run(audience_id: str, run_id: str):
     return http.respond(runs.run_object(audience, record, run_id, differential=run_id != first))
 
 
-@router.get(f"{PREFIX}/external-audience/<audience_id>/runs")
+@router.get(f"{PREFIX}/external-audience/<audience_id>/runs", summary="List the runs", **DOCS)
 def list_runs(audience_id: str):
     who = http.caller(router)
     audience, _ = _visible(who, audience_id)
@@ -168,7 +209,9 @@ def list_runs(audience_id: str):
     return http.respond({"runs": listed, "_page": {"limit": request.limit, "count": len(listed), "totalCount": total}})
 
 
-@router.post(f"{PREFIX}/external-audience/extend-ttl/<audience_id>")
+@router.post(
+    f"{PREFIX}/external-audience/extend-ttl/<audience_id>", summary="Re-confirm the last run's members", **DOCS
+)
 def extend_ttl(audience_id: str):
     """Re-confirm the last successful run's members as of now: their expiry starts again."""
     who = http.caller(router)

@@ -5,10 +5,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from audiences import catalog, memberships
 from audiences.domain import Audience, Principal
 from audiences.errors import audience_not_found, space_not_found
+from audiences.openapi import json_body
 from audiences.segment import audiences as segment
 from audiences.segment import http
 
 router = Router()
+DOCS = {"tags": ["Segment Public API: audiences"], "security": http.SECURITY}
 
 
 def _caller(endpoint: str, space_id: str, audience_id: str | None = None) -> Principal:
@@ -28,7 +30,7 @@ def _object(tenant_id: str, audience: Audience) -> dict:
     return segment.audience_object(audience, tenant_id, size)
 
 
-@router.get("/spaces/<space_id>/audiences")
+@router.get("/spaces/<space_id>/audiences", summary="List the audiences, with sizes", **DOCS)
 def list_audiences(space_id: str):
     principal = _caller("list", space_id)
     request = segment.parse_page_request(router.current_event.query_string_parameters or {}, principal.tenant_id)
@@ -44,14 +46,22 @@ def list_audiences(space_id: str):
     )
 
 
-@router.get("/spaces/<space_id>/audiences/<audience_id>")
+@router.get("/spaces/<space_id>/audiences/<audience_id>", summary="Get an audience", **DOCS)
 def get_audience(space_id: str, audience_id: str):
     principal = _caller("get", space_id, audience_id)
     audience = catalog.get_audience_by_id(principal.tenant_id, audience_id)
     return http.respond(router, {"audience": _object(principal.tenant_id, audience)})
 
 
-@router.post("/spaces/<space_id>/audiences")
+@router.post(
+    "/spaces/<space_id>/audiences",
+    summary="Create an audience",
+    openapi_extensions=json_body(
+        {"name": "VIP", "description": "Computed in the warehouse", "enabled": True, "definition": {"query": "…"}},
+        "The audience: name (its key follows from it unless given), description, enabled, definition (kept as is).",
+    ),
+    **DOCS,
+)
 def create_audience(space_id: str):
     principal = _caller("create", space_id)
     wanted = segment.parse_create(http.json_text(router))
@@ -59,7 +69,12 @@ def create_audience(space_id: str):
     return http.respond(router, {"audience": _object(principal.tenant_id, created)})
 
 
-@router.patch("/spaces/<space_id>/audiences/<audience_id>")
+@router.patch(
+    "/spaces/<space_id>/audiences/<audience_id>",
+    summary="Update an audience",
+    openapi_extensions=json_body({"enabled": False}, "Any of name, description, enabled and definition."),
+    **DOCS,
+)
 def update_audience(space_id: str, audience_id: str):
     principal = _caller("update", space_id, audience_id)
     patch = segment.parse_patch(http.json_text(router))
@@ -67,7 +82,7 @@ def update_audience(space_id: str, audience_id: str):
     return http.respond(router, {"audience": _object(principal.tenant_id, updated)})
 
 
-@router.delete("/spaces/<space_id>/audiences/<audience_id>")
+@router.delete("/spaces/<space_id>/audiences/<audience_id>", summary="Delete an audience", **DOCS)
 def delete_audience(space_id: str, audience_id: str):
     principal = _caller("delete", space_id, audience_id)
     catalog.delete_audience_by_id(principal.tenant_id, audience_id)

@@ -101,13 +101,14 @@ def put_audience(tenant_id: str, wanted: Audience, actor: str) -> int:
 
 
 def _keeping_unsaid(current: Audience, wanted: Audience) -> Audience:
-    """What ODP's PUT cannot say (a name, another dialect's attributes and claims, a TTL) stays as it is."""
+    """What ODP's PUT cannot say (a name, another dialect's attributes and claims, a TTL, the origin) stays as it is."""
     return replace(
         wanted,
         name=current.name,
         dialect_attributes=current.dialect_attributes,
         claims=current.claims,
         ttl_days=current.ttl_days,
+        origin=current.origin,
     )
 
 

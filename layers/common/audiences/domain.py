@@ -175,6 +175,7 @@ class Audience:
     dialect_attributes: dict[str, str] = field(default_factory=dict)
     claims: frozenset[str] = frozenset()
     ttl_days: int | None = None
+    origin: str = ""  # the dialect that created it; empty for audiences older than the record
 
     @property
     def display_name(self) -> str:
@@ -276,6 +277,7 @@ class ImportRecord:
     chunks_total: int | None = None
     chunks_done: int = 0
     changes_total: int | None = None
+    size_after: int | None = None  # the audience's size when it succeeded: its size history
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,7 @@ def parse_create(body: str | None, sandbox: str, identifiers: list[str]) -> tupl
         dialect_attributes=definition.attributes(),
         claims=frozenset(claims),
         ttl_days=ttl,
+        origin=DIALECT,
     )
     return audience, definition
 

@@ -37,6 +37,19 @@ MAX_BODY_BYTES = 1024 * 1024
 PREFIX = "/data/core/ais"
 REQUIRED_HEADERS = ("Authorization", "x-api-key", "x-gw-ims-org-id", "x-sandbox-name")
 _ORG_SUFFIX = "@AdobeOrg"
+# OpenAPI: Experience Platform's four headers, which every call sends together.
+SECURITY_SCHEMES = {
+    "adobeToken": {"type": "http", "scheme": "bearer", "description": "The tenant's private key as the token."},
+    "adobeApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "Any client id."},
+    "adobeOrg": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-gw-ims-org-id",
+        "description": "The tenant id, bare or as `<tenant>@AdobeOrg`.",
+    },
+    "adobeSandbox": {"type": "apiKey", "in": "header", "name": "x-sandbox-name", "description": "e.g. prod."},
+}
+SECURITY = [{scheme: [] for scheme in SECURITY_SCHEMES}]
 
 
 class HeaderMissing(AudiencesError):

@@ -33,6 +33,17 @@ from audiences.json_bodies import body_text, check_json_transport
 
 logger = Logger(child=True)
 
+# OpenAPI: every ODP route takes the tenant's key in x-api-key (public for events and GraphQL).
+SECURITY_SCHEMES = {
+    "odpApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "The tenant's private key; POST /v3/events and /v3/graphql also take its public key.",
+    }
+}
+SECURITY = [{"odpApiKey": []}]
+
 # Each error class of audiences.errors has its own row (a test checks); a subclass defined
 # elsewhere takes its nearest ancestor's, and the base row makes the lookup total.
 _STATUS: dict[type[AudiencesError], HTTPStatus] = {

@@ -49,6 +49,7 @@ def parse_segment(segment_id: str, body: str | None) -> Audience:
         external_id=check("definition", lambda value: _external_id(value, key), key),
         description=check("description", _description, ""),
         metadata=check("metadata", _metadata, {}),
+        origin="odp",
     )
     if problems:
         summary = "; ".join(f"{problem.where}: {problem.message}" for problem in problems)

@@ -91,6 +91,7 @@ def parse_create(body: str | None) -> Audience:
         description=description,
         enabled=enabled,
         dialect_attributes=definition,
+        origin=DIALECT,
     )
 
 

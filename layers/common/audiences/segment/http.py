@@ -37,6 +37,11 @@ logger = Logger(child=True)
 MAX_BODY_BYTES = 1024 * 1024
 RATE_LIMITS = {"get": 100, "list": 60, "create": 50, "update": 50, "delete": 50}  # Segment's published limits
 _USAGE = "segment_rate_limit_usage"
+# OpenAPI: the Public API takes the tenant's private key as the token.
+SECURITY_SCHEMES = {
+    "segmentToken": {"type": "http", "scheme": "bearer", "description": "The tenant's private key as the token."}
+}
+SECURITY = [{"segmentToken": []}]
 
 # Each error class of audiences.errors has its own row (a test checks); the base row makes it total.
 _STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {

@@ -43,6 +43,15 @@ MEDIA_TYPES = ("application/json", "text/plain")
 _GZIP_MAGIC = b"\x1f\x8b"
 CALL_LIMIT = (MAX_CALL_BYTES, "send less data with the call")
 BATCH_LIMIT = (MAX_BATCH_BYTES, "send fewer calls per batch")
+# OpenAPI: the write key is the Basic user name (or `writeKey` in the body).
+SECURITY_SCHEMES = {
+    "segmentWriteKey": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "The write key (the tenant's public key) as user name, no password.",
+    }
+}
+SECURITY = [{"segmentWriteKey": []}]
 
 # Each error class of audiences.errors has its own row (a test checks); the base row makes it total.
 _STATUS: dict[type[AudiencesError], tuple[HTTPStatus, str]] = {

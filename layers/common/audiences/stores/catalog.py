@@ -80,6 +80,7 @@ def _to_audience(item: AudienceItem) -> Audience:
         dialect_attributes=item.dialect_attributes.as_dict(),
         claims=frozenset(item.claims or ()),
         ttl_days=None if item.ttl_days is None else int(item.ttl_days),
+        origin=item.origin,
     )
 
 
@@ -238,6 +239,7 @@ def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
                     dialect_attributes=created.dialect_attributes,
                     claims=set(created.claims) or None,
                     ttl_days=created.ttl_days,
+                    origin=created.origin,
                     expiring=_EXPIRING if created.ttl_days else None,
                     created_key=_created_key(now, created.audience_id),
                 ),

@@ -49,6 +49,7 @@ def _record(item: ImportItem) -> ImportRecord:
         chunks_total=None if item.chunks_total is None else int(item.chunks_total),
         chunks_done=len(item.chunks_done or ()),
         changes_total=None if item.changes_total is None else int(item.changes_total),
+        size_after=None if item.size_after is None else int(item.size_after),
     )
 
 

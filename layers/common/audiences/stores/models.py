@@ -129,6 +129,7 @@ class AudienceItem(_Table):
     dialect_attributes = MapAttribute(default=dict)  # dialect -> JSON text the core never reads
     claims = UnicodeSetAttribute(null=True)  # each held by a Claim item; DynamoDB sets cannot be empty
     ttl_days = NumberAttribute(null=True)
+    origin = UnicodeAttribute(default="")  # the dialect that created it; set once
     expiring = UnicodeAttribute(null=True)  # EXPIRING when ttl_days is set: the Expiring index's key
     created_key = UnicodeAttribute(null=True)
     by_creation = ByCreation()
@@ -240,6 +241,7 @@ class ImportItem(_Table):
     chunks_total = NumberAttribute(null=True)
     chunks_done = NumberSetAttribute(null=True)
     changes_total = NumberAttribute(null=True)
+    size_after = NumberAttribute(null=True)
     plan = UnicodeAttribute(null=True)  # JSON: importer.Plan
 
 

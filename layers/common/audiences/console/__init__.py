@@ -1,0 +1,1 @@
+"""The operator console's API: what people see of a tenant, in shapes of our own (no vendor's)."""
