@@ -50,12 +50,16 @@ def accept(endpoint: str) -> Response:
     return http.success(parsed.anonymous)
 
 
-IDENTIFY = {
-    "userId": "user-123",
-    "traits": {"vip_users": True},
-    "context": {"personas": {"computation_class": "audience", "computation_key": "vip_users"}},
-    "messageId": "example-1",
+ENGAGE = {"personas": {"computation_class": "audience", "computation_key": "vip_users"}}
+EXAMPLES = {  # a call each endpoint accepts, for its OpenAPI example (a test sends them all)
+    "identify": {"userId": "user-123", "traits": {"vip_users": True}, "context": ENGAGE},
+    "track": {"userId": "user-123", "event": "Audience Entered", "properties": {"vip_users": True}, "context": ENGAGE},
+    "page": {"userId": "user-123", "name": "Home"},
+    "screen": {"userId": "user-123", "name": "Home"},
+    "group": {"userId": "user-123", "groupId": "acme"},
+    "alias": {"userId": "user-123", "previousId": "anonymous-1"},
 }
+EXAMPLES["batch"] = EXAMPLES["import"] = {"batch": [{"type": "identify", **EXAMPLES["identify"]}]}
 SUMMARIES = {
     "batch": "Send many calls at once (an Engage audience's destination sends these)",
     "import": "The same as batch",
@@ -64,14 +68,15 @@ SUMMARIES = {
 
 def _route(endpoint: str) -> None:
     """One route per endpoint, as the template has them, so that each is documented on its own."""
-    example = {"batch": [{"type": "identify", **IDENTIFY}]} if endpoint in ("batch", "import") else IDENTIFY
     app.post(
         http.PREFIX + endpoint,
         summary=SUMMARIES.get(endpoint, f"Send one {endpoint} call"),
         tags=["Segment Tracking API"],
         security=http.SECURITY,
         operation_id=f"tracking_{endpoint}",
-        openapi_extensions=json_body(example, "Calls as Segment's libraries send them; gzip and text/plain too."),
+        openapi_extensions=json_body(
+            EXAMPLES[endpoint], "Calls as Segment's libraries send them; gzip and text/plain too."
+        ),
     )(lambda: accept(endpoint))
 
 

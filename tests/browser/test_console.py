@@ -38,7 +38,7 @@ def sign_in(page, key: str) -> None:
 
 
 def audience_row(page, key: str):
-    return page.locator("#audiences tbody tr", has=page.get_by_role("cell", name=key, exact=True))
+    return page.locator(f'#audiences tbody tr[data-key="{key}"]')
 
 
 def test_sign_in_and_see_a_size_change_after_an_import(stack, open_page):
@@ -133,3 +133,11 @@ def test_swagger_ui_shows_every_dialect_from_the_stacks_own_files(stack, open_pa
         expect(page.get_by_role("heading", name=tag).first).to_be_visible(timeout=15_000)
     expect(page.get_by_role("button", name="Authorize")).to_be_visible()
     page.screenshot(path=SHOTS / "swagger-ui.png")
+
+    # "Try it out" goes to this stack: the page points the document's server at where it is.
+    expect(page.locator(".servers select")).to_contain_text(stack.api_url)
+    operation = page.locator("#operations-Pages-openapi_document_openapi_json_get")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    operation.get_by_role("button", name="Execute").click()
+    expect(operation.locator(".live-responses-table tbody .response-col_status").first).to_have_text("200")

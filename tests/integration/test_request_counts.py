@@ -190,3 +190,15 @@ def test_calls_that_are_not_of_an_audience_cost_the_archive_request_only(api, de
     calls = [{"type": "page", "userId": f"u{i}", "name": "Home"} for i in range(50)]
     assert tracking(api, demo, aws_calls, calls[:1]) == Counter({"dynamodb.GetItem": 2, ARCHIVE: 1})  # cold: no catalog
     assert tracking(api, demo, aws_calls, calls) == Counter({ARCHIVE: 1})
+
+
+def test_the_console_lists_every_audience_with_its_size_in_one_query_and_batched_size_reads(api, demo, aws_calls):
+    for n in range(30):
+        catalog_store.create_audience("demo", Audience(f"seg_{n:02}", f"ext_{n}"), OPERATOR)
+    private = demo["DEMO_PRIVATE_KEY"]
+    api.call("GET", "/console/api/audiences", key=private)  # warm the key cache and the catalog's copy
+    aws_calls.reset()
+    reply = api.call("GET", "/console/api/audiences", key=private)
+    assert len(reply.body["audiences"]) == 30
+    # one Query of the catalog; 30 audiences x 16 size shards: five BatchGetItems of at most 100 keys
+    assert aws_calls.counts() == Counter({"dynamodb.Query": 1, "dynamodb.BatchGetItem": 5})

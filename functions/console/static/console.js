@@ -44,6 +44,21 @@ function wrap(node) {
   return td;
 }
 
+// At a phone's width each row is a card: every cell says which column it is. The roles keep
+// it a table for screen readers, which a CSS display other than table would otherwise undo.
+function labelCells(table) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  table.setAttribute("role", "table");
+  for (const th of table.querySelectorAll("thead th")) th.setAttribute("role", "columnheader");
+  for (const tr of table.querySelectorAll("tr")) tr.setAttribute("role", "row");
+  for (const tr of table.querySelectorAll("tbody tr")) {
+    [...tr.children].forEach((td, i) => {
+      td.setAttribute("role", "cell");
+      td.setAttribute("data-label", names[i] || "");
+    });
+  }
+}
+
 async function showAudiences() {
   const { audiences } = await api("audiences");
   const body = $("#audiences tbody");
@@ -62,6 +77,7 @@ async function showAudiences() {
     body.append(tr);
   }
   if (!audiences.length) body.append(row(["No audiences yet: create one through any dialect."]));
+  labelCells($("#audiences"));
 }
 
 async function showHistory(audience) {
@@ -109,8 +125,8 @@ function errors(record) {
   const details = element("details");
   details.append(element("summary", record.error_count ? `${record.error_count} line errors` : "why"));
   if (record.message) details.append(element("p", record.message));
-  const list = element("ol");
-  for (const e of record.errors) list.append(element("li", `line ${e.line}: ${e.message}`, { value: e.line }));
+  const list = element("ul");
+  for (const e of record.errors) list.append(element("li", `line ${e.line}: ${e.message}`));
   if (record.errors.length) details.append(list);
   if (record.error_count) details.open = true;
   return details;
@@ -127,6 +143,7 @@ async function showActivity() {
     body.append(tr);
   }
   if (!activity.length) body.append(row(["No imports yet."]));
+  labelCells($("#activity"));
   return activity.some((record) => record.status === "PROCESSING");
 }
 
@@ -148,7 +165,7 @@ async function refresh() {
   const busy = await showActivity();
   await showAudiences();
   clearTimeout(refreshing);
-  refreshing = setTimeout(() => refresh().catch(failed), busy ? 2000 : 10000);  // faster while imports run
+  refreshing = setTimeout(() => refresh().catch(failed), busy ? 2000 : 5000);  // faster while imports run
 }
 
 function signedIn(on) {

@@ -67,11 +67,11 @@ def _create(who: Caller, wanted: Audience, definition: adobe.Definition) -> Audi
 
 
 @router.post(
-    f"{PREFIX}/external-audience",
+    f"{PREFIX}/external-audience",  # Powertools' REST resolver also matches it with a trailing "/"
     summary="Create an external audience (asynchronous)",
     openapi_extensions=CREATE,
     **DOCS,
-)  # Powertools' REST resolver also matches it with a trailing "/"
+)
 def create_audience():
     who = http.caller(router)
     identifiers = auth.tenant_of(who.principal).high_confidence_identifiers()
@@ -118,7 +118,7 @@ def update_audience(audience_id: str):
 @router.post(
     f"{PREFIX}/external-audience/<audience_id>/upload-url",
     summary="Get a presigned URL to upload a source file",
-    openapi_extensions=json_body({"fileName": "members.csv"}, "For a folder source only: the file's name in it."),
+    openapi_extensions=json_body({}, 'Empty for a file source; for a folder, the file\'s name: {"fileName": "a.csv"}.'),
     **DOCS,
 )
 def create_upload_url(audience_id: str):

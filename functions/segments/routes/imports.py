@@ -29,7 +29,7 @@ def get_import(import_id: str):
 @router.post(
     "/v3/imports/upload-url",
     summary="Get a presigned URL to upload an audience file (or its parts)",
-    openapi_extensions=json_body({"audience": "vip"}, 'The segment id; add "parts": n for a multipart upload.'),
+    openapi_extensions=json_body({"audience": "vip_users"}, 'The segment id; add "parts": n for a multipart upload.'),
     **DOCS,
 )
 def create_upload_url():
@@ -44,7 +44,11 @@ def create_upload_url():
     "/v3/imports/upload-url/complete",
     summary="Complete a multipart upload",
     openapi_extensions=json_body(
-        {"audience": "vip", "upload_id": "<as upload-url answered>", "parts": [{"part_number": 1, "etag": "<ETag>"}]},
+        {
+            "audience": "vip_users",
+            "upload_id": "<as upload-url answered>",
+            "parts": [{"part_number": 1, "etag": "<ETag>"}],
+        },
         "The upload, and each part's number with the ETag its PUT answered.",
     ),
     **DOCS,

@@ -57,7 +57,7 @@ def get_audience(space_id: str, audience_id: str):
     "/spaces/<space_id>/audiences",
     summary="Create an audience",
     openapi_extensions=json_body(
-        {"name": "VIP", "description": "Computed in the warehouse", "enabled": True, "definition": {"query": "…"}},
+        {"name": "VIP customers", "description": "Most valuable", "enabled": True, "definition": {"query": "…"}},
         "The audience: name (its key follows from it unless given), description, enabled, definition (kept as is).",
     ),
     **DOCS,
