@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from audiences import auth
@@ -80,7 +82,10 @@ def test_activity_shows_counts_and_the_line_numbered_errors_of_a_failed_file(con
     assert failed["status"] == "FAILED" and failed["error_count"] == 1
     assert [e["line"] for e in failed["errors"]] == [3]
     assert failed["errors"][0]["message"]
-    assert console("activity?limit=1").body["next_cursor"]
+    cursor = console("activity?limit=1").body["next_cursor"]
+    assert [r["import_id"] for r in console(f"activity?limit=1&cursor={quote(cursor)}").body["activity"]] == [
+        succeeded["import_id"]
+    ]
 
 
 def test_a_customer_lookup_says_which_audiences_and_since_when(api, demo, console):
@@ -102,6 +107,7 @@ def test_a_customer_lookup_says_which_audiences_and_since_when(api, demo, consol
         ("customers?field=shoe_size&value=9", 400, "'shoe_size' is not an identifier field of this tenant"),
         ("customers?field=fs_user_id", 400, "value: Field required"),
         ("activity?limit=0", 400, "limit: Input should be greater than or equal to 1"),
+        ("activity?cursor=not-a-cursor", 400, "cursor is not one this API returned"),
         ("audiences/no-such-id/sizes", 404, "does not exist"),
     ],
 )

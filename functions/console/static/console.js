@@ -123,7 +123,7 @@ function counts(record) {
 function errors(record) {
   if (!record.error_count && !record.message) return "—";
   const details = element("details");
-  details.append(element("summary", record.error_count ? `${record.error_count} line errors` : "why"));
+  details.append(element("summary", record.error_count ? `${record.error_count} line error${record.error_count === 1 ? "" : "s"}` : "why"));
   if (record.message) details.append(element("p", record.message));
   const list = element("ul");
   for (const e of record.errors) list.append(element("li", `line ${e.line}: ${e.message}`));
