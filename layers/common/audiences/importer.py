@@ -296,7 +296,7 @@ def _name_problem(parts: list[str], segment_id: str) -> str | None:
 
 def _end(tenant_id: str, record: ImportRecord, status: ImportStatus, **details) -> ImportRecord:
     if status is ImportStatus.SUCCESS:  # the activity log is the audience's size history
-        audience = catalog.audiences_by_key(tenant_id, {record.audience}).get(record.audience)
+        audience = catalog_store.get_audience(tenant_id, record.audience)
         details["size_after"] = memberships.audience_size(tenant_id, audience.external_id) if audience else None
     finished = import_store.finish(tenant_id, record.import_id, status, **details)
     logger.info("import finished", extra={"status": status.value, "reason": details.get("message", "")})
