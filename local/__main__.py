@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from local.stack import LocalStack
@@ -26,7 +26,15 @@ def _seconds(name: str, default: int) -> int:
     return int(raw)
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def main() -> None:
+    # Blocked before any thread starts, so every thread inherits the mask and a stop signal waits
+    # for the sigwait below. A Python handler runs only when the main thread next runs bytecode,
+    # and once in CI the stack slept through a SIGTERM for 20 s while its timers kept firing.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    faulthandler.register(signal.SIGQUIT, all_threads=True)  # Ctrl-\ prints every thread's stack
     stack = LocalStack(
         api_port=_port("API_PORT", 3000),
         aws_port=_port("AWS_PORT", 4566),
@@ -36,9 +44,6 @@ def main() -> None:
         queue_retry_seconds=_seconds("LOCAL_QUEUE_RETRY_SECONDS", 5),
         schedule_seconds=_seconds("LOCAL_SCHEDULE_SECONDS", 5),
     )
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     try:
         settings = stack.start()
     except OSError as error:
@@ -52,7 +57,10 @@ def main() -> None:
         f"  source {stack.state_dir / 'demo.env'} to use them; Ctrl-C stops (data is in memory only).\n",
         flush=True,
     )
-    stopping.wait()
+    signal.sigwait(STOP_SIGNALS)
+    for signum in STOP_SIGNALS:  # a second Ctrl-C while stopping ends the process at once
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     stack.stop()
     print("local stack stopped", flush=True)
 

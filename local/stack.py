@@ -10,7 +10,7 @@ from pathlib import Path
 
 from botocore.credentials import Credentials
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import lambdas, moto_fidelity, provision, template
 from local.gateway import Router, serve
@@ -20,6 +20,7 @@ from local.schedule import Every
 
 HOST = "127.0.0.1"  # loopback only: the local stack has no real authentication of AWS calls
 CREDENTIALS = Credentials("local", "local")  # what the functions sign with, and presigned URLs are checked against
+STOP_GRACE_SECONDS = 10  # how long stopping waits for the invocation in flight
 
 
 def configure_process(plan: provision.Plan, functions: list[template.Function], endpoint_url: str | None) -> None:
@@ -57,7 +58,8 @@ class LocalStack:
     demo_private_key: str | None = None
     queue_retry_seconds: int = 5
     schedule_seconds: int = 5  # how often Schedule events fire locally (minutes on AWS)
-    _stoppers: list = field(default_factory=list)
+    _stoppers: list = field(default_factory=list)  # what starts invocations, in start order
+    _moto: BaseWSGIServer | None = None
 
     @property
     def api_url(self) -> str:
@@ -75,7 +77,7 @@ class LocalStack:
         moto_fidelity.install()
         moto = make_server(HOST, self.aws_port, _aws(plan), threaded=True, request_handler=MotoRequestHandler)
         threading.Thread(target=moto.serve_forever, name="moto", daemon=True).start()
-        self._stoppers.append(moto.shutdown)
+        self._moto = moto
         configure_process(plan, functions, self.aws_url)
         provision.provision(plan)
 
@@ -87,7 +89,7 @@ class LocalStack:
 
         server = serve(Router(loaded), HOST, self.api_port)
         threading.Thread(target=server.serve_forever, name="gateway", daemon=True).start()
-        self._stoppers.append(server.shutdown)
+        self._stoppers += [server.shutdown, server.server_close]
         for function in loaded:
             for queue, batch_size in function.function.queues:
                 poller = QueuePoller(function, plan.names[queue], self.queue_retry_seconds, batch_size)
@@ -115,6 +117,13 @@ class LocalStack:
         return settings
 
     def stop(self) -> None:
-        for stop in reversed(self._stoppers):
+        """Stop what starts invocations, let the one running finish, then stop AWS under it."""
+        for stop in self._stoppers:
             stop()
         self._stoppers.clear()
+        # Held from here on: an invocation cut off from AWS would retry into the void, and a
+        # thread of its pool would keep the process from exiting. Past the grace, stop anyway.
+        lambdas.invocation_lock.acquire(timeout=STOP_GRACE_SECONDS)
+        if self._moto is not None:
+            self._moto.shutdown()
+            self._moto = None

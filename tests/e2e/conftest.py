@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,15 +36,16 @@ class Stack:
     private_key: str
     state_dir: Path
     log: Path
+    pid: int
 
     def call(self, method: str, path: str, key: str | None = None, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {}) | ({"x-api-key": key} if key else {})
         return requests.request(method, self.api_url + path, headers=headers, timeout=10, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    state_dir = tmp_path_factory.mktemp("stack") / ".local"  # where `make admin ARGS=--local` looks, from its parent
+@contextlib.contextmanager
+def running_stack(state_dir: Path) -> Iterator[Stack]:
+    """`python -m local` on free ports until the block ends, then SIGTERM: it must stop cleanly."""
     state_dir.mkdir()
     log = state_dir / "stack.log"
     api_port, aws_port = free_port(), free_port()
@@ -74,10 +77,25 @@ def stack(tmp_path_factory):
         keys["DEMO_PRIVATE_KEY"],
         state_dir,
         log,
+        process.pid,
     )
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=20) == 0, log.read_text()
+    try:
+        exit_code = process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGQUIT)  # every thread's stack, into the log
+        time.sleep(1)
+        process.kill()
+        pytest.fail(f"the local stack did not stop within 20 s of SIGTERM:\n{log.read_text()[-20_000:]}")
+    assert exit_code == 0, log.read_text()
     assert "local stack stopped" in log.read_text()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    # .local is where `make admin ARGS=--local` looks, from its parent
+    with running_stack(tmp_path_factory.mktemp("stack") / ".local") as running:
+        yield running
 
 
 def run_admin(cwd: Path, home: Path, *args: str) -> subprocess.CompletedProcess:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import boto3
 import openapi_spec_validator
+import requests
 
 from local.provision import REGION
 from local.template import ROOT
 from tests.conftest import PLAN
+from tests.e2e.conftest import running_stack
 
 
 def aws(stack, service: str):
@@ -76,3 +82,51 @@ def test_the_stack_serves_its_openapi_document_swagger_ui_and_the_console(stack)
         assert text in reply.text, path
     assert stack.call("GET", "/console/api/audiences", key=stack.private_key).status_code == 200
     assert stack.call("GET", "/console/api/audiences", key=stack.public_key).status_code == 401
+
+
+def test_only_the_main_thread_takes_a_stop_signal(stack):
+    """Blocked in every thread the stack started, SIGINT and SIGTERM wait for the main thread's
+    sigwait (which unblocks them in that thread alone), whichever thread they reach."""
+    stop_signals = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    masks = {}  # thread id -> the signals it blocks
+    for status in Path(f"/proc/{stack.pid}/task").glob("*/status"):
+        if status.parent.name == str(stack.pid):
+            continue  # the main thread, in sigwait
+        fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        masks[status.parent.name] = int(fields["SigBlk"], 16)
+    assert len(masks) > 5  # moto, the gateway, pollers and timers, beside the main thread
+    assert {name: mask & stop_signals for name, mask in masks.items()} == dict.fromkeys(masks, stop_signals)
+
+
+def test_a_stop_lets_the_invocation_in_flight_finish_before_aws_goes(tmp_path):
+    answers, stopping = [], threading.Event()
+    with running_stack(tmp_path / ".local") as own:
+
+        def upload_until_stopped() -> None:
+            session = requests.Session()
+            while not stopping.is_set():
+                events = [
+                    {
+                        "type": "passthrough",
+                        "action": "qualify",
+                        "identifiers": {"email": f"u{n}@x.com"},
+                        "data": {"audience_id": "stop", "ts": time.time()},
+                    }
+                    for n in range(100)
+                ]
+                try:
+                    reply = session.post(
+                        own.api_url + "/v3/events", json=events, headers={"x-api-key": own.public_key}, timeout=5
+                    )
+                except requests.RequestException:  # the stack has stopped listening
+                    return
+                answers.append(reply.status_code)
+
+        uploader = threading.Thread(target=upload_until_stopped, daemon=True)
+        uploader.start()
+        while len(answers) < 3:
+            time.sleep(0.05)
+    stopping.set()  # the stack has stopped: SIGTERM came while uploads were being applied
+    uploader.join(timeout=10)
+    assert set(answers) == {202}, answers
+    assert "Traceback" not in own.log.read_text()
