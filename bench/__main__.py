@@ -764,7 +764,7 @@ def bench_cold_start() -> dict:
     baseline = median_seconds("import boto3", [])
     results = {"baseline_seconds": baseline, "environment": LAMBDA_LIKE, "target": "ratio <= 2 for each function"}
     for function in FUNCTIONS:
-        module = function.handler.rsplit(".", 1)[0]
+        module = function.handler.rsplit(".", 1)[0].replace("/", ".")  # console/app: a path under CodeUri
         seconds = median_seconds(f"import {module}", [str(function.code_dir), str(lambdas.LAYER_DIR)])
         results[function.logical_id] = {"seconds": seconds, "ratio": seconds / baseline}
     return results
