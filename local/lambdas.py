@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from local import iam
 from local.provision import ACCOUNT_ID, REGION
 from local.template import ROOT, Function
 
@@ -41,7 +42,7 @@ class LocalFunction:
     handler: Callable[[dict, LambdaContext], dict]
 
     def invoke(self, event: dict) -> dict:
-        with invocation_lock:
+        with invocation_lock, iam.ENFORCER.acting_as(self.function.logical_id):
             return self.handler(event, LambdaContext(self.function))
 
 

@@ -8,6 +8,7 @@ import time
 
 import boto3
 
+from local import iam
 from local.lambdas import LocalFunction
 from local.provision import REGION
 
@@ -39,14 +40,15 @@ class QueuePoller(threading.Thread):
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch, invoke, delete what succeeded; returns the number received."""
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=wait_seconds,
-            VisibilityTimeout=self.retry_after_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        with self.as_the_function():
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size,
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=self.retry_after_seconds,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
         if not messages:
             return 0
         event = {"Records": [self.event_record(message) for message in messages]}
@@ -57,11 +59,16 @@ class QueuePoller(threading.Thread):
             failed = {message["MessageId"] for message in messages}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
+            with self.as_the_function():
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
         return len(messages)
+
+    def as_the_function(self):
+        """An event source mapping reads and deletes with its function's execution role."""
+        return iam.ENFORCER.acting_as(self.function.function.logical_id, invocation=False)
 
     def event_record(self, message: dict) -> dict:
         """The record Lambda's event source mapping would build from a received message."""

@@ -1,7 +1,8 @@
 """Create every table, queue, bucket and bucket notification of template.yaml in (moto) AWS.
 
 Physical names are deterministic, so tests can compute the functions' environment before
-anything exists. Resource policies and IAM are not enforced by moto and are not applied.
+anything exists. moto enforces no policies: resource policies are not applied, and the functions'
+IAM policies are enforced in-process by local/iam.py.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from botocore.credentials import Credentials
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import lambdas, moto_fidelity, provision, template
+from local import iam, lambdas, moto_fidelity, provision, template
 from local.gateway import Router, serve
 from local.poller import QueuePoller
 from local.presigned import PresignedUrlCheck
@@ -34,6 +34,7 @@ def configure_process(plan: provision.Plan, functions: list[template.Function], 
         POWERTOOLS_TRACE_DISABLED="true",  # no X-Ray daemon here
     )
     os.environ.update(plan.environment(functions))
+    iam.ENFORCER.enforce(plan)
     if endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     lambdas.use_layer()

@@ -18,6 +18,7 @@ import boto3
 import pytest
 import requests
 
+from local import iam
 from local.provision import REGION
 from local.template import ROOT
 
@@ -87,8 +88,10 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
         time.sleep(1)
         process.kill()
         pytest.fail(f"the local stack did not stop within 20 s of SIGTERM:\n{log.read_text()[-20_000:]}")
-    assert exit_code == 0, log.read_text()
-    assert "local stack stopped" in log.read_text()
+    text = log.read_text()
+    assert exit_code == 0, text
+    assert "local stack stopped" in text
+    assert iam.DENIED not in text, f"a function called AWS outside its template policy:\n{text[-20_000:]}"
 
 
 @pytest.fixture(scope="session")
