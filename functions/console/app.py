@@ -6,7 +6,10 @@ from its routes: this function's package holds the other functions' code (CodeUr
 only to read their routes, never to serve them.
 """
 
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from http import HTTPStatus
 from pathlib import Path
@@ -30,7 +33,7 @@ tracer = tracing.tracer()
 app = APIGatewayRestResolver(enable_validation=True)
 app.configure_openapi(title="Operator console API", security_schemes=http.SECURITY_SCHEMES)
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent  # resolved: _imported_afresh compares module paths with it
 FUNCTIONS = HERE.parent
 STATIC = HERE / "static"
 SWAGGER_UI = Path(event_handler.__file__).parent / "openapi" / "swagger_ui"  # Powertools ships it
@@ -75,6 +78,26 @@ def _asset(area: str, name: str) -> Response:
     return _file(*ASSETS[area][name])
 
 
+@contextmanager
+def _imported_afresh() -> Iterator[None]:
+    """Locally every function shares this process, and a router the merge's resolvers included
+    would be theirs from then on (`include_router` rebinds it): the merge imports the functions'
+    code as new modules, and the ones being served are put back after."""
+
+    def of_a_function(module) -> bool:
+        return FUNCTIONS in Path(getattr(module, "__file__", None) or "/").parents
+
+    served = {name: module for name, module in list(sys.modules.items()) if of_a_function(module)}
+    for name in served:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [name for name, module in list(sys.modules.items()) if of_a_function(module)]:
+            del sys.modules[name]
+        sys.modules.update(served)
+
+
 @cache
 def openapi_json() -> str:
     """Every REST function's routes in one document; the dialects' errors are described in docs/api.md."""
@@ -89,7 +112,8 @@ def openapi_json() -> str:
         if app_file.parent != HERE and "APIGatewayRestResolver(" in app_file.read_text():
             merge.add_file(app_file)
     merge.add_schema(app.get_openapi_schema())
-    return merge.get_openapi_json_schema()
+    with _imported_afresh():
+        return merge.get_openapi_json_schema()
 
 
 @app.get("/openapi.json", summary="This OpenAPI document", **_page("application/json"))

@@ -61,3 +61,16 @@ def test_every_documented_example_body_is_accepted(api, demo):
         answer = json.loads(body) if body else {}
         if path in ("/spaces/{space_id}/audiences", "/data/core/ais/external-audience"):
             created[prefix] = answer["data"]["audience"]["id"] if prefix == "/spaces" else answer["operationId"]
+
+
+def test_building_the_document_leaves_the_routes_being_served_as_they_were(api, demo):
+    """Locally the functions share one process, whose routers the merge must not take over."""
+    sys.modules[f"lambda_{CONSOLE.logical_id}"].openapi_json.cache_clear()
+    assert respond(api.router, "GET", "/openapi.json", [], b"")[0] == 200
+
+    bearer = [("authorization", f"Bearer {demo['DEMO_PRIVATE_KEY']}")]
+    missing = "/spaces/demo/audiences/00000000-0000-4000-8000-000000000000"
+    status, headers, _ = respond(api.router, "GET", missing, bearer, b"")
+
+    # the route counts the call on its router, the error handler reports it from the app: the same resolver
+    assert status == 404 and dict(headers)["X-RateLimit-Remaining"]
