@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import tracemalloc
 
+import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
@@ -14,6 +15,7 @@ from audiences.settings import get_settings
 from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
 from local.poller import QueuePoller
+from local.provision import REGION
 from tests.aws_calls import AWS_FAULTS
 from tests.conftest import PLAN
 from tests.integration.helpers import customer_query, segment
@@ -81,6 +83,23 @@ def test_a_sequence_of_imports_applies_exactly_the_differences(vip, functions, a
         {"node": {"name": "vip_users", "state": "qualified"}}
     ]
     assert [r.status for r in records()] == [ImportStatus.SUCCESS] * 4
+
+
+def test_an_unchanged_list_finishes_in_the_imports_function_with_no_chunk_to_apply(vip, functions):
+    upload(csv_gz(["a", "b"]))
+    drain(functions)
+    upload(csv_gz(["b", "a"], ts=T + 10))  # tonight's export, the same members
+
+    assert drain(functions) == 1  # its notification; no chunk was queued
+
+    first, second = records()[1], records()[0]
+    assert (second.status, second.qualified, second.disqualified, second.unchanged) == (ImportStatus.SUCCESS, 0, 0, 2)
+    assert second.size_after == memberships.audience_size("demo", "vip") == 2
+    listing = boto3.client("s3", region_name=REGION).list_objects_v2(
+        Bucket=PLAN.names["DataBucket"], Prefix="imports/tenant=demo/snapshots/vip_users/"
+    )
+    assert [item["Key"].rsplit("/", 1)[1] for item in listing["Contents"]] == [f"{second.import_id}.parquet"]
+    assert first.import_id != second.import_id
 
 
 def gzip_header_only() -> bytes:
