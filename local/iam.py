@@ -261,17 +261,11 @@ class Enforcer:
         for request in requests(service, model.name, params):
             if not policy.allows(request):
                 self.denied.append(Denial(policy.function, request, threading.current_thread().name))
-                print(
-                    f"{DENIED}{policy.denial(request)}", file=sys.stderr, flush=True
-                )  # even if the caller swallows it
+                message = policy.denial(request)
+                print(DENIED + message, file=sys.stderr, flush=True)  # in the stack's log, even if swallowed
                 code, status = _CODES.get(service, ("AccessDeniedException", 400))
-                raise AccessDenied(
-                    {
-                        "Error": {"Code": code, "Message": policy.denial(request)},
-                        "ResponseMetadata": {"HTTPStatusCode": status},
-                    },
-                    model.name,
-                )
+                error = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+                raise AccessDenied(error, model.name)
 
 
 # Every botocore session (boto3's, PynamoDB's) copies BUILTIN_HANDLERS when it is created, so
