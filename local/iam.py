@@ -258,7 +258,7 @@ class Enforcer:
         if policy is None:
             return
         service = model.service_model.service_name
-        for request in requests(service, model.name, params):
+        for request in dict.fromkeys(requests(service, model.name, params)):  # a transaction's items repeat
             if not policy.allows(request):
                 self.denied.append(Denial(policy.function, request, threading.current_thread().name))
                 message = policy.denial(request)
