@@ -25,7 +25,7 @@ from functools import cache
 from botocore.exceptions import ClientError
 from botocore.handlers import BUILTIN_HANDLERS
 
-from local.provision import ACCOUNT_ID, REGION, Plan
+from local.provision import ACCOUNT_ID, Plan, arn
 from local.template import Unsupported
 
 # What SAM attaches besides a function's Policies, as far as the functions can call it: an SQS
@@ -169,12 +169,12 @@ _TRANSACT_ITEMS = {
 
 
 def _table(name: str, index: str | None = None) -> str:
-    arn = name if name.startswith("arn:") else f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
-    return f"{arn}/index/{index}" if index else arn
+    table = name if name.startswith("arn:") else arn("AWS::DynamoDB::Table", name)
+    return f"{table}/index/{index}" if index else table
 
 
-def _queue(url: str) -> str:
-    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{url.rstrip('/').rsplit('/', 1)[-1]}"
+def _queue(url_or_name: str) -> str:
+    return arn("AWS::SQS::Queue", url_or_name.rstrip("/").rsplit("/", 1)[-1])
 
 
 def requests(service: str, operation: str, params: dict) -> list[Request]:
@@ -206,7 +206,7 @@ def requests(service: str, operation: str, params: dict) -> list[Request]:
         if operation == "GetQueueUrl":
             return [Request("sqs:GetQueueUrl", _queue(params["QueueName"]))]
     elif service == "firehose" and operation in ("PutRecord", "PutRecordBatch"):
-        stream = f"arn:aws:firehose:{REGION}:{ACCOUNT_ID}:deliverystream/{params['DeliveryStreamName']}"
+        stream = arn("AWS::KinesisFirehose::DeliveryStream", params["DeliveryStreamName"])
         return [Request(f"firehose:{operation}", stream)]
     raise Unsupported(f"local/iam.py does not know which IAM action {service}.{operation} needs: add it")
 

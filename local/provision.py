@@ -40,6 +40,12 @@ _ARNS = {
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
 }
 
+
+def arn(kind: str, name: str) -> str:
+    """The ARN of the resource of type `kind` (one of _ARNS) with this physical name."""
+    return _ARNS[kind].format(region=REGION, account=ACCOUNT_ID, name=name)
+
+
 _PSEUDO = {
     "AWS::AccountId": ACCOUNT_ID,
     "AWS::Region": REGION,
@@ -92,7 +98,7 @@ def plan(template: dict) -> Plan:
         else:
             name = f"{STACK_NAME}-{logical_id}" if kind in _ARNS else logical_id
         if kind in _ARNS:
-            attributes[(logical_id, "Arn")] = _ARNS[kind].format(region=REGION, account=ACCOUNT_ID, name=name)
+            attributes[(logical_id, "Arn")] = arn(kind, name)
         if kind == "AWS::SQS::Queue":
             attributes[(logical_id, "QueueName")] = name
             attributes[(logical_id, "QueueUrl")] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"

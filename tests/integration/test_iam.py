@@ -19,7 +19,7 @@ from tests.conftest import PLAN
 from tests.integration.helpers import segment
 from tests.integration.imports_helpers import imports_poller
 
-MEMBERSHIPS = f"arn:aws:dynamodb:{REGION}:123456789012:table/{PLAN.names['MembershipsTable']}"
+MEMBERSHIPS = PLAN.intrinsics.resolve({"Fn::GetAtt": ["MembershipsTable", "Arn"]})
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_a_call_outside_the_policy_fails_on_the_invocations_worker_thread_too(ap
 def test_a_presigned_url_the_function_may_not_sign_is_refused_when_made(api, demo, monkeypatch, denials):
     key = demo["DEMO_PRIVATE_KEY"]
     assert api.call("PUT", "/v3/segments/vip_users", segment("vip"), key=key).status == 200
-    bucket = f"arn:aws:s3:::{PLAN.names['ImportsBucket']}"
+    bucket = PLAN.intrinsics.resolve({"Fn::GetAtt": ["ImportsBucket", "Arn"]})
     revoke(monkeypatch, "SegmentsFunction", "s3:PutObject", f"{bucket}/*/audience-diffs/*")
 
     reply = api.call("POST", "/v3/imports/upload-url", {"audience": "vip_users"}, key=key)
