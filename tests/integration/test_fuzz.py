@@ -223,3 +223,45 @@ def test_hostile_json_never_answers_5xx_and_a_refusal_changes_nothing(api, demo,
             assert state() == before, f"a {status} changed state"
 
     check()
+
+
+@st.composite
+def checksummed_cursors(draw) -> str:
+    """Cursors whose checksum is valid (anyone can make one: it is keyed by the public space id), so
+    hostile payloads reach the decoder: JSON of hostile values, raw bytes, and edited positions."""
+    from audiences.segment.audiences import _checksum
+
+    position = "2026-01-01T00:00:00.000000+00:00#00000000-0000-4000-8000-000000000000|AUDIENCE#a"
+    payload = draw(
+        st.builds(lambda value: encoded(value), hostile_value)
+        | st.builds(lambda d, v: encoded([d, v]), st.sampled_from(["after", "before"]) | hostile_text, hostile_value)
+        | st.builds(
+            lambda d, cut, extra: encoded([d, position[:cut] + extra + position[cut:]]),
+            st.sampled_from(["after", "before"]),
+            st.integers(0, len(position)),
+            hostile_text,
+        )
+        | st.binary(max_size=64)
+    )
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _checksum("demo", payload)
+
+
+def test_hostile_cursors_with_valid_checksums_are_422_never_5xx(api, demo):
+    from urllib.parse import urlencode
+
+    headers = [("authorization", f"Bearer {demo['DEMO_PRIVATE_KEY']}")]
+    answers = set()
+
+    @FUZZ
+    @given(cursor=checksummed_cursors(), encoding=st.sampled_from(["pagination[cursor]", "pagination.cursor"]))
+    def check(cursor: str, encoding: str) -> None:
+        status, _, payload = respond(
+            api.router, "GET", "/spaces/demo/audiences?" + urlencode({encoding: cursor}), headers, b""
+        )
+        assert status in (200, 422), (status, payload[:300])
+        if status == 422:
+            assert [e["field"] for e in json.loads(payload)["errors"]] == ["pagination.cursor"]
+        answers.add(status)
+
+    check()
+    assert 422 in answers  # the strategy reached the decoder's refusals

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.parse
 from collections import Counter
@@ -257,6 +258,47 @@ def test_a_cursor_of_another_tenant_or_edited_is_refused(api, client):
     assert other.audiences(suffix=f"?pagination.cursor={cursor}")[0] == 422
     edited = cursor[:-1] + ("0" if cursor[-1] != "0" else "1")
     assert client.audiences(suffix=f"?pagination.cursor={edited}")[0] == 422
+
+
+def forged(payload: bytes, tenant_id: str = "demo") -> str:
+    """A cursor anyone can make: its checksum is keyed by the tenant id, which is public (the spaceId)."""
+    from audiences.segment.audiences import _checksum
+
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _checksum(tenant_id, payload)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'"x"',
+        b"[1,2,3]",
+        b'["after",{"a":1}]',
+        b'["before",5]',
+        b"not json",
+        b'["after","\\u0000zzz"]',
+        b"\xff\xfe",  # not UTF-8
+        b'["sideways",""]',
+        b'["before",""]',
+        b'["after","AUDIENCE#a|AUDIENCE#b"]',
+        b'["after","2026-01-01T00:00:00.000000+00:00#not-a-uuid|AUDIENCE#a"]',
+        b'["after","2026-01-01T00:00:00+00:00#00000000-0000-4000-8000-000000000000|AUDIENCE#a"]',
+        b'["after","2026-01-01T00:00:00.000000+00:00#00000000-0000-4000-8000-000000000000|AUDIENCE#A"]',
+    ],
+)
+def test_a_forged_cursor_with_a_valid_checksum_is_422_naming_the_cursor(client, payload):
+    status, _, answer = client.audiences(suffix="?" + urllib.parse.urlencode({"pagination[cursor]": forged(payload)}))
+    assert status == 422, answer
+    assert [e["field"] for e in answer["errors"]] == ["pagination.cursor"]
+
+
+def test_a_cursor_shaped_as_ours_but_made_by_hand_positions_the_listing(client):
+    """Validation refuses only what no listing could have made: a well-formed position is followed."""
+    created = [create(client, f"A{n}") for n in range(3)]
+    next_cursor = client.audiences(suffix="?pagination.count=1")[2]["data"]["pagination"]["next"]
+    encoded = next_cursor.rpartition(".")[0]
+    payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    status, _, answer = client.audiences(suffix="?pagination.count=1&pagination.cursor=" + forged(payload))
+    assert status == 200 and [a["id"] for a in answer["data"]["audiences"]] == [created[1]["id"]]
 
 
 def test_rate_limit_headers_429_and_nothing_changes(client, setting):

@@ -40,3 +40,14 @@ def test_refused_queries_are_not_kept_and_the_cache_is_bounded():
     prepare(queries, CUSTOMER)  # the least recently used, the first, is dropped
     assert prepare(queries, "{audiences {edges {cursor}}}")[0] is not first
     assert len(queries) == 2
+
+
+def test_a_kept_document_is_parsed_again_once_it_is_older_than_its_age():
+    now = [0.0]
+    queries = PreparedQueries(max_age_seconds=3600, clock=lambda: now[0])
+    first, errors = prepare(queries, CUSTOMER)
+    now[0] = 3599.0
+    assert prepare(queries, CUSTOMER)[0] is first
+    now[0] = 3601.0
+    again, errors_again = prepare(queries, CUSTOMER)
+    assert again is not first and errors_again == errors == [] and len(queries) == 1

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from audiences.cache import TTLCache
+from audiences.cache import BoundedCache
 from audiences.settings import Settings, SettingsError
 
 TABLES = {
@@ -48,10 +48,10 @@ def test_malformed_numbers_name_the_variable():
         Settings.from_env(TABLES | {"AUTH_CACHE_SECONDS": "1m"})
 
 
-def test_cache_reloads_only_after_its_ttl():
+def test_a_cached_value_is_reloaded_only_after_its_age():
     now = [0.0]
     loads = []
-    cache = TTLCache(lambda: 60, clock=lambda: now[0])
+    cache = BoundedCache(10, lambda: 60, clock=lambda: now[0])
 
     def load():
         loads.append(now[0])
@@ -64,6 +64,36 @@ def test_cache_reloads_only_after_its_ttl():
     assert cache.get_or_load("k", load) == 2
     cache.clear()
     assert cache.get_or_load("k", load) == 3
+
+
+def test_a_cache_holds_at_most_its_entries_dropping_the_least_recently_used():
+    cache = BoundedCache(3, lambda: 60)
+    for key in "abc":
+        cache.put(key, key)
+    cache.get("a")  # used: "b" is now the least recently used
+    cache.put("d", "d")
+    assert len(cache) == 3 and cache.get("b") is None and cache.get("a") == "a"
+    for n in range(10_000):
+        cache.put(n, n)
+    assert len(cache) == 3
+
+
+def test_expired_entries_leave_memory_without_being_asked_for():
+    now = [0.0]
+    cache = BoundedCache(1_000, lambda: 60, clock=lambda: now[0])
+    for n in range(500):
+        cache.put(n, n)
+    now[0] = 61.0
+    cache.put("fresh", 1)
+    assert len(cache) == 1
+
+
+def test_a_none_value_is_cached_as_a_value():
+    cache = BoundedCache(2, lambda: 60)
+    loads = []
+    for _ in range(3):
+        cache.get_or_load("absent", lambda: loads.append(1))
+    assert loads == [1]
 
 
 def test_rate_limits_override_defaults_and_refuse_what_they_cannot_read():

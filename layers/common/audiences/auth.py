@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from audiences.cache import TTLCache
+from audiences.cache import BoundedCache
 from audiences.domain import Principal, Scope, Tenant
 from audiences.errors import Forbidden
 from audiences.settings import get_settings
@@ -17,8 +17,14 @@ from audiences.stores import tenants as tenant_store
 
 _KEY_PREFIX = {Scope.PUBLIC: "pa_pub_", Scope.PRIVATE: "pa_prv_"}
 
-_principals: TTLCache[Principal | None] = TTLCache(lambda: get_settings().auth_cache_seconds)
-_tenants: TTLCache[Tenant | None] = TTLCache(lambda: get_settings().auth_cache_seconds)
+# Keys that exist, and keys that do not, are kept apart: a stream of random keys only ever
+# evicts other random keys, so the keys in use stay cached however many unknown ones arrive.
+KEYS_KEPT = 1_000
+UNKNOWN_KEYS_KEPT = 1_000
+TENANTS_KEPT = 1_000  # each with its identifier fields and identity map
+_principals: BoundedCache[Principal] = BoundedCache(KEYS_KEPT, lambda: get_settings().auth_cache_seconds)
+_unknown_keys: BoundedCache[bool] = BoundedCache(UNKNOWN_KEYS_KEPT, lambda: get_settings().auth_cache_seconds)
+_tenants: BoundedCache[Tenant | None] = BoundedCache(TENANTS_KEPT, lambda: get_settings().auth_cache_seconds)
 
 
 def hash_key(raw_key: str) -> str:
@@ -45,10 +51,20 @@ def authenticate(raw_key: str | None, required: Scope) -> Principal:
     """The principal behind `raw_key`, if it exists and its scope allows `required`."""
     if not raw_key:
         raise Forbidden()
-    key_hash = hash_key(raw_key)
-    principal = _principals.get_or_load(key_hash, lambda: tenant_store.get_principal(key_hash))
+    principal = _principal(hash_key(raw_key))
     if principal is None or not principal.scope.allows(required):
         raise Forbidden()
+    return principal
+
+
+def _principal(key_hash: str) -> Principal | None:
+    if (principal := _principals.get(key_hash)) is not None or _unknown_keys.get(key_hash):
+        return principal
+    principal = tenant_store.get_principal(key_hash)
+    if principal is None:
+        _unknown_keys.put(key_hash, True)
+    else:
+        _principals.put(key_hash, principal)
     return principal
 
 

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import TypeVar
 
-from audiences.cache import TTLCache
+from audiences.cache import BoundedCache
 from audiences.domain import Audience
 from audiences.errors import Conflict, audience_not_found
 from audiences.settings import get_settings
 from audiences.stores import catalog as catalog_store
-from audiences.stores.catalog import Order, Page, key_position, position
+from audiences.stores.catalog import Order, Page, is_position, key_position, position
 
-__all__ = ["Order", "Page", "key_position", "position"]  # the listing vocabulary dialects page with
+__all__ = ["Order", "Page", "is_position", "key_position", "position"]  # the listing vocabulary dialects page with
 
 _RACE_ATTEMPTS = 5
 T = TypeVar("T")
+COPIES_KEPT = 64  # tenants whose catalog a container keeps a copy of
+ABSENT_KEYS_KEPT = 10_000  # keys a copy remembers no audience has; any beyond are looked up again
 
 
 @dataclass
@@ -36,6 +39,11 @@ class _Copy:
             self.by_external_id[audience.external_id] = audience
             self.by_key[audience.key] = audience
 
+    def remember_absent(self, keys: set[str]) -> None:
+        """Keys no audience has, as far as room allows: a public key can name any key in a subset."""
+        room = ABSENT_KEYS_KEPT - len(self.absent_keys)
+        self.absent_keys.update(islice(keys, max(room, 0)))
+
 
 def _load_copy(tenant_id: str) -> _Copy:
     copy = _Copy()
@@ -43,7 +51,7 @@ def _load_copy(tenant_id: str) -> _Copy:
     return copy
 
 
-_copies: TTLCache[_Copy] = TTLCache(lambda: get_settings().catalog_cache_seconds)
+_copies: BoundedCache[_Copy] = BoundedCache(COPIES_KEPT, lambda: get_settings().catalog_cache_seconds)
 
 
 def _key_taken(error: Conflict) -> bool:
@@ -214,5 +222,5 @@ def audiences_by_key(tenant_id: str, keys: set[str], trust_absent: bool = True) 
     missing = keys - copy.by_key.keys() - (copy.absent_keys if trust_absent else set())
     if missing:
         copy.add(catalog_store.audiences_by_key(tenant_id, missing))
-        copy.absent_keys |= missing - copy.by_key.keys()
+        copy.remember_absent(missing - copy.by_key.keys())
     return {key: copy.by_key[key] for key in keys if key in copy.by_key}

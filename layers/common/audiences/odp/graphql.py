@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import cached_property
+from weakref import WeakValueDictionary
 
 from ariadne import ObjectType, QueryType, graphql_sync, make_executable_schema
 from ariadne.explorer import ExplorerGraphiQL
@@ -25,6 +25,7 @@ from graphql.language import (
 )
 
 from audiences import catalog, memberships
+from audiences.cache import BoundedCache
 from audiences.domain import Audience, State, Tenant, UserRef
 from audiences.errors import InvalidInput, NotFound
 from audiences.json_bodies import decode_json
@@ -39,6 +40,8 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_QUERY_CHARS = 16 * 1024  # the Optimizely SDKs' queries are a few hundred
 MAX_TOKENS = 2_000
 PREPARED_QUERIES = 256  # documents a container keeps parsed and validated
+PREPARED_SECONDS = 60 * 60  # and for how long at most
+SCHEMAS_KEPT = 64  # schemas a container keeps, one per set of identifier fields
 MAX_FRAGMENTS = 20
 MAX_DEPTH = 10
 MAX_FIELDS = 200  # every field counts, aliases included: a query cannot multiply work by aliasing
@@ -321,52 +324,62 @@ class QueryLimits:
 LIMITS = QueryLimits()
 
 
-class PreparedQueries:
-    """Parsed, limit-checked and validated documents of this container, by query text (least recently
-    used dropped past `size`): an SDK sends the same few queries, so a repeat skips all three.
+@dataclass
+class _Prepared:
+    document: DocumentNode
+    validations: dict[GraphQLSchema, list[GraphQLError]]  # by schema: a tenant's follows its identifier fields
 
-    A refused query (syntax, limits) is not kept; validation is kept per schema, as a tenant's schema
-    follows its identifier fields.
+
+class PreparedQueries:
+    """Parsed, limit-checked and validated documents of this container, by query text (at most `size`,
+    the least recently used dropped first, none older than `max_age_seconds`): an SDK sends the same
+    few queries, so a repeat skips all three.
+
+    A refused query (syntax, limits) is not kept; validation is kept per schema.
     """
 
-    def __init__(self, size: int = PREPARED_QUERIES) -> None:
-        self.size = size
-        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
-        self._validations: dict[int, dict[GraphQLSchema, list[GraphQLError]]] = {}  # by id of a kept document
+    def __init__(self, size: int = PREPARED_QUERIES, max_age_seconds: float = PREPARED_SECONDS, clock=None) -> None:
+        extra = {"clock": clock} if clock else {}
+        self._prepared: BoundedCache[_Prepared] = BoundedCache(size, lambda: max_age_seconds, **extra)
+        # The kept documents by id, for validate(): an entry goes when the cache drops its document.
+        self._by_document: WeakValueDictionary[int, _Prepared] = WeakValueDictionary()
 
     def __len__(self) -> int:
-        return len(self._documents)
+        return len(self._prepared)
 
     def parse(self, _, request: dict) -> DocumentNode:
         """The query's document, refused cheaply (size, tokens, then the limits) before validation runs."""
         text = request["query"]
-        if (document := self._documents.get(text)) is not None:
-            self._documents.move_to_end(text)
-            return document
+        if (prepared := self._prepared.get(text)) is not None:
+            return prepared.document
         document = parse(text, max_source_length=MAX_QUERY_CHARS, max_tokens=MAX_TOKENS, no_location=False)
         LIMITS.check(document)
-        self._documents[text] = document
-        self._validations[id(document)] = {}
-        if len(self._documents) > self.size:
-            _, dropped = self._documents.popitem(last=False)
-            del self._validations[id(dropped)]
+        prepared = _Prepared(document, {})
+        self._prepared.put(text, prepared)
+        self._by_document[id(document)] = prepared
         return document
 
     def validate(self, schema: GraphQLSchema, document: DocumentNode, rules=None, max_errors=None, **kwargs):
-        known = self._validations.get(id(document))
-        if known is None:  # not a kept document: validate, keep nothing
+        prepared = self._by_document.get(id(document))
+        if prepared is None or prepared.document is not document:  # not a kept document: validate, keep nothing
             return validate(schema, document, rules=rules, max_errors=max_errors, **kwargs)
-        if schema not in known:
-            known[schema] = validate(schema, document, rules=rules, max_errors=max_errors, **kwargs)
-        return known[schema]
+        if schema not in prepared.validations:
+            prepared.validations[schema] = validate(schema, document, rules=rules, max_errors=max_errors, **kwargs)
+        return prepared.validations[schema]
 
 
 PREPARED = PreparedQueries()
 
 
-@lru_cache(maxsize=64)
+_schemas: BoundedCache[GraphQLSchema] = BoundedCache(SCHEMAS_KEPT, lambda: PREPARED_SECONDS)
+
+
 def schema_for(identifier_fields: tuple[str, ...]) -> GraphQLSchema:
     """The schema of every tenant with these identifier fields: built once per field set."""
+    return _schemas.get_or_load(identifier_fields, lambda: _schema(identifier_fields))
+
+
+def _schema(identifier_fields: tuple[str, ...]) -> GraphQLSchema:
     query = QueryType()
     query.set_field("customer", _customer)
     query.set_field("audiences", _audiences)

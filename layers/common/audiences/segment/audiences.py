@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from audiences.catalog import Order, Page, position
+from audiences.catalog import Order, Page, is_position, position
 from audiences.domain import AUDIENCE_KEY, Audience, key_from_name
 from audiences.errors import InvalidInput, Problem
 from audiences.json_bodies import json_object, refuse, unknown_fields
@@ -196,8 +196,9 @@ def parse_page_request(query: Mapping[str, str], tenant_id: str) -> PageRequest:
 
 
 def _checksum(tenant_id: str, payload: bytes) -> str:
-    # Tamper-checked, not secret: a cursor only ever positions a listing within the caller's own
-    # audiences (the tenant comes from the key), so a forged one could reach nothing more.
+    # Tamper-checked, not secret: a cursor only positions a listing of the caller's own audiences
+    # (the tenant comes from the key, which can list them all), so a forged one reaches nothing
+    # more; the payload is validated whole whatever the checksum says (docs/api.md, "Cursors").
     return hmac.new(f"segment-cursor:{tenant_id}".encode(), payload, hashlib.sha256).hexdigest()[:16]
 
 
@@ -207,7 +208,12 @@ def cursor(direction: str, where: str, tenant_id: str) -> str:
     return f"{encoded}.{_checksum(tenant_id, payload)}"
 
 
+_DIRECTIONS = ("after", "before")
+ORDER = Order.CREATION  # Segment lists oldest first, ties by id
+
+
 def _decoded_cursor(text: object, tenant_id: str) -> tuple[str, str]:
+    """(direction, position) of a cursor this API made for this tenant; InvalidInput for anything else."""
     bad = InvalidInput(
         "pagination.cursor is not a cursor this API returned",
         (Problem("pagination.cursor", "is not a cursor this API returned: use `next` or `previous` as given"),),
@@ -219,13 +225,18 @@ def _decoded_cursor(text: object, tenant_id: str) -> tuple[str, str]:
         payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except (binascii.Error, ValueError):
         raise bad from None
-    if not hmac.compare_digest(checksum, _checksum(tenant_id, payload)):
+    if not hmac.compare_digest(checksum.encode(), _checksum(tenant_id, payload).encode()):
         raise bad
-    direction, where = json.loads(payload)
-    return direction, where
-
-
-ORDER = Order.CREATION  # Segment lists oldest first, ties by id
+    try:
+        decoded = json.loads(payload)
+    except ValueError:  # not UTF-8, or not JSON
+        raise bad from None
+    match decoded:
+        case [str(direction), str(where)] if direction in _DIRECTIONS and (
+            (direction, where) == ("after", "") or is_position(where, ORDER)
+        ):
+            return direction, where
+    raise bad
 
 
 def pagination(request: PageRequest, page: Page, tenant_id: str, total: int) -> dict:

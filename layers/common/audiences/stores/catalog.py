@@ -17,7 +17,7 @@ from enum import StrEnum
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from audiences.domain import Audience
+from audiences.domain import AUDIENCE_KEY, Audience
 from audiences.errors import audience_key_taken, claim_taken, external_id_taken
 from audiences.stores import clients
 from audiences.stores.conditions import failed_conditions
@@ -135,6 +135,20 @@ def position(audience: Audience, order: Order) -> str:
 def key_position(key: str) -> str:
     """Where an audience with this key stands, or would stand, in key order."""
     return _audience_sk(key)
+
+
+def is_position(where: str, order: Order) -> bool:
+    """Whether `where` has the shape `position` gives in `order`: only such a string may start a Query."""
+    created_key, _, sk = where.rpartition("|") if order is Order.CREATION else ("", "", where)
+    if not (sk.startswith(_AUDIENCE) and AUDIENCE_KEY.fullmatch(sk.removeprefix(_AUDIENCE))):
+        return False
+    if order is Order.KEY:
+        return True
+    moment, _, audience_id = created_key.partition("#")
+    try:
+        return _created_key(datetime.fromisoformat(moment), str(uuid.UUID(audience_id))) == created_key
+    except ValueError:
+        return False
 
 
 def _start_key(tenant_id: str, order: Order, where: str) -> dict:
