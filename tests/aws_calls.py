@@ -20,21 +20,25 @@ class InjectedFault(Exception):
 
 
 class AwsFaults:
-    """Fails the n-th AWS call after arming: before AWS sees it, or after AWS applied it (the answer lost)."""
+    """Fails the n-th AWS call after arming (of one operation, if named): before AWS sees it, or after
+    AWS applied it (the answer lost)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.disarm()
 
-    def arm(self, index: int, when: str) -> None:
+    def arm(self, index: int, when: str, operation: str | None = None) -> None:
         assert when in ("before", "after")
         with self._lock:
             self.index, self.when, self._numbers, self.fired = index, when, itertools.count(), False
+            self.operation = operation
 
     def disarm(self) -> None:
         self.arm(-1, "before")
 
-    def before_call(self, context, **_) -> None:
+    def before_call(self, context, model, **_) -> None:
+        if self.operation is not None and model.name != self.operation:
+            return
         with self._lock:
             context["call_number"] = number = next(self._numbers)
         if number == self.index and self.when == "before":

@@ -150,6 +150,70 @@ def test_ten_runs_per_audience_a_day_then_429_with_retry_after(api, demo, functi
     run(adobe, other, 0)  # the limit is per audience (and 100 per sandbox)
 
 
+def runs_counted(endpoint: str) -> int:
+    """Runs counted today on a guardrail's counter, as the rate-limits table holds it."""
+    from audiences.adobe.runs import DAY_SECONDS
+
+    day = str(int(time.time() // DAY_SECONDS) * DAY_SECONDS)
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=PLAN.names["RateLimitsTable"], Key={"pk": {"S": f"demo#{endpoint}"}, "sk": {"S": day}}
+    )
+    return int(item.get("Item", {}).get("consumed", {"N": "0"})["N"])
+
+
+def start_status(api, adobe: Adobe, audience_id: str) -> tuple[int, dict]:
+    status, _, body = respond(
+        api.router,
+        "POST",
+        f"/data/core/ais/external-audience/{audience_id}/runs",
+        [(k.lower(), v) for k, v in adobe.headers.items()],
+        b'{"dataFilterStartTime": 0}',
+    )
+    return status, json.loads(body)
+
+
+def test_a_client_looping_on_a_full_audience_spends_none_of_the_sandboxs_runs(api, demo, functions, adobe):
+    full, other = new_audience(adobe), new_audience(adobe, name="Other", folder="other")
+    for _ in range(10):
+        run(adobe, full, 0)
+        drain(functions)
+    for _ in range(50):  # a client retrying in a loop
+        status, error = start_status(api, adobe, full)
+        assert status == 429 and "limit of 10 a day (10 started today)" in error["detail"]
+    assert runs_counted(f"adobe:runs:prod:{full}") == 10 and runs_counted("adobe:runs:prod") == 10
+    run(adobe, other, 0)  # everybody else's runs are untouched
+    assert runs_counted("adobe:runs:prod") == 11
+
+
+def test_a_full_sandbox_refuses_a_run_and_leaves_the_audiences_count_as_it_was(api, demo, functions, adobe):
+    from audiences.adobe.runs import DAY_SECONDS, RUNS_PER_SANDBOX_PER_DAY
+    from audiences.stores import rate_limits as rate_limit_store
+
+    audience_id = new_audience(adobe)
+    day = int(time.time() // DAY_SECONDS) * DAY_SECONDS
+    for _ in range(RUNS_PER_SANDBOX_PER_DAY):  # the sandbox's other audiences started their runs today
+        rate_limit_store.count_request("demo", "adobe:runs:prod", day, day + 2 * DAY_SECONDS)
+    status, error = start_status(api, adobe, audience_id)
+    assert status == 429 and f"limit of {RUNS_PER_SANDBOX_PER_DAY} a day" in error["detail"]
+    assert runs_counted(f"adobe:runs:prod:{audience_id}") == 0
+    assert runs_counted("adobe:runs:prod") == RUNS_PER_SANDBOX_PER_DAY
+
+
+def test_a_run_that_could_not_be_queued_is_not_counted(api, demo, functions, adobe):
+    from tests.aws_calls import AWS_FAULTS
+
+    audience_id = new_audience(adobe)
+    AWS_FAULTS.arm(0, "before", operation="SendMessage")
+    try:
+        status, _ = start_status(api, adobe, audience_id)
+        fired = AWS_FAULTS.fired
+    finally:
+        AWS_FAULTS.disarm()
+    assert status == 500 and fired
+    assert runs_counted(f"adobe:runs:prod:{audience_id}") == 0 and runs_counted("adobe:runs:prod") == 0
+    run(adobe, audience_id, 0)  # and the audience is free
+
+
 def test_listing_runs_pages_sorts_and_filters(functions, adobe):
     audience_id = new_audience(adobe)
     ids = []
@@ -204,7 +268,33 @@ def test_a_dead_lettered_run_ends_failed_saying_why_and_frees_the_audience(funct
     assert adobe.call("GET", f"/external-audience/{audience_id}/runs/{started['runId']}")[1]["status"] == "FAILED"
 
 
-def test_a_dead_lettered_extend_ttl_is_logged_and_changes_nothing(functions, adobe):
-    from audiences import importer
+def test_a_dead_lettered_extend_ttl_is_recorded_failed_saying_why_and_can_be_asked_again(api, demo, functions, adobe):
+    from tests.integration.imports_helpers import imports_poller
 
-    assert importer.give_up(importer.Reconfirm("demo", "drops", 1.0)) is None
+    audience_id = new_audience(adobe)
+    put_source("a.csv", "email,tier\na@x.com,gold\n")
+    drain(functions)
+    run(adobe, audience_id, 0)
+    drain(functions)
+    assert adobe.call("POST", f"/external-audience/extend-ttl/{audience_id}")[0] == 200
+    poller = imports_poller(functions)
+    [message] = poller.sqs.receive_message(QueueUrl=poller.queue_url, AttributeNames=["All"])["Messages"]
+    assert functions["ImportsGiveUpFunction"].invoke({"Records": [poller.event_record(message)]}) == {
+        "batchItemFailures": []
+    }  # every attempt died
+
+    private = demo["DEMO_PRIVATE_KEY"]
+    [record] = api.call("GET", "/v3/imports?status=FAILED", key=private).body["imports"]
+    assert record["import_id"].startswith("reconfirm-drops-") and record["audience"] == "drops"
+    assert record["message"].startswith("given up after 10 attempts (last failure: none reported")
+    assert record["message"].endswith("ask for extend-ttl again to retry")
+    shown = api.call("GET", "/console/api/activity", key=private).body["activity"]
+    assert [(row["kind"], row["status"], row["message"]) for row in shown if row["kind"] != "run"] == [
+        ("extend-ttl", "FAILED", record["message"])
+    ]
+
+    assert adobe.call("POST", f"/external-audience/extend-ttl/{audience_id}")[0] == 200  # the audience is free
+    drain(functions)
+    succeeded = api.call("GET", "/v3/imports?status=SUCCESS", key=private).body["imports"]
+    again = next(r for r in succeeded if r["import_id"].startswith("reconfirm-"))
+    assert (again["rows"], again["qualified"]) == (1, 1) and "re-confirmed" in again["message"]

@@ -137,14 +137,13 @@ def delete_audience(audience_id: str):
     return http.respond(None, HTTPStatus.NO_CONTENT)
 
 
-def _guardrails(who: Caller, audience_id: str) -> None:
-    """Adobe's daily limits on runs: per audience and per sandbox (windows from 00:00 UTC)."""
-    tenant = who.principal.tenant_id
-    for endpoint, limit in (
-        (f"adobe:runs:{who.sandbox}", runs.RUNS_PER_SANDBOX_PER_DAY),
+def _guardrails(who: Caller, audience_id: str):
+    """Adobe's daily limits on runs started, per audience then per sandbox (days from 00:00 UTC)."""
+    limits = (
         (f"adobe:runs:{who.sandbox}:{audience_id}", runs.RUNS_PER_AUDIENCE_PER_DAY),
-    ):
-        rate_limits.consume(tenant, endpoint, limit, window_seconds=runs.DAY_SECONDS)
+        (f"adobe:runs:{who.sandbox}", runs.RUNS_PER_SANDBOX_PER_DAY),
+    )
+    return rate_limits.admitted(who.principal.tenant_id, limits, window_seconds=runs.DAY_SECONDS)
 
 
 @router.post(
@@ -172,7 +171,7 @@ def start_run(audience_id: str):
         created_by=who.principal.actor,
     )
     first = importer.first_run_id(tenant, audience_id)
-    record = importer.start_run(run, admit=lambda: _guardrails(who, audience_id))
+    record = importer.start_run(run, admitted=lambda: _guardrails(who, audience_id))
     return http.respond(runs.run_object(audience, record, run.run_id, differential=first is not None))
 
 
@@ -216,5 +215,5 @@ def extend_ttl(audience_id: str):
     """Re-confirm the last successful run's members as of now: their expiry starts again."""
     who = http.caller(router)
     audience, _ = _visible(who, audience_id)
-    importer.request_reconfirm(who.principal.tenant_id, audience.key, time.time())
+    importer.request_reconfirm(who.principal.tenant_id, audience.key, time.time(), who.principal.actor)
     return http.respond({"audienceId": audience_id, "name": audience.display_name})

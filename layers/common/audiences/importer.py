@@ -30,6 +30,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -77,6 +78,7 @@ UPLOAD_URL_SECONDS = 15 * 60  # long enough for a large upload, short enough to 
 MULTIPART_URL_SECONDS = 6 * 60 * 60  # parts of a file of many GB upload for hours
 MAX_RUN_ERRORS = 100  # row errors a run keeps, over all its files (and the count of all)
 RUN_PREFIX = "run-"
+RECONFIRM_PREFIX = "reconfirm-"
 
 
 class AudienceBusy(Exception):
@@ -256,11 +258,9 @@ def note_failed_attempt(work: Upload | Run | Reconfirm | Chunk, attempt: int, re
 
 def give_up(work: Upload | Run | Reconfirm) -> ImportRecord | None:
     """End an import whose every delivery failed: FAILED, saying why, so no import stays PROCESSING."""
-    if isinstance(work, Reconfirm):
-        logger.warning("extend-ttl given up", extra={"tenant": work.tenant_id})  # it has no record to end
-        return None
-    if isinstance(work, Run):
-        tenant_id, segment_id, again = work.tenant_id, work.audience_key, "start a new run"
+    if isinstance(work, Run | Reconfirm):
+        tenant_id, segment_id = work.tenant_id, work.audience_key
+        again = "start a new run" if isinstance(work, Run) else "ask for extend-ttl again"
         record = import_store.begin(tenant_id, work.record())
         logger.append_keys(tenant=tenant_id, import_id=record.import_id)
     else:
@@ -276,8 +276,8 @@ def give_up(work: Upload | Run | Reconfirm) -> ImportRecord | None:
     logger.warning("import given up", extra={"attempts": record.attempts})
     if plan := import_store.planned(tenant_id, record.import_id):  # chunks may have been applied
         return _fail_apply(tenant_id, segment_id, record, Plan.from_json(plan), reason)
-    if isinstance(work, Run):
-        import_store.release_lease(tenant_id, segment_id, record.import_id)  # the next run may start
+    if isinstance(work, Run | Reconfirm):  # the next run may start
+        import_store.release_lease(tenant_id, segment_id, record.import_id)
     return _end(
         tenant_id, record, ImportStatus.FAILED, message=f"{reason}; nothing more will be applied: {again} to retry"
     )
@@ -609,18 +609,19 @@ def run_in_progress(audience_key: str) -> Conflict:
     return Conflict(f"a run of audience {audience_key!r} is in progress: wait for it to end", "run", "in_progress")
 
 
-def start_run(run: Run, admit: Callable[[], None]) -> ImportRecord:
+def start_run(run: Run, admitted: Callable[[], AbstractContextManager]) -> ImportRecord:
     """Queue a run, one at a time per audience (Conflict if another holds it).
 
-    `admit` is the dialect's last word (its guardrails); if it raises, nothing was started. The
+    `admitted` is the dialect's last word (its guardrails): entering it may refuse the run, and
+    if queueing fails inside it, it takes the admission back; either way nothing was started. The
     message is sent before the record is written, so a crash in between still ends the run:
     the importer writes the same record when the message arrives.
     """
     if not import_store.acquire_lease(run.tenant_id, run.audience_key, run.import_id, LEASE_SECONDS):
         raise run_in_progress(run.audience_key)
     try:
-        admit()
-        queue.send_to_imports(json.dumps({"run": asdict(run)}))
+        with admitted():
+            queue.send_to_imports(json.dumps({"run": asdict(run)}))
     except BaseException:
         import_store.release_lease(run.tenant_id, run.audience_key, run.import_id)
         raise
@@ -742,14 +743,27 @@ class Reconfirm:
     tenant_id: str
     audience_key: str
     at: float
+    created_by: str = ""
 
     @property
     def import_id(self) -> str:
-        return f"reconfirm-{self.audience_key}-{self.at!r}"  # the lease's holder; there is no record
+        return f"{RECONFIRM_PREFIX}{self.audience_key}-{self.at!r}"
+
+    def record(self) -> ImportRecord:
+        """Its activity record: an operator sees it end, and why it failed."""
+        return ImportRecord(
+            import_id=self.import_id,
+            audience=self.audience_key,
+            s3_key="",
+            uploaded_at=self.at,
+            created_by=self.created_by,
+        )
 
 
-def request_reconfirm(tenant_id: str, audience_key: str, at: float) -> None:
-    """Queue a Reconfirm; Unprocessable if the audience has no successful run to re-confirm."""
+def request_reconfirm(tenant_id: str, audience_key: str, at: float, actor: str) -> ImportRecord:
+    """Queue a Reconfirm and record it; Unprocessable if the audience has no successful run to re-confirm.
+
+    As for a run, the message goes first: a crash before the record still ends with one."""
     state = import_store.state(tenant_id, audience_key)
     if state is None or not state.import_id.startswith(RUN_PREFIX):
         raise Unprocessable(
@@ -757,7 +771,9 @@ def request_reconfirm(tenant_id: str, audience_key: str, at: float) -> None:
             "run",
             "none_succeeded",
         )
-    queue.send_to_imports(json.dumps({"reconfirm": asdict(Reconfirm(tenant_id, audience_key, at))}))
+    job = Reconfirm(tenant_id, audience_key, at, actor)
+    queue.send_to_imports(json.dumps({"reconfirm": asdict(job)}))
+    return import_store.begin(tenant_id, job.record())
 
 
 def reconfirms(message: str) -> list[Reconfirm]:
@@ -765,13 +781,17 @@ def reconfirms(message: str) -> list[Reconfirm]:
     return [Reconfirm(**document["reconfirm"])] if "reconfirm" in document else []
 
 
-def process_reconfirm(job: Reconfirm, seconds_left: Callable[[], float]) -> int:
-    """Qualify the last applied list's members as of `job.at`; returns how many were qualified anew.
+def process_reconfirm(job: Reconfirm, seconds_left: Callable[[], float]) -> ImportRecord:
+    """Qualify the last applied list's members as of `job.at`, and end its record saying how many.
 
     Under the audience's lease, so no run changes the list meanwhile. Repeating it is harmless: a
     member already qualified as of `job.at` is stale. Out of time, it raises, and the queue's
     redelivery goes on.
     """
+    record = import_store.begin(job.tenant_id, job.record())
+    logger.append_keys(tenant=job.tenant_id, import_id=record.import_id)
+    if record.status is not ImportStatus.PROCESSING:
+        return record  # a second delivery of a finished one
     if not import_store.acquire_lease(job.tenant_id, job.audience_key, job.import_id, LEASE_SECONDS):
         raise AudienceBusy(job.audience_key)
     try:
@@ -781,15 +801,20 @@ def process_reconfirm(job: Reconfirm, seconds_left: Callable[[], float]) -> int:
         with tempfile.TemporaryDirectory(prefix="reconfirm-") as scratch:
             snapshot = objects.download_snapshot(state.snapshot_key, Path(scratch)) if state else None
             blocks = compute.read_snapshot(snapshot) if snapshot else iter(())
-            confirmed = _reconfirmed(job, state, chain.from_iterable(block.to_list() for block in blocks), seconds_left)
+            members, confirmed = _reconfirmed(
+                job, state, chain.from_iterable(block.to_list() for block in blocks), seconds_left
+            )
         logger.info("members re-confirmed", extra={"members": confirmed})
-        return confirmed
+        at = datetime.fromtimestamp(job.at, UTC).isoformat()
+        message = f"{members} members of the last run re-confirmed as of {at}: their expiry starts again"
+        return _end(job.tenant_id, record, ImportStatus.SUCCESS, rows=members, qualified=confirmed, message=message)
     finally:
         import_store.release_lease(job.tenant_id, job.audience_key, job.import_id)
 
 
-def _reconfirmed(job: Reconfirm, state: AudienceImportState, members: Iterator[str], seconds_left) -> int:
-    confirmed = 0
+def _reconfirmed(job: Reconfirm, state: AudienceImportState, members: Iterator[str], seconds_left) -> tuple[int, int]:
+    """How many members were read, and how many of them qualified anew (or were re-timed)."""
+    read = confirmed = 0
     while batch := list(islice(members, APPLY_BATCH)):
         if seconds_left() < RESERVE_SECONDS:
             raise TimeoutError(f"re-confirmed {confirmed} members before running out of time")
@@ -798,8 +823,8 @@ def _reconfirmed(job: Reconfirm, state: AudienceImportState, members: Iterator[s
             for value in batch
         ]
         result = memberships.apply(job.tenant_id, changes)
-        confirmed += result.qualified + result.updated
-    return confirmed
+        read, confirmed = read + len(batch), confirmed + result.qualified + result.updated
+    return read, confirmed
 
 
 def uploads(notification: str) -> list[Upload]:

@@ -1,14 +1,20 @@
 """Per-tenant, per-endpoint request limits per window (a minute, a day) that hold across every Lambda container.
 
-Any dialect names its endpoints and their limits; each request is counted in DynamoDB (one
-`UpdateItem`), so a limit holds however many containers serve the tenant. Refused requests
-count too, as Segment's do: a client that keeps calling past its limit stays refused until
-the window ends.
+Any dialect names its endpoints and their limits; each request is counted in DynamoDB, so a
+limit holds however many containers serve the tenant. Two kinds:
+
+- `consume`, a rate limit: every request counts, refused ones too, as Segment's do (one
+  `UpdateItem`): a client that keeps calling past its limit stays refused until the window ends.
+- `admitted`, a quota of things started: only what is admitted counts, against several limits
+  at once, all or none (one transaction), so a client looping on a full limit spends nobody
+  else's share.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -59,3 +65,26 @@ def consume(
     if usage.exceeded:
         raise RateLimited(usage)
     return usage
+
+
+@contextmanager
+def admitted(
+    tenant_id: str, limits: Sequence[tuple[str, int]], window_seconds: int, now: float | None = None
+) -> Iterator[None]:
+    """Count one thing started against every (endpoint, limit), all or none, for the `with` block.
+
+    RateLimited (the first full limit's usage, in the order given) if any is full, and nothing is
+    counted; if the block raises, the count is taken back: only what was started counts.
+    """
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    window_end = window_start + window_seconds
+    full = rate_limit_store.count_within(tenant_id, limits, window_start, window_end + window_seconds)
+    if full is not None:
+        position, consumed = full
+        raise RateLimited(Usage(limits[position][1], consumed, window_end, now))
+    try:
+        yield
+    except BaseException:
+        rate_limit_store.uncount(tenant_id, [endpoint for endpoint, _ in limits], window_start)
+        raise

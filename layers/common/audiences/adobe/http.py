@@ -148,7 +148,7 @@ def _detail(error: AudiencesError) -> str:
         return "Another audience holds this audience's key: choose another customAudienceId or name."
     if isinstance(error, RateLimited):
         return (
-            f"This is over the limit of {error.usage.limit} a day ({error.usage.consumed} asked for today): "
+            f"This is over the limit of {error.usage.limit} a day ({error.usage.consumed} started today): "
             f"retry after {error.usage.reset_at.isoformat()}."
         )
     if isinstance(error, InvalidInput) and error.problems:

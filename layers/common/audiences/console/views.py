@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from audiences.domain import Audience, ImportRecord
-from audiences.importer import RUN_PREFIX
+from audiences.importer import RECONFIRM_PREFIX, RUN_PREFIX
 from audiences.memberships import Qualification
 
 HISTORY_POINTS = 100  # the latest successful imports a size chart shows
@@ -44,7 +44,7 @@ class LineError(BaseModel):
 class ActivityRow(BaseModel):
     import_id: str
     audience: str
-    kind: Literal["file", "run"]
+    kind: Literal["file", "run", "extend-ttl"]
     status: str
     uploaded_at: datetime
     started_at: datetime | None
@@ -115,11 +115,18 @@ def _moment(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def _kind(record: ImportRecord) -> Literal["file", "run", "extend-ttl"]:
+    """An ODP file, an Adobe run, or Adobe's re-confirmation of a run's members."""
+    if record.import_id.startswith(RUN_PREFIX):
+        return "run"
+    return "extend-ttl" if record.import_id.startswith(RECONFIRM_PREFIX) else "file"
+
+
 def activity_row(record: ImportRecord) -> ActivityRow:
     return ActivityRow(
         import_id=record.import_id,
         audience=record.audience,
-        kind="run" if record.import_id.startswith(RUN_PREFIX) else "file",  # an Adobe run, or an ODP file
+        kind=_kind(record),
         status=record.status.value,
         uploaded_at=_moment(record.uploaded_at),
         started_at=record.started_at,
