@@ -15,6 +15,9 @@ from local.lambdas import LocalFunction
 from local.template import Route
 
 STAGE = "live"
+# What a REST API's ANY method stands for: any other method (TRACE, CONNECT, WebDAV's, made-up
+# tokens) is no method of any resource, so API Gateway answers it as an unknown route.
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Router:
         A resource without the method is no match, even if a less specific one (a greedy
         `{proxy+}`) has it: API Gateway answers such a request 403 and so does this.
         """
+        if method not in HTTP_METHODS:
+            return None
         for target in self.targets:
             if target.pattern.fullmatch(path):
                 resource = target.route.path
@@ -105,20 +110,21 @@ def proxy_event(
     }
 
 
-def _gateway_error(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    return status, [("Content-Type", "application/json")], json.dumps({"message": message}).encode()
+def _gateway_error(status: int, error_type: str, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
+    return status, headers, json.dumps({"message": message}).encode()
 
 
 def respond(router: Router, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes):
     """(status, headers, body) for one HTTP request, as API Gateway would answer it."""
     found = router.match(method, urlsplit(raw_path).path)
-    if found is None:
-        return _gateway_error(403, "Missing Authentication Token")  # API Gateway's answer to an unknown route
+    if found is None:  # API Gateway's answer to any method and path no resource routes
+        return _gateway_error(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
     target, params = found
     try:
         result = target.function.invoke(proxy_event(target, params, method, raw_path, headers, body))
     except Exception:  # the Lambda failed: API Gateway hides why
-        return _gateway_error(502, "Internal server error")
+        return _gateway_error(502, "InternalServerErrorException", "Internal server error")
     out_headers = list((result.get("headers") or {}).items())
     for name, values in (result.get("multiValueHeaders") or {}).items():
         out_headers.extend((name, value) for value in values)
@@ -141,9 +147,14 @@ def serve(router: Router, host: str, port: int) -> ThreadingHTTPServer:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":  # a HEAD answer has headers only
+                self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+        def __getattr__(self, name: str):
+            # http.server answers 501 for a method without a do_<METHOD>; every method is routed instead.
+            if name.startswith("do_"):
+                return self._handle
+            raise AttributeError(name)
 
         def log_request(self, code="-", size="-") -> None:
             # Method, path and status only: query strings, headers and bodies may hold keys or user ids.

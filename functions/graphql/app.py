@@ -37,7 +37,14 @@ def query():
     return graphql.execute(body, auth.tenant_of(principal))
 
 
-@app.get("/v3/graphql", summary="The GraphQL explorer page (needs no key)", tags=["ODP GraphQL"])
+@app.get(
+    "/v3/graphql",
+    summary="The GraphQL explorer page (needs no key)",
+    tags=["ODP GraphQL"],
+    responses={
+        200: {"description": "The GraphiQL page", "content": {content_types.TEXT_HTML: {"schema": {"type": "string"}}}}
+    },
+)
 def explorer():
     """A static GraphiQL page: it holds no data, so it needs no key (queries it sends do)."""
     return Response(status_code=200, content_type=content_types.TEXT_HTML, body=graphql.EXPLORER_HTML)

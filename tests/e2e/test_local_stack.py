@@ -32,6 +32,16 @@ def test_routes_not_in_the_template_answer_like_api_gateway(stack):
     assert (reply.status_code, reply.json()) == (403, {"message": "Missing Authentication Token"})
 
 
+def test_every_unrouted_method_and_path_answers_like_api_gateway_over_http(stack):
+    for method in ("TRACE", "PROPFIND", "BREW", "PUT"):
+        for path in ("/v3/graphql", "/spaces/demo/audiences", "/nowhere"):
+            reply = requests.request(method, stack.api_url + path, timeout=10)
+            assert (reply.status_code, reply.json()) == (403, {"message": "Missing Authentication Token"}), method
+            assert reply.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    head = requests.head(stack.api_url + "/nowhere", timeout=10)
+    assert head.status_code == 403 and head.content == b""
+
+
 def test_keys_are_checked_and_scoped(stack):
     body = {"definition": {"external": {"external_audience_id": "x"}}}
     assert stack.call("PUT", "/v3/segments/scoped", key="wrong", json=body).status_code == 403

@@ -39,6 +39,7 @@ def auth_headers(operation: dict, key: str) -> list[tuple[str, str]]:
         "adobeApiKey": [("x-api-key", "openapi_client")],
         "adobeOrg": [("x-gw-ims-org-id", "demo@AdobeOrg")],
         "adobeSandbox": [("x-sandbox-name", "prod")],
+        "consoleKey": [("x-api-key", key)],
     }
     return [header for scheme in sorted(schemes) for header in headers[scheme]]
 
@@ -74,3 +75,21 @@ def test_building_the_document_leaves_the_routes_being_served_as_they_were(api, 
 
     # the route counts the call on its router, the error handler reports it from the app: the same resolver
     assert status == 404 and dict(headers)["X-RateLimit-Remaining"]
+
+
+def test_every_get_without_parameters_is_served_as_the_document_says(api, demo):
+    """The media type of each answer is one the document lists for that status (a page is not JSON)."""
+    lambdas.load(CONSOLE)
+    document = json.loads(sys.modules[f"lambda_{CONSOLE.logical_id}"].openapi_json())
+    checked = []
+    for path, item in document["paths"].items():
+        operation = item.get("get")
+        if operation is None or "{" in path or operation.get("parameters"):
+            continue
+        headers = auth_headers(operation, demo["DEMO_PRIVATE_KEY"]) if operation.get("security") else []
+        status, answer_headers, _ = respond(api.router, "GET", path, headers, b"")
+        served = dict(answer_headers)["Content-Type"].split(";")[0]
+        documented = operation["responses"][str(status)].get("content", {})
+        assert served in documented, f"GET {path}: {status} served as {served}, documented as {sorted(documented)}"
+        checked.append(path)
+    assert "/v3/graphql" in checked

@@ -90,3 +90,15 @@ def test_response_headers_include_multi_value_ones():
         Router([function("f", Route("GET", "/h"), answer=lambda e: answer)]), "GET", "/h", [], b""
     )
     assert status == 201 and headers == [("A", "1"), ("B", "2"), ("B", "3")]
+
+
+def test_a_method_no_api_gateway_resource_can_have_is_its_unknown_route_answer_even_under_any():
+    greedy = function("greedy", Route("ANY", "/spaces/{proxy+}"))
+    exact = function("exact", Route("GET", "/v3/graphql"))
+    router = Router([greedy, exact])
+    for method in ("TRACE", "CONNECT", "PROPFIND", "FOO", "get"):
+        for path in ("/spaces/demo/x", "/v3/graphql", "/nowhere"):
+            status, headers, body = respond(router, method, path, [], b"")
+            assert (status, body) == (403, b'{"message": "Missing Authentication Token"}'), (method, path)
+            assert ("x-amzn-ErrorType", "MissingAuthenticationTokenException") in headers
+    assert router.match("HEAD", "/spaces/demo/x")[0].function is greedy  # ANY is the seven methods
