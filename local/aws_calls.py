@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from botocore.handlers import BUILTIN_HANDLERS
 
@@ -22,6 +24,17 @@ class Call:
     thread: str
     written: tuple[str, ...] = ()  # the table of every item the request writes, once per item
     transactional: bool = False
+    written_keys: tuple[str, ...] = ()  # the partition key of every item it writes, in order
+    sent_bytes: int = 0  # an S3 upload's body, or the bytes a ranged GET asks for: what crosses the network
+
+
+@dataclass
+class Invocation:
+    """One function invocation's AWS calls: made by its own thread in order, or by threads it waited on."""
+
+    function: str
+    thread: str
+    calls: list[Call] = field(default_factory=list)
 
 
 class AwsCalls:
@@ -29,14 +42,34 @@ class AwsCalls:
         self._lock = threading.Lock()
         self.log: list[Call] = []
         self.errors: Counter = Counter()  # ("dynamodb.TransactWriteItems", "TransactionCanceledException") -> n
+        self.invocations: list[Invocation] = []
+        self._current: Invocation | None = None
 
     def __call__(self, model, params=None, **_) -> None:
         service = model.service_model.service_name
-        written = _written(model.name, params) if service == "dynamodb" else ()
+        writes = _writes(model.name, params) if service == "dynamodb" else []
+        written, keys = tuple(table for table, _ in writes), tuple(key for _, key in writes)
         transactional = model.name.startswith("Transact")
-        call = Call(f"{service}.{model.name}", threading.current_thread().name, written, transactional)
+        sent = _sent_bytes(model.name, params) if service == "s3" else 0
+        call = Call(f"{service}.{model.name}", threading.current_thread().name, written, transactional, keys, sent)
         with self._lock:
             self.log.append(call)
+            if self._current is not None:
+                self._current.calls.append(call)
+
+    @contextmanager
+    def invocation(self, function: str) -> Iterator[Invocation]:
+        """Attribute every call until the end to one invocation of `function` (invocations are serialized
+        locally, so the calls of other threads meanwhile are the ones it waits on)."""
+        invocation = Invocation(function, threading.current_thread().name)
+        with self._lock:
+            self._current = invocation
+        try:
+            yield invocation
+        finally:
+            with self._lock:
+                self._current = None
+                self.invocations.append(invocation)
 
     @property
     def calls(self) -> list[str]:
@@ -52,6 +85,7 @@ class AwsCalls:
         with self._lock:
             self.log.clear()
             self.errors.clear()
+            self.invocations.clear()
 
     def counts(self) -> Counter:
         return Counter(self.calls)
@@ -73,19 +107,43 @@ class AwsCalls:
         return sum(made.written.count(table) * (2 if made.transactional else 1) for made in self.log)
 
 
-def _written(operation: str, params) -> tuple[str, ...]:
+def _writes(operation: str, params) -> list[tuple[str, str]]:
+    """(table, partition key) of every item a DynamoDB request writes, in order."""
     try:
         body = json.loads(params["body"])
     except (TypeError, KeyError, ValueError):
-        return ()
+        return []
     if operation in _SINGLE_WRITES:
-        return (body["TableName"],)
+        return [(body["TableName"], _partition(body.get("Key") or body.get("Item")))]
     if operation == "TransactWriteItems":
         operations = (next(iter(item.items())) for item in body["TransactItems"])
-        return tuple(op["TableName"] for kind, op in operations if kind != "ConditionCheck")
+        return [
+            (op["TableName"], _partition(op.get("Key") or op["Item"]))
+            for kind, op in operations
+            if kind != "ConditionCheck"
+        ]
     if operation == "BatchWriteItem":
-        return tuple(table for table, requests in body["RequestItems"].items() for _ in requests)
-    return ()
+        requests = [
+            (table, next(iter(request.values()))) for table, batch in body["RequestItems"].items() for request in batch
+        ]
+        return [(table, _partition(request.get("Key") or request["Item"])) for table, request in requests]
+    return []
+
+
+def _sent_bytes(operation: str, params) -> int:
+    if operation in ("PutObject", "UploadPart"):
+        body = (params or {}).get("body")
+        return len(body) if isinstance(body, bytes | bytearray) else getattr(body, "_size", 0) or 0
+    if operation == "GetObject" and (ranged := ((params or {}).get("headers") or {}).get("Range")):
+        start, end = ranged.removeprefix("bytes=").split("-")
+        return int(end) - int(start) + 1
+    return 0
+
+
+def _partition(key: dict) -> str:
+    """An item's partition key value: every table here keys its items by `pk`."""
+    [(_, value)] = key["pk"].items()
+    return value
 
 
 AWS_CALLS = AwsCalls()

@@ -53,7 +53,8 @@ class AwsFaults:
 
 class DynamoDbConflicts:
     """Answers the next N TransactWriteItems as DynamoDB does when another transaction holds an item
-    (or with another cancellation `code`: "ThrottlingError", …) for its first item.
+    (or with another cancellation `code`: "ThrottlingError", …): its first item, or with `last`, its
+    last one (a membership write's size shard).
 
     A before-call handler's answer replaces the request: AWS never sees it.
     """
@@ -61,6 +62,7 @@ class DynamoDbConflicts:
     def __init__(self) -> None:
         self.remaining = 0
         self.code = "TransactionConflict"
+        self.last = False
         self._lock = threading.Lock()
 
     def __call__(self, model, params, **_):
@@ -70,9 +72,10 @@ class DynamoDbConflicts:
             if self.remaining <= 0:
                 return None
             self.remaining -= 1
-        reasons = [{"Code": self.code, "Message": f"{self.code} for the item"}]
         items = json.loads(params["body"])["TransactItems"]  # params: the serialized request
-        reasons += [{"Code": "None"}] * (len(items) - 1)
+        reasons = [{"Code": "None"}] * (len(items) - 1)
+        held = {"Code": self.code, "Message": f"{self.code} for the item"}
+        reasons = [*reasons, held] if self.last else [held, *reasons]
         parsed = {
             "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
             "CancellationReasons": reasons,

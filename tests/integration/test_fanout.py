@@ -196,10 +196,13 @@ def test_a_newer_upload_waits_for_the_apply_then_decides(tiny_chunks, functions)
 
 
 def poison(chunk_number: int) -> None:
-    """Replace a chunk object with one the apply cannot read (as a bug or a bad write would leave it)."""
-    record = latest()
-    key = importer.Chunk(TENANT, "vip_users", record.import_id, chunk_number).key
-    boto3.client("s3", region_name=REGION).put_object(Bucket=PLAN.names["DataBucket"], Key=key, Body=b"not gzip")
+    """Make one chunk unreadable in the import's changes object (as a bug or a bad write would leave it)."""
+    s3, bucket = boto3.client("s3", region_name=REGION), PLAN.names["DataBucket"]
+    plan = importer.Plan.from_json(import_store.planned(TENANT, latest().import_id))
+    start, end = json.loads(s3.get_object(Bucket=bucket, Key=plan.index_key)["Body"].read())[chunk_number]
+    changes = bytearray(s3.get_object(Bucket=bucket, Key=plan.changes_key)["Body"].read())
+    changes[start:end] = b"x" * (end - start)
+    s3.put_object(Bucket=bucket, Key=plan.changes_key, Body=bytes(changes))
 
 
 def dead_letters(functions) -> int:
@@ -280,3 +283,36 @@ def test_an_import_given_up_after_planning_fails_and_leaves_its_users_to_the_nex
     drain(functions)
     assert latest().status is ImportStatus.SUCCESS
     assert_members_are(FIRST[500:1000], FIRST[:1000])
+
+
+def test_ten_apply_workers_and_events_at_once_on_one_audience_meet_in_conflicts_and_sizes_stay_exact(
+    tiny_chunks, functions
+):
+    """As on AWS: transactions of several workers in flight at once on one audience's size shards are
+    cancelled now and then (local/moto_fidelity.py models it), and every change still lands once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from audiences.domain import MembershipChange, State
+    from local.moto_fidelity import CONFLICTS
+
+    upload(csv_gz(FIRST[:2000]), key=KEY)
+    imports_poller(functions).poll_once()  # 20 chunks of 100 queued
+    chunks = apply_poller(functions)
+    messages = []
+    while batch := chunks.sqs.receive_message(QueueUrl=chunks.queue_url, MaxNumberOfMessages=10).get("Messages"):
+        messages += batch
+    events = [MembershipChange(UserRef("fs_user_id", f"e{n}"), "vip", State.QUALIFIED, 1.0) for n in range(400)]
+    cancelled = CONFLICTS.cancelled["transactions"]
+
+    def work(n: int) -> None:
+        if n < len(messages):
+            importer.apply_chunk(importer.chunks(messages[n]["Body"])[0])
+        else:  # uploads of events, meanwhile
+            memberships.apply(TENANT, events[(n - len(messages)) * 100 : (n - len(messages) + 1) * 100])
+
+    with ThreadPoolExecutor(10) as workers:
+        list(workers.map(work, range(len(messages) + 4)))
+
+    assert CONFLICTS.cancelled["transactions"] > cancelled  # the conflict path ran, for real
+    assert latest().status is ImportStatus.SUCCESS
+    assert memberships.audience_size(TENANT, "vip") == 2400

@@ -1,5 +1,6 @@
-"""The grouped write: changes share transactions by size shard, and a cancellation settles or re-plans
-exactly the memberships it names. Counted at botocore, checked against the sequential model."""
+"""The grouped write: changes share transactions in pieces of one audience, each piece moving one size
+shard, and a cancellation settles or re-plans exactly the memberships it names. Counted at botocore,
+checked against the sequential model."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pynamodb.exceptions import TransactWriteError
 from audiences import memberships
 from audiences.domain import MembershipChange, State, UserRef
 from audiences.stores import memberships as membership_store
-from audiences.stores.memberships import ContendedError, shard_of
+from audiences.stores.memberships import ContendedError
 from local import provision
 from tests.aws_calls import AWS_CALLS, AWS_FAULTS, DYNAMODB_CONFLICTS, InjectedFault
 from tests.conftest import PLAN
@@ -34,20 +35,11 @@ def dynamodb():
 def tenant(dynamodb) -> str:
     AWS_CALLS.reset()
     yield f"t{uuid.uuid4().hex[:12]}"
-    DYNAMODB_CONFLICTS.remaining, DYNAMODB_CONFLICTS.code = 0, "TransactionConflict"
+    DYNAMODB_CONFLICTS.remaining, DYNAMODB_CONFLICTS.code, DYNAMODB_CONFLICTS.last = 0, "TransactionConflict", False
 
 
 def joins(users, audience: str = "a", ts: float = 10.0) -> list[MembershipChange]:
     return [MembershipChange(UserRef("fs_user_id", user), audience, State.QUALIFIED, ts) for user in users]
-
-
-def users_of_one_shard(count: int) -> list[str]:
-    found, n = [], 0
-    while len(found) < count:
-        if shard_of(UserRef("fs_user_id", f"s{n}")) == 3:
-            found.append(f"s{n}")
-        n += 1
-    return found
 
 
 def test_fresh_changes_share_transactions_of_at_most_100_items(tenant):
@@ -55,9 +47,8 @@ def test_fresh_changes_share_transactions_of_at_most_100_items(tenant):
     result = memberships.apply(tenant, history)
     assert result.qualified == 340
     items = AWS_CALLS.items_per_request(TRANSACT)
-    shards = {(change.external_id, shard_of(change.user)) for change in history}
-    assert len(items) == 4 and max(items) <= 100  # whole shard groups, packed
-    assert sum(items) == 340 + len(shards)  # each shard moved once, by its group's net delta
+    # a: pieces of 99, 99 | 99, 3 (two a round); b: one piece of 40; each moves one shard by its net delta
+    assert sorted(items) == [4, 41, 100, 100, 100]
     assert observed(tenant, history) == expected(history)
 
 
@@ -70,22 +61,22 @@ def test_a_cancellation_resends_the_rest_with_what_it_learned(tenant):
     # the first try is cancelled by the four it names; the second carries the fresh ten and the two
     # re-qualifies, now conditioned on what the cancellation returned; the stale two are done
     assert AWS_CALLS.counts() == {TRANSACT: 2}
-    fresh_shards = {shard_of(change.user) for change in batch[:10]}
-    all_shards = {shard_of(change.user) for change in batch}
-    assert AWS_CALLS.items_per_request(TRANSACT) == [14 + len(all_shards), 12 + len(fresh_shards)]
+    assert AWS_CALLS.items_per_request(TRANSACT) == [14 + 1, 12 + 1]  # one piece, one shard
     history = joins(["stale1", "stale2"], ts=20.0) + joins(["again1", "again2"], ts=5.0) + batch
     assert observed(tenant, history) == expected(history)
 
 
-def test_a_shard_group_over_99_goes_out_a_piece_a_round(tenant):
-    history = joins(users_of_one_shard(250))
+def test_an_audience_sends_two_pieces_a_round_each_on_its_own_shard(tenant):
+    history = joins(f"s{n}" for n in range(250))
     assert memberships.apply(tenant, history).qualified == 250
-    assert AWS_CALLS.items_per_request(TRANSACT) == [100, 100, 53]  # never two at once on one shard
+    assert AWS_CALLS.items_per_request(TRANSACT) == [100, 100, 53]
+    shards = [call.written_keys[-1] for call in AWS_CALLS.log if call.name == TRANSACT]
+    assert len(set(shards)) == 3  # never two at once on one shard, and the third round on the next
     assert observed(tenant, history) == expected(history)
 
 
 def test_net_zero_shard_deltas_write_no_shard_item(tenant):
-    user_a, user_b = users_of_one_shard(2)
+    user_a, user_b = "s1", "s2"
     memberships.apply(tenant, joins([user_a]))
     AWS_CALLS.reset()
     swap = [MembershipChange(UserRef("fs_user_id", user_a), "a", State.DISQUALIFIED, 11.0), *joins([user_b], ts=11.0)]
@@ -102,8 +93,18 @@ def test_a_conflicting_transaction_backs_off_and_splits(tenant, code):
     DYNAMODB_CONFLICTS.code, DYNAMODB_CONFLICTS.remaining = code, 2
     assert memberships.apply(tenant, history).qualified == 60
     items = AWS_CALLS.items_per_request(TRANSACT)
-    assert items[0] == 76 and max(items[1:3]) <= 50 and max(items[3:]) <= 25  # halved by each conflict
+    assert items[0] == 61 and max(items[1:3]) <= 50 and max(items[3:]) <= 25  # halved by each conflict
     assert DYNAMODB_CONFLICTS.remaining == 0
+    assert observed(tenant, history) == expected(history)
+
+
+def test_a_size_shard_held_by_another_writer_sends_the_piece_again_whole_on_the_next_shard(tenant):
+    history = joins(f"u{n}" for n in range(60))
+    DYNAMODB_CONFLICTS.last, DYNAMODB_CONFLICTS.remaining = True, 3
+    assert memberships.apply(tenant, history).qualified == 60
+    assert AWS_CALLS.items_per_request(TRANSACT) == [61, 61, 61, 61]  # not split: the shard was the conflict
+    shards = [call.written_keys[-1] for call in AWS_CALLS.log if call.name == TRANSACT]
+    assert len(set(shards)) == 4
     assert observed(tenant, history) == expected(history)
 
 
@@ -166,7 +167,7 @@ def test_a_crash_around_any_call_of_a_multi_round_write_then_a_retry_is_exact(dy
     AWS_CALLS.reset()
     memberships.apply(probe, batch)
     calls = len(AWS_CALLS.calls)
-    assert calls >= 8 and AWS_CALLS.errors  # several rounds, and cancellations among them
+    assert calls >= 6 and AWS_CALLS.errors  # several rounds, and cancellations among them
     for index in range(calls):
         tenant = f"t{uuid.uuid4().hex[:12]}"
         memberships.apply(tenant, stored)

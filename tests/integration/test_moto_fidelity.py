@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -74,19 +75,13 @@ def test_a_write_that_fails_midway_is_undone(dynamodb):
 
 def test_concurrent_transactions_and_writes_lose_nothing(dynamodb):
     def transact(n: int) -> None:
-        dynamodb.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": TABLE, "Item": item(f"row{n}")}},
-                {
-                    "Update": {
-                        "TableName": TABLE,
-                        "Key": item("counter"),
-                        "UpdateExpression": "ADD n :one",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}},
-                    }
-                },
-            ]
-        )
+        while True:  # as DynamoDB's clients do: a transaction cancelled by another one in flight is sent again
+            try:
+                dynamodb.transact_write_items(**add_one("counter", f"row{n}"))
+                return
+            except ClientError as error:
+                if "TransactionConflict" not in str(error.response.get("CancellationReasons")):
+                    raise
 
     def plain(n: int) -> None:
         dynamodb.put_item(TableName=TABLE, Item=item(f"plain{n}"))
@@ -164,3 +159,71 @@ def test_a_completed_multipart_upload_is_announced_once_and_bound_to_its_key(aws
             QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
         )
     assert events == ["ObjectCreated:CompleteMultipartUpload"]
+
+
+def add_one(pk: str, mine: str, own_items: int = 1) -> dict:
+    """A transaction of a writer's own items and an item every writer shares (a size shard, say)."""
+    return {
+        "TransactItems": [
+            *({"Put": {"TableName": TABLE, "Item": item(f"{mine}/{n}" if n else mine)}} for n in range(own_items)),
+            {
+                "Update": {
+                    "TableName": TABLE,
+                    "Key": item(pk),
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    }
+
+
+def test_transactions_in_flight_together_on_one_item_cancel_one_another_and_none_is_half_applied(dynamodb):
+    def writer(name: str) -> tuple[int, list[list[str]]]:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        committed, cancellations = 0, []
+        for n in range(25):
+            try:  # with 50 items of its own, a transaction takes moto longer than a thread's time slice
+                client.transact_write_items(**add_one("shared", f"{name}-{n}", own_items=50))
+                committed += 1
+            except ClientError as error:
+                cancellations.append([reason["Code"] for reason in error.response["CancellationReasons"]])
+        return committed, cancellations
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(writer, "abcd"))
+
+    committed = sum(done for done, _ in results)
+    cancellations = [codes for _, cancelled in results for codes in cancelled]
+    assert cancellations, "four writers sending at once were never cancelled: the conflict model is off"
+    assert all(codes == ["None"] * 50 + ["TransactionConflict"] for codes in cancellations)  # the shared item
+    assert int(get(dynamodb, "shared")["n"]["N"]) == committed == 100 - len(cancellations)
+    written = sum(get(dynamodb, f"{name}-{n}") is not None for name in "abcd" for n in range(25))
+    assert written == committed  # a cancelled transaction wrote nothing
+
+
+def test_a_writer_alone_is_never_cancelled_and_a_single_write_meets_a_transaction_in_flight(dynamodb):
+    from local.moto_fidelity import CONFLICTS
+
+    for n in range(20):
+        dynamodb.transact_write_items(**add_one("alone", f"alone-{n}"))  # one after another: never in flight together
+    assert int(get(dynamodb, "alone")["n"]["N"]) == 20
+
+    key = ("table", "item")
+    arrived, committed = threading.Event(), threading.Event()
+
+    def single_write() -> bool:
+        with CONFLICTS.request():  # arrives while the transaction below is still in flight
+            arrived.set()
+            committed.wait(5)
+            return bool(CONFLICTS.held({key}))
+
+    with ThreadPoolExecutor(1) as pool:
+        late = pool.submit(single_write)
+        arrived.wait(5)
+        with CONFLICTS.request():
+            CONFLICTS.commit({key})
+        committed.set()
+        assert late.result() is True
+    with CONFLICTS.request():
+        assert not CONFLICTS.held({key})  # a request that arrives after the commit meets nothing

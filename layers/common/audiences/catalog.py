@@ -6,6 +6,8 @@ a change (a key id, or the operator) is recorded with it.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from itertools import islice
@@ -20,7 +22,8 @@ from audiences.stores.catalog import Order, Page, is_position, key_position, pos
 
 __all__ = ["Order", "Page", "is_position", "key_position", "position"]  # the listing vocabulary dialects page with
 
-_RACE_ATTEMPTS = 5
+_RACE_ATTEMPTS = 8
+_BASE_BACKOFF_SECONDS = 0.02  # a lost race backs off with full jitter: the writers it met do not meet again
 T = TypeVar("T")
 COPIES_KEPT = 64  # tenants whose catalog a container keeps a copy of
 ABSENT_KEYS_KEPT = 10_000  # keys a copy remembers no audience has; any beyond are looked up again
@@ -58,13 +61,17 @@ def _key_taken(error: Conflict) -> bool:
     return error.reason == "key_taken"
 
 
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, _BASE_BACKOFF_SECONDS * 2**attempt))
+
+
 def _until_settled(key: str, attempt: Callable[[], T]) -> T:
     """Optimistic concurrency: re-read and retry while another writer keeps winning the race."""
-    for _ in range(_RACE_ATTEMPTS):
+    for tries in range(_RACE_ATTEMPTS):
         try:
             return attempt()
         except catalog_store.RevisionRaced:
-            continue
+            _back_off(tries)
         except Conflict as error:
             if not _key_taken(error):
                 raise
@@ -81,11 +88,12 @@ def _changed(tenant_id: str) -> None:
 
 def create_audience(tenant_id: str, wanted: Audience, actor: str) -> Audience:
     """Create a new audience (Conflict if the key or external id is taken); its revision is 1."""
-    for _ in range(_RACE_ATTEMPTS):
+    for tries in range(_RACE_ATTEMPTS):
         try:
             created = catalog_store.create_audience(tenant_id, replace(wanted, revision=1), actor)
-        except catalog_store.RevisionRaced:
-            continue  # another transaction touched the tenant's count at the same moment
+        except catalog_store.RevisionRaced:  # another transaction held the tenant's count at the same moment
+            _back_off(tries)
+            continue
         _changed(tenant_id)
         return created
     raise RuntimeError(f"audience {wanted.key!r} could not be created under {_RACE_ATTEMPTS} attempts")

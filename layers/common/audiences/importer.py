@@ -390,16 +390,20 @@ def _reporting(tenant_id: str, import_id: str, members: MemberFile) -> Iterator:
 
 @dataclass(frozen=True)
 class Chunk:
-    """Apply chunk `number` of an import's planned changes (a message on the apply queue)."""
+    """Apply chunk `number` of an import's planned changes (a message on the apply queue): the bytes
+    [start, end) of the import's changes object, one gzip member of a document of changes of one kind."""
 
     tenant_id: str
     audience_key: str
     import_id: str
     number: int
+    key: str = ""  # the changes object; empty in messages of earlier releases: one object per chunk
+    start: int = 0
+    end: int = 0
 
     @property
-    def key(self) -> str:
-        return f"{_applies(self.tenant_id, self.audience_key, self.import_id)}/{self.number:06d}.json.gz"
+    def location(self) -> str:
+        return self.key or f"{_applies(self.tenant_id, self.audience_key, self.import_id)}/{self.number:06d}.json.gz"
 
 
 def _applies(tenant_id: str, segment_id: str, import_id: str) -> str:
@@ -412,52 +416,78 @@ def chunks(message: str) -> list[Chunk]:
 
 
 def _plan_apply(tenant_id, audience, effective_at, record, members, difference, others, previous, unsettled):
-    """Write the changes as chunk objects, record the plan, queue a message per chunk; the apply function
-    applies them, and the last one applied finishes the import (`_finish`). The lease stays held."""
+    """Write the changes once, as one object of chunks, record the plan, queue a message per chunk; the
+    apply function applies them, and the last one applied finishes the import (`_finish`). The lease
+    stays held. Only the object's parts and the messages grow with the changes, each sent several at
+    a time."""
     from audiences import compute
 
     segment_id, identity = audience.key, (members.identifier, audience.external_id)
     applies = _applies(tenant_id, segment_id, record.import_id)
-    lists = [
+    kinds = [
         *((named, compute.values_of(path, CHUNK_CHANGES), State.DISQUALIFIED) for named, path, _ in others),
         (identity, compute.values_of(difference.left, CHUNK_CHANGES), State.DISQUALIFIED),
         (identity, compute.values_of(difference.joined, CHUNK_CHANGES), State.QUALIFIED),
-    ]  # fmt: skip
-    total, number = 0, 0
-    for (identifier, external_id), blocks, state in lists:
-        for values in blocks:
-            body = {"at": effective_at, "identifier": identifier, "audience": external_id, "state": state.value}
-            objects.put_data(Chunk(tenant_id, segment_id, record.import_id, number).key,
-                             gzip.compress(json.dumps({**body, "values": values}).encode(), 1))  # fmt: skip
-            total, number = total + len(values), number + 1
+    ]
+    changes_path = difference.snapshot.with_name("changes.bin")
+    ranges, total = _write_chunks(changes_path, kinds, effective_at)
+    changes_key, index_key = f"{applies}/changes.bin", f"{applies}/index.json"
+    objects.put_snapshot(changes_key, changes_path)
+    objects.put_data(index_key, json.dumps(ranges).encode())
     for side in ("joined", "left"):  # what a failure would leave in doubt
         objects.put_snapshot(f"{applies}/{side}.parquet", getattr(difference, side))
     snapshot_key = _snapshot_key(tenant_id, segment_id, record.import_id)
     objects.put_snapshot(snapshot_key, difference.snapshot)
+    changed = {side: {"key": f"{applies}/{side}.parquet", "identity": identity} for side in ("joined", "left")}
     plan = Plan(
         AudienceImportState(record.import_id, effective_at, snapshot_key, *identity),
         previous.import_id if previous else None,
         previous.snapshot_key if previous else None,
         unsettled,
-        {"joined": {"key": f"{applies}/joined.parquet", "identity": identity},
-         "left": {"key": f"{applies}/left.parquet", "identity": identity}},
-    )  # fmt: skip
+        changed,
+        changes_key,
+        index_key,
+    )
     counts = difference.counts
-    disqualified = counts.left + sum(size for _, _, size in others)
-    counts_fields = {"rows": members.rows, "qualified": counts.joined, "disqualified": disqualified,
-                     "unchanged": counts.unchanged, "rows_done": members.rows}  # fmt: skip
-    stored = import_store.plan(tenant_id, record.import_id, number, total, plan.to_json(), **counts_fields)
+    planned_counts = {
+        "rows": members.rows,
+        "qualified": counts.joined,
+        "disqualified": counts.left + sum(size for _, _, size in others),
+        "unchanged": counts.unchanged,
+        "rows_done": members.rows,
+    }
+    stored = import_store.plan(tenant_id, record.import_id, len(ranges), total, plan.to_json(), **planned_counts)
     import_store.acquire_lease(tenant_id, segment_id, record.import_id, APPLY_LEASE_SECONDS)
-    return _send_chunks(tenant_id, segment_id, record.import_id, Plan.from_json(stored), number)
+    return _send_chunks(tenant_id, segment_id, record.import_id, Plan.from_json(stored), len(ranges))
+
+
+def _write_chunks(path: Path, kinds, effective_at: float) -> tuple[list[tuple[int, int]], int]:
+    """Every chunk of changes (a gzip member each: one kind, CHUNK_CHANGES values at most) back to back
+    in one file; their byte ranges, and how many changes they hold."""
+    ranges, total = [], 0
+    with path.open("wb") as out:
+        for (identifier, external_id), blocks, state in kinds:
+            for values in blocks:
+                body = {"at": effective_at, "identifier": identifier, "audience": external_id, "state": state.value}
+                start = out.tell()
+                out.write(gzip.compress(json.dumps({**body, "values": values}).encode(), 1))
+                ranges.append((start, out.tell()))
+                total += len(values)
+    return ranges, total
 
 
 def _send_chunks(tenant_id: str, segment_id: str, import_id: str, plan: Plan, chunks_total: int) -> ImportRecord:
     """Queue every chunk not yet applied (again, after a crash: a duplicate is harmless); finish if none."""
     done = import_store.chunks_done(tenant_id, import_id)
-    pending = [Chunk(tenant_id, segment_id, import_id, n) for n in range(chunks_total) if n not in done]
+    pending = [n for n in range(chunks_total) if n not in done]
     if not pending:
         return _finish(tenant_id, segment_id, import_id, plan)
-    queue.send_to_apply([json.dumps({"chunk": asdict(chunk)}) for chunk in pending])
+    ranges = json.loads(objects.get_data(plan.index_key)) if plan.index_key else None
+    messages = []
+    for n in pending:
+        where = {"key": plan.changes_key, "start": ranges[n][0], "end": ranges[n][1]} if ranges else {}
+        messages.append(json.dumps({"chunk": asdict(Chunk(tenant_id, segment_id, import_id, n, **where))}))
+    queue.send_to_apply(messages)
     logger.info("apply fanned out", extra={"chunks": len(pending)})
     return import_store.get(tenant_id, import_id)
 
@@ -471,6 +501,8 @@ class Plan:
     previous_snapshot_key: str | None
     settles: list[dict]  # the unsettled imports this one sets right
     changed: dict  # this import's joined and left lists: what a failure leaves in doubt
+    changes_key: str = ""  # the chunks, back to back (plans of earlier releases: an object per chunk)
+    index_key: str = ""  # each chunk's byte range in it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -496,7 +528,8 @@ def apply_chunk(chunk: Chunk) -> ImportRecord | None:
         return _fail_apply(tenant_id, segment_id, record, plan,
                            "no chunk was applied for over an hour and another import took the audience")  # fmt: skip
     if chunk.number not in import_store.chunks_done(tenant_id, import_id):
-        document = json.loads(gzip.decompress(objects.get_data(chunk.key)))
+        data = objects.get_range(chunk.key, chunk.start, chunk.end) if chunk.key else objects.get_data(chunk.location)
+        document = json.loads(gzip.decompress(data))
         state = State(document["state"])
         changes = [
             MembershipChange(UserRef(document["identifier"], value), document["audience"], state, document["at"])
@@ -506,7 +539,8 @@ def apply_chunk(chunk: Chunk) -> ImportRecord | None:
         record = import_store.chunk_applied(tenant_id, import_id, chunk.number, len(changes))
         if record is None:
             return import_store.get(tenant_id, import_id)
-        objects.delete_data(chunk.key)
+        if not chunk.key:
+            objects.delete_data(chunk.location)
     else:
         record = import_store.get(tenant_id, import_id)
     if record.chunks_done == record.chunks_total:
@@ -525,12 +559,15 @@ def _finish(tenant_id: str, segment_id: str, import_id: str, plan: Plan) -> Impo
     if plan.settles:
         import_store.settle(tenant_id, segment_id, plan.settles)
     for entry in plan.settles:  # what they left in doubt is set right now
-        for side in ("joined", "left"):
-            objects.delete_data(entry[side]["key"])
+        for key in [entry["joined"]["key"], entry["left"]["key"], *entry.get("changes", [])]:
+            objects.delete_data(key)
     if plan.previous_snapshot_key:
         objects.delete_data(plan.previous_snapshot_key)
     for side in ("joined", "left"):
         objects.delete_data(plan.changed[side]["key"])
+    for key in (plan.changes_key, plan.index_key):
+        if key:
+            objects.delete_data(key)
     finished = _end(tenant_id, import_store.get(tenant_id, import_id), ImportStatus.SUCCESS)
     import_store.release_lease(tenant_id, segment_id, import_id)
     return finished
@@ -538,7 +575,10 @@ def _finish(tenant_id: str, segment_id: str, import_id: str, plan: Plan) -> Impo
 
 def _fail_apply(tenant_id: str, segment_id: str, record: ImportRecord, plan: Plan, reason: str) -> ImportRecord:
     """End an apply that cannot go on: FAILED, its users left in doubt for the next import to set right."""
-    import_store.add_unsettled(tenant_id, segment_id, {"import_id": record.import_id, **plan.changed})
+    # The changes it did not apply are of no use (the next import sets its users right): that import deletes them.
+    leftovers = [key for key in (plan.changes_key, plan.index_key) if key]
+    entry = {"import_id": record.import_id, **plan.changed, "changes": leftovers}
+    import_store.add_unsettled(tenant_id, segment_id, entry)
     message = (
         f"{reason}; {record.changes_applied} of {record.changes_total} changes were applied: the next import of "
         "the audience sets every user this one changed as its own list says"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -53,6 +53,11 @@ def apply(tenant_id: str, changes: Sequence[MembershipChange]) -> ApplyResult:
         updated=outcomes[Outcome.UPDATED],
         stale=outcomes[Outcome.STALE] + len(changes) - len(to_write),
     )
+
+
+def qualified_before(tenant_id: str, external_id: str, cutoff: float) -> Iterator[list[tuple[UserRef, float]]]:
+    """The audience's members qualified at a ts up to `cutoff`, in batches, its index partitions read at once."""
+    return membership_store.qualified_before(tenant_id, external_id, cutoff, in_parallel=_pool.map)
 
 
 def audience_size(tenant_id: str, external_id: str) -> int:

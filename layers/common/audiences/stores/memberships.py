@@ -2,10 +2,13 @@
 
 A change is applied with no read before the write. It is first tried as the transition that
 moves the audience's size (a user becoming qualified, or a qualified user leaving), conditioned
-on the state that makes it such a transition. Changes are grouped by the size shard they move
-and the groups packed into shared transactions (≤ 100 items: memberships, then one `ADD` of each
-group's net delta to its shard), so a membership and the size it moves still change together,
-in one atomic request, at a few changes per request instead of one.
+on the state that makes it such a transition. Changes are grouped by audience, cut into pieces
+of at most 99, and each piece moves one of the audience's size shards, picked afresh for the
+call (any shard will do: a size is the sum of all of them); pieces are packed into shared
+transactions (≤ 100 items: memberships, then one `ADD` of each piece's net delta to its shard),
+so a membership and the size it moves still change together, in one atomic request, at up to
+99 changes per shard write, and concurrent writers of one audience meet on one shard only by
+the chance of picking it.
 
 A cancelled transaction names the memberships whose condition failed and returns each one's
 stored item. Those are re-planned against exactly the state just seen — stale, or a write
@@ -20,10 +23,12 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, replace
 from enum import Enum
+from itertools import islice
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -34,13 +39,21 @@ from audiences.stores.conditions import condition_failed
 from audiences.stores.models import MembershipItem, SizeShard
 
 SIZE_SHARDS = 16  # fixed: sizes are read by summing shards 0..15
+# The QualifiedSince index's partitions per audience: a user's qualifications always land in the
+# same one, so that each takes 1/32 of the audience's index writes (about a sixth of its write units).
+INDEX_SHARDS = 32
 BATCH_GET_KEYS = 100  # DynamoDB's most keys per BatchGetItem
 TRANSACTION_ITEMS = 100  # DynamoDB's most items per TransactWriteItems
 Mapper = Callable[[Callable, Iterable], Iterator]
 _RACE_ATTEMPTS = 8  # conditions failed by a write that raced another writer of the same membership
-_CONFLICT_ATTEMPTS = 8  # cancellations by conflicts or throttling; each halves the transaction
+_CONFLICT_ATTEMPTS = 8  # cancellations by conflicts or throttling on its membership; each halves the transaction
+_SHARD_CONFLICT_ATTEMPTS = 16  # cancellations by another writer holding the size shard; each moves to the next
+# Transactions a call has in flight per audience at once: its writers' share of the 16 shards, so
+# that the apply function's 10 concurrent workers meet on one shard only now and then.
+PIECES_PER_ROUND = 2
 _RETRYABLE_CANCELLATIONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 _BASE_BACKOFF_SECONDS = 0.025
+_DUE_PER_PARTITION = 100  # due members read from each index partition at a time: a batch is up to 3,300
 
 
 class Outcome(Enum):
@@ -62,13 +75,20 @@ def _shard_pk(tenant_id: str, shard: int, external_id: str) -> str:
     return f"SIZE#{tenant_id}#{shard}#{external_id}"
 
 
-def shard_of(user: UserRef) -> int:
-    """The size shard a user's changes move: always the same one, and spread evenly over the 16."""
-    return hashlib.blake2b(f"{user.field}#{user.value}".encode(), digest_size=2).digest()[0] % SIZE_SHARDS
+def index_shard(user: UserRef) -> int:
+    """The QualifiedSince partition a user's qualifications are in: always the same, spread evenly."""
+    digest = hashlib.blake2b(f"{user.field}#{user.value}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest) % INDEX_SHARDS
 
 
-def _qualified_in(tenant_id: str, external_id: str) -> str:
-    return f"{tenant_id}#{external_id}"
+def _qualified_in(tenant_id: str, external_id: str, user: UserRef) -> str:
+    return f"{tenant_id}#{external_id}#{index_shard(user)}"
+
+
+def _index_partitions(tenant_id: str, external_id: str) -> list[str]:
+    """Every QualifiedSince partition of an audience: its shards, and the one unsharded key of items
+    written before the index was sharded (read until they are all rewritten or expired)."""
+    return [f"{tenant_id}#{external_id}", *(f"{tenant_id}#{external_id}#{n}" for n in range(INDEX_SHARDS))]
 
 
 Stored = tuple[State, float] | None
@@ -84,6 +104,7 @@ class _Write:
     seen: Stored | object = _UNSEEN  # the state it is conditioned on, once one was seen
     races: int = 0  # conditions it failed because the membership changed after it was seen
     conflicts: int = 0  # cancellations of its transaction by conflicts or throttling
+    shard_conflicts: int = 0  # cancellations because another writer held its piece's size shard
 
     @property
     def delta(self) -> int:
@@ -99,14 +120,11 @@ class _Write:
     def item(self, tenant_id: str) -> MembershipItem:
         return MembershipItem(_user_pk(tenant_id, self.change.user), self.change.external_id)
 
-    def shard(self, tenant_id: str) -> str:
-        return _shard_pk(tenant_id, shard_of(self.change.user), self.change.external_id)
-
     def actions(self, tenant_id: str) -> list:
         change = self.change
         actions = [MembershipItem.state.set(change.state.value), MembershipItem.ts.set(change.ts)]
         if change.state is State.QUALIFIED:
-            actions.append(MembershipItem.qualified_in.set(_qualified_in(tenant_id, change.external_id)))
+            actions.append(MembershipItem.qualified_in.set(_qualified_in(tenant_id, change.external_id, change.user)))
         else:
             actions.append(MembershipItem.qualified_in.remove())
         return actions
@@ -141,10 +159,28 @@ class _Write:
             raise ContendedError(f"transaction conflicted {_CONFLICT_ATTEMPTS} times")
         return replace(self, conflicts=self.conflicts + 1)
 
+    def shard_held(self) -> _Write:
+        """Its size shard was held by another writer: it goes again as it was, on the audience's next shard."""
+        if self.shard_conflicts + 1 >= _SHARD_CONFLICT_ATTEMPTS:
+            raise ContendedError(f"size shards were held by other writers {_SHARD_CONFLICT_ATTEMPTS} times")
+        return replace(self, shard_conflicts=self.shard_conflicts + 1)
+
     @property
     def capacity(self) -> int:
         """Items of the transaction it may share: halved by every conflict and every race it lost."""
         return max(2, TRANSACTION_ITEMS >> (self.conflicts + self.races))
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Writes of one audience sharing a transaction, and the size shard their net delta moves."""
+
+    shard: str
+    writes: list[_Write]
+
+    @property
+    def items(self) -> int:
+        return len(self.writes) + 1
 
 
 def write_all(tenant_id: str, changes: Sequence[MembershipChange], pool: Executor) -> list[Outcome]:
@@ -157,9 +193,10 @@ def write_all(tenant_id: str, changes: Sequence[MembershipChange], pool: Executo
     """
     outcomes: list[Outcome] = [Outcome.STALE] * len(changes)
     pending = [_Write(index, change) for index, change in enumerate(changes)]
+    next_shards: dict[str, int] = {}  # per audience, the shard its next piece takes: from a random one, onwards
     while pending:
-        transactions, pending = _pack(tenant_id, pending)
-        futures = [pool.submit(_send, tenant_id, writes) for writes in transactions]
+        transactions, pending = _pack(tenant_id, pending, next_shards)
+        futures = [pool.submit(_send, tenant_id, pieces) for pieces in transactions]
         wait(futures)
         for future in futures:
             settled, again = future.result()
@@ -169,36 +206,36 @@ def write_all(tenant_id: str, changes: Sequence[MembershipChange], pool: Executo
     return outcomes
 
 
-def _pack(tenant_id: str, writes: list[_Write]) -> tuple[list[list[_Write]], list[_Write]]:
+def _pack(tenant_id: str, writes: list[_Write], next_shards: dict[str, int]) -> tuple[list[list[_Piece]], list[_Write]]:
     """This round's transactions, and the writes left for the next.
 
-    Writes are grouped by the size shard they move, and whole groups share a transaction while
-    they fit (a group's memberships plus its one shard item), so a transaction touches exactly
-    the shards its changes would have touched one by one. A shard goes out in one transaction a
-    round: two concurrent transactions on one shard would only conflict with each other.
+    Writes are grouped by audience and cut into pieces that fit their capacity (a piece's
+    memberships plus its one shard item); an audience sends at most PIECES_PER_ROUND pieces a
+    round, each on the audience's next shard (from a random one for the call, so concurrent calls
+    spread over the shards, and a retry lands on another shard than the one that was held).
     """
     classes: dict[int, dict[str, list[_Write]]] = {}
     for write in writes:
-        classes.setdefault(write.capacity, {}).setdefault(write.shard(tenant_id), []).append(write)
-    transactions: list[list[_Write]] = []
+        classes.setdefault(write.capacity, {}).setdefault(write.change.external_id, []).append(write)
+    transactions: list[list[_Piece]] = []
     later: list[_Write] = []
-    busy: set[str] = set()
-    for capacity, groups in classes.items():
-        current: list[_Write] = []
-        items = 0
-        for shard, group in groups.items():
-            if shard in busy:
-                later += group
-                continue
-            busy.add(shard)
-            piece, rest = group[: capacity - 1], group[capacity - 1 :]
-            later += rest
-            if items + len(piece) + 1 > capacity:
-                transactions.append(current)
-                current, items = [], 0
-            current += piece
-            items += len(piece) + 1
-        if current:  # empty when every group of the class waits for a shard busy this round
+    pieces_sent: Counter[str] = Counter()
+    for capacity, audiences in classes.items():
+        current: list[_Piece] = []
+        for external_id, group in audiences.items():
+            for start in range(0, len(group), capacity - 1):
+                if pieces_sent[external_id] == PIECES_PER_ROUND:
+                    later += group[start:]
+                    break
+                pieces_sent[external_id] += 1
+                shard = next_shards.setdefault(external_id, random.randrange(SIZE_SHARDS)) % SIZE_SHARDS
+                next_shards[external_id] = shard + 1
+                piece = _Piece(_shard_pk(tenant_id, shard, external_id), group[start : start + capacity - 1])
+                if sum(p.items for p in current) + piece.items > capacity:
+                    transactions.append(current)
+                    current = []
+                current.append(piece)
+        if current:
             transactions.append(current)
     return transactions, later
 
@@ -206,13 +243,11 @@ def _pack(tenant_id: str, writes: list[_Write]) -> tuple[list[list[_Write]], lis
 Settled = list[tuple[_Write, Outcome]]
 
 
-def _send(tenant_id: str, writes: list[_Write]) -> tuple[Settled, list[_Write]]:
-    """One request for `writes`: what it settled, and what the next round must send again."""
+def _send(tenant_id: str, pieces: list[_Piece]) -> tuple[Settled, list[_Write]]:
+    """One request for the pieces' writes: what it settled, and what the next round must send again."""
+    writes = [write for piece in pieces for write in piece.writes]
     if len(writes) == 1 and writes[0].delta == 0:
         return _update_as_seen(tenant_id, writes[0])
-    deltas: dict[str, int] = {}
-    for write in writes:
-        deltas[write.shard(tenant_id)] = deltas.get(write.shard(tenant_id), 0) + write.delta
     try:
         # PynamoDB sends a transaction's updates in the order added: cancellation reasons line up with `writes`.
         with TransactWrite(connection=clients.dynamodb()) as transaction:
@@ -223,9 +258,9 @@ def _send(tenant_id: str, writes: list[_Write]) -> tuple[Settled, list[_Write]]:
                     condition=write.condition(),
                     return_values="ALL_OLD",
                 )
-            for shard, delta in deltas.items():
-                if delta:
-                    transaction.update(SizeShard(shard, "SIZE"), actions=[SizeShard.qualified.add(delta)])
+            for piece in pieces:
+                if delta := sum(write.delta for write in piece.writes):
+                    transaction.update(SizeShard(piece.shard, "SIZE"), actions=[SizeShard.qualified.add(delta)])
     except TransactWriteError as error:
         return _after_cancellation(writes, error)
     return [(write, write.outcome) for write in writes], []
@@ -234,12 +269,14 @@ def _send(tenant_id: str, writes: list[_Write]) -> tuple[Settled, list[_Write]]:
 def _after_cancellation(writes: list[_Write], error: TransactWriteError) -> tuple[Settled, list[_Write]]:
     """Memberships whose condition failed are settled or re-planned from the item DynamoDB returned;
     the others go again as they were, or, if the transaction met a conflict or throttling, after a
-    jittered back-off in smaller transactions."""
+    jittered back-off: in smaller transactions if a membership was held, on other shards if a shard was."""
     reasons = error.cancellation_reasons
     codes = {reason.code for reason in reasons if reason is not None}
     if not reasons or codes - _RETRYABLE_CANCELLATIONS - {"ConditionalCheckFailed"}:
         raise error
-    conflicted = bool(codes & _RETRYABLE_CANCELLATIONS)
+    on_memberships = {reason.code for reason in reasons[: len(writes)] if reason is not None}
+    conflicted = bool(on_memberships & _RETRYABLE_CANCELLATIONS)
+    shard_held = not conflicted and bool(codes & _RETRYABLE_CANCELLATIONS)  # the conflict was on a shard
     settled: Settled = []
     again: list[_Write] = []
     for write, reason in zip(writes, reasons, strict=False):  # the shard items come after the memberships
@@ -249,10 +286,14 @@ def _after_cancellation(writes: list[_Write], error: TransactWriteError) -> tupl
                 settled.append((write, planned))
             else:
                 again.append(planned)
+        elif conflicted:
+            again.append(write.conflicted())
+        elif shard_held:
+            again.append(write.shard_held())
         else:
-            again.append(write.conflicted() if conflicted else write)
-    if conflicted:
-        _back_off(max(write.conflicts for write in again))
+            again.append(write)
+    if conflicted or shard_held:
+        _back_off(max(max(write.conflicts, write.shard_conflicts) for write in again) if again else 0)
     return settled, again
 
 
@@ -261,6 +302,9 @@ def _update_as_seen(tenant_id: str, write: _Write) -> tuple[Settled, list[_Write
     try:
         write.item(tenant_id).update(actions=write.actions(tenant_id), condition=write.condition())
     except UpdateError as error:
+        if error.cause_response_code == "TransactionConflictException":  # a transaction in flight holds it
+            _back_off(write.conflicts)
+            return [], [write.conflicted()]
         if not condition_failed(error):
             raise
         # Changed since we saw it: the transition, which returns what is stored now, goes next.
@@ -274,13 +318,25 @@ def _back_off(attempt: int) -> None:
     time.sleep(random.uniform(0, _BASE_BACKOFF_SECONDS * 2**attempt))
 
 
-def qualified_before(tenant_id: str, external_id: str, cutoff: float) -> Iterator[tuple[UserRef, float]]:
-    """The audience's members qualified at a ts up to `cutoff`, oldest first: a key range of one index."""
-    for item in MembershipItem.qualified_since.query(
-        _qualified_in(tenant_id, external_id), MembershipItem.ts <= cutoff
-    ):
-        field, value = item.pk.removeprefix(f"{tenant_id}#").split("#", 1)
-        yield UserRef(field, value), float(item.ts)
+def qualified_before(
+    tenant_id: str, external_id: str, cutoff: float, in_parallel: Mapper = map
+) -> Iterator[list[tuple[UserRef, float]]]:
+    """The audience's members qualified at a ts up to `cutoff`, in batches: a key range of each of its
+    index partitions, read a page of each at once (`in_parallel`), oldest first within each."""
+    pages = [
+        MembershipItem.qualified_since.query(partition, MembershipItem.ts <= cutoff, page_size=_DUE_PER_PARTITION)
+        for partition in _index_partitions(tenant_id, external_id)
+    ]  # lazy: no request until read
+    while pages:
+        read = list(in_parallel(lambda page: list(islice(page, _DUE_PER_PARTITION)), pages))
+        pages = [page for page, items in zip(pages, read, strict=True) if len(items) == _DUE_PER_PARTITION]
+        if due := [(_user_of(tenant_id, item.pk), float(item.ts)) for items in read for item in items]:
+            yield due
+
+
+def _user_of(tenant_id: str, pk: str) -> UserRef:
+    field, value = pk.removeprefix(f"{tenant_id}#").split("#", 1)
+    return UserRef(field, value)
 
 
 def user_memberships(tenant_id: str, user: UserRef) -> dict[str, tuple[State, float]]:
