@@ -35,6 +35,7 @@ CUSTOMER_QUERY = (
     "{audiences(subset: $audiences) {edges {node {name state}}}}}"
 )
 MEMBERSHIPS = PLAN.names["MembershipsTable"]
+TABLE_NAMES = {physical: logical for logical, physical in PLAN.names.items()}  # what key heat reports by
 IN_REGION_SECONDS = 0.005  # a DynamoDB request's in-region round trip, as the model assumes
 
 
@@ -156,7 +157,7 @@ def key_heat(changes: int) -> dict:
     from bench import aws_model
 
     overall = KEY_HEAT.overall()
-    names = {physical: logical for logical, physical in PLAN.names.items()}
+    names = TABLE_NAMES
     per_change = overall.hottest_units / changes if changes else 0.0
     table, index, key = overall.hottest_key.split("/", 2) if overall.hottest_key else ("", "", "")
     return {

@@ -14,6 +14,7 @@ from bench import costs
 from bench.harness import (
     LATENCY,
     MEMBERSHIPS,
+    TABLE_NAMES,
     T,
     call,
     fresh_aws,
@@ -25,6 +26,7 @@ from bench.harness import (
 from local import provision
 from local.aws_calls import AWS_CALLS
 from local.gateway import Router, proxy_event
+from local.key_heat import KEY_HEAT
 
 
 def bench_ingest(functions, latency: float) -> dict:
@@ -80,6 +82,7 @@ def bench_ingest_request_sizes(functions) -> dict:
                 [passthrough("qualify", f"u{n}-{i}", f"aud{i % 20}", T) for i in range(size)] for n in range(uploads)
             ]
             AWS_CALLS.reset()
+            KEY_HEAT.reset()
             for batch in batches:
                 call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], batch)
             counts = AWS_CALLS.counts()
@@ -89,7 +92,11 @@ def bench_ingest_request_sizes(functions) -> dict:
                 "transactions": transactions,
                 "transaction_rounds": max(1, -(-transactions // 10)),  # 10 in flight
                 "items_written": AWS_CALLS.items_written(MEMBERSHIPS) / uploads,
-                "write_units": AWS_CALLS.write_units(MEMBERSHIPS) / uploads,
+                # the table's and its index's, by item size, as DynamoDB bills them (local/key_heat.py)
+                "write_units": KEY_HEAT.overall().write_units / uploads,
+                "write_units_by_table": {
+                    label: heat.write_units / uploads for label, heat in KEY_HEAT.by_table(TABLE_NAMES).items()
+                },
                 "archive_records": size,
                 "archive_bytes": sum(
                     map(len, archive.records("demo", time.time(), "x" * 32, batches[0], "odp-events"))
