@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 SEGMENT_SDK := tests/e2e/segment_sdk
 NODE_VENV := .tools/node
 
-.PHONY: help run test browser bench fuzz lint unit integration template e2e sam-validate sam-build invoke admin validate deploy clean
+.PHONY: help run test browser bench fuzz lint tests-in-process unit rules contract integration template e2e sam-validate sam-build invoke admin validate deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -48,27 +48,34 @@ $(SEGMENT_SDK)/node_modules/.installed: $(NODE_VENV)/.installed $(SEGMENT_SDK)/p
 run: $(VENV)/.installed ## start the whole stack locally (API on 127.0.0.1:3000, moto on :4566)
 	$(PY) -m local
 
-test: lint unit-integration-template e2e sam-validate sam-build ## every check CI runs
+test: lint tests-in-process e2e sam-validate sam-build ## every check CI runs
 
 lint: $(VENV)/.installed ## ruff, and the layer contract (import-linter: which package may import which)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 
-unit-integration-template: $(VENV)/.installed
-	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/unit tests/integration tests/template
+tests-in-process: $(VENV)/.installed
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/unit tests/rules tests/contract tests/integration tests/template
 
 unit: $(VENV)/.installed ## pure tests, no AWS
 	$(PY) -m pytest tests/unit
 
-integration: $(VENV)/.installed ## handlers on moto, tables from template.yaml
-	$(PY) -m pytest tests/integration
+rules: $(VENV)/.installed ## the rules above the stores, through the handlers, on the in-memory stores
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/rules
+
+contract: $(VENV)/.installed ## each store and its in-memory fake pass the same tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/contract
+
+integration: $(VENV)/.installed ## what only AWS behaviour shows, on moto, tables from template.yaml
+	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/integration
 
 template: $(VENV)/.installed ## cfn-lint on the translated template, handlers, routes, tables vs models
 	$(PY) -m pytest tests/template
 
+# --dist loadscope: a module's tests run on one worker, so a module's fixture (a tenant of 450 audiences) is built once.
 e2e: $(VENV)/.installed $(SEGMENT_SDK)/node_modules/.installed ## the local stack over HTTP, with real clients
-	$(PY) -m pytest -n $(PYTEST_WORKERS) tests/e2e
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests/e2e
 
 $(VENV)/.browser-installed: $(VENV)/.installed requirements-browser.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-browser.txt
@@ -87,7 +94,7 @@ sam-build: $(SAM_VENV)/.installed ## sam build (needs python3.13, as the runtime
 	else echo "WARNING: python3.13 is not on PATH: skipping sam build (the python3.13 runtime needs it)" >&2; fi
 
 fuzz: $(VENV)/.installed ## the hostile-JSON fuzz suite with many random examples (FUZZ_EXAMPLES, default 2000)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -n $(PYTEST_WORKERS) tests/integration/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -n $(PYTEST_WORKERS) tests/rules/test_fuzz.py
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt

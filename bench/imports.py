@@ -44,9 +44,10 @@ def imported(notification) -> Invocation:
     """The imports function's work on one upload, as one invocation: read, diff, plan, queue."""
     from audiences import importer
     from audiences.odp.audience_file import AudienceFile
+    from audiences.odp.uploads import LAYOUT
 
     with AWS_CALLS.invocation("ImportsFunction") as invocation:
-        importer.process(notification, AudienceFile)
+        importer.process(notification, AudienceFile, LAYOUT)
     return invocation
 
 
@@ -89,9 +90,9 @@ def chain(invocation: Invocation) -> dict:
 
 
 def bench_import_end_to_end() -> dict:
-    from audiences import importer
     from audiences.domain import OPERATOR, Audience
     from audiences.stores import catalog as catalog_store
+    from audiences.stores import imports as import_store
     from local.key_heat import KEY_HEAT
 
     rng = random.Random(17)
@@ -101,7 +102,7 @@ def bench_import_end_to_end() -> dict:
         catalog_store.create_audience("demo", Audience(SEGMENT, AUDIENCE), OPERATOR)
         imported(upload(first))
         first_applies = apply_queued()
-        assert importer.import_store.page("demo", None, None, None, 1)[0][0].qualified == 10_000
+        assert import_store.page("demo", None, None, None, 1)[0][0].qualified == 10_000
         second_upload = upload(second, 1)
         AWS_CALLS.reset()
         KEY_HEAT.reset()
@@ -113,7 +114,7 @@ def bench_import_end_to_end() -> dict:
         applies = apply_queued()
         applying = time.perf_counter() - started
         ours = planning + applying
-        record = importer.import_store.get("demo", second_upload.import_id)
+        record = import_store.get("demo", second_upload.import_id)
         assert record.status.value == "SUCCESS", record
         items, units = AWS_CALLS.items_written(MEMBERSHIPS), AWS_CALLS.write_units(MEMBERSHIPS)
         changes = record.qualified + record.disqualified
@@ -183,18 +184,19 @@ def bench_planning(members_total: int, scratch: Path) -> dict:
 def bench_conflicts(workers: int = 10, changes: int = 10_000, chunk_changes: int = 1_000) -> dict:
     """`workers` apply workers at once on one audience's first import, with DynamoDB's transaction
     conflicts modeled (local/moto_fidelity.py): transactions cancelled per change, sizes exact."""
-    from audiences import importer, memberships
+    from audiences import memberships
     from audiences.domain import OPERATOR, Audience
+    from audiences.importer import planning
     from audiences.stores import catalog as catalog_store
     from local.moto_fidelity import CONFLICTS
 
     with fresh_aws():
         catalog_store.create_audience("demo", Audience(SEGMENT, AUDIENCE), OPERATOR)
-        default_chunk, importer.CHUNK_CHANGES = importer.CHUNK_CHANGES, chunk_changes  # enough chunks for each worker
+        default_chunk, planning.CHUNK_CHANGES = planning.CHUNK_CHANGES, chunk_changes  # enough chunks for each worker
         try:
             imported(upload([f"user-{n}" for n in range(changes)]))
         finally:
-            importer.CHUNK_CHANGES = default_chunk
+            planning.CHUNK_CHANGES = default_chunk
         before = CONFLICTS.cancelled["transactions"]
         AWS_CALLS.reset()
         seconds = timed(lambda: apply_queued(workers))

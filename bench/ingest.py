@@ -71,7 +71,7 @@ def bench_ingest(functions, latency: float) -> dict:
 def bench_ingest_request_sizes(functions) -> dict:
     """Fresh joins in requests of 1, 10 and 500 events (the SDKs send 1 to 10): AWS requests,
     write units and archive records per upload, and what a million events cost on AWS."""
-    from audiences.stores import archive
+    from audiences.ports import archive
 
     results = {}
     for size, uploads in ((1, 200), (10, 40), (500, 4)):

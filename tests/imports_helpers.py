@@ -1,4 +1,5 @@
-"""Uploading audience files into moto and letting the imports function consume the queue."""
+"""Uploading audience files and letting the imports and apply functions consume their queues: on moto, or on
+the in-memory stores when a test installed them (tests/rules)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import zlib
 
 import boto3
 
+from audiences.fakes.queues import InMemoryQueues
+from audiences.wiring import stores
 from local.poller import QueuePoller
 from local.provision import REGION
 from tests.conftest import PLAN
+from tests.rules import queues as memory_queues
 
 T = 1_748_851_070
 HEADER = "type,action,audience_id,ts,fs_user_id\n"
@@ -20,8 +24,15 @@ def csv_gz(members, audience: str = "vip", ts: int = T, header: str = HEADER) ->
     return gzip.compress((header + rows).encode(), mtime=0)
 
 
+def in_memory() -> bool:
+    return isinstance(stores().queues, InMemoryQueues)
+
+
 def upload(data: bytes, key: str = "demo/audience-diffs/vip_users.csv.gz") -> None:
-    boto3.client("s3", region_name=REGION).put_object(Bucket=PLAN.names["ImportsBucket"], Key=key, Body=data)
+    if in_memory():
+        stores().objects.upload(key, data)
+    else:
+        boto3.client("s3", region_name=REGION).put_object(Bucket=PLAN.names["ImportsBucket"], Key=key, Body=data)
 
 
 def imports_poller(functions) -> QueuePoller:
@@ -35,6 +46,8 @@ def apply_poller(functions) -> QueuePoller:
 def drain(functions, limit: int = 1000) -> int:
     """Process every queued notification and every chunk it queues (failed ones come straight back);
     returns receives."""
+    if in_memory():
+        return memory_queues.drain(functions, limit)
     pollers, received = (imports_poller(functions), apply_poller(functions)), 0
     while received < limit and (polled := sum(poller.poll_once() for poller in pollers)):
         received += polled

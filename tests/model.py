@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from audiences import memberships
 from audiences.domain import MembershipChange, State, UserRef, supersedes
-from audiences.stores import memberships as membership_store
+from audiences.wiring import stores
 
 Key = tuple[UserRef, str]
 
@@ -26,7 +26,7 @@ def observed(tenant_id: str, changes: Iterable[MembershipChange]) -> tuple[dict[
     states = {
         (user, external_id): entry
         for user in {change.user for change in changes}
-        for external_id, entry in membership_store.user_memberships(tenant_id, user).items()
+        for external_id, entry in stores().memberships.user_memberships(tenant_id, user).items()
     }
     sizes = Counter(
         {

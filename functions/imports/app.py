@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from audiences import importer, tracing
 from audiences.adobe.source_file import SourceFile
 from audiences.odp.audience_file import AudienceFile
-from audiences.stores import queue
+from audiences.odp.uploads import LAYOUT
+from audiences.wiring import stores
 
 logger = Logger()
 tracer = tracing.tracer()
@@ -20,13 +21,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 BUSY_RETRY_SECONDS = 60
 
 
-Work = importer.Upload | importer.Run | importer.Reconfirm
-
-
-def _work(body: str, context: LambdaContext | None) -> list[tuple[Work, object]]:
+def _work(body: str, context: LambdaContext | None) -> list[tuple[importer.Work, object]]:
     """What a message asks for, each with how it is done: an ODP upload, an Adobe run or re-confirmation."""
     seconds_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context else None
-    uploads = [(upload, partial(importer.process, upload, AudienceFile)) for upload in importer.uploads(body)]
+    uploads = [(upload, partial(importer.process, upload, AudienceFile, LAYOUT)) for upload in importer.uploads(body)]
     runs = [(run, partial(importer.process_run, run, SourceFile)) for run in importer.runs(body)]
     reconfirms = [(job, partial(importer.process_reconfirm, job, seconds_left)) for job in importer.reconfirms(body)]
     return uploads + runs + reconfirms
@@ -40,7 +38,9 @@ def handle(record: SQSRecord, lambda_context: LambdaContext) -> None:
             process()
         except importer.AudienceBusy:
             # Come back in a minute, not at the queue's visibility timeout (an hour and a half).
-            queue.retry_after(record.event_source_arn, record.receipt_handle, min(900, BUSY_RETRY_SECONDS * attempt))
+            stores().queues.retry_after(
+                record.event_source_arn, record.receipt_handle, min(900, BUSY_RETRY_SECONDS * attempt)
+            )
             importer.note_failed_attempt(work, attempt, "another import of the same audience was running")
             raise
         except Exception as error:

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from audiences import importer, tracing
+from audiences.odp.uploads import LAYOUT
 
 logger = Logger()
 tracer = tracing.tracer()
@@ -14,7 +15,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def give_up(record: SQSRecord) -> None:
     for work in [*importer.uploads(record.body), *importer.runs(record.body), *importer.reconfirms(record.body)]:
-        importer.give_up(work)
+        importer.give_up(work, LAYOUT)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -12,9 +12,9 @@ from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
 from local.provision import REGION
+from tests.adobe_client import Adobe, request
 from tests.conftest import PLAN
-from tests.integration.imports_helpers import crash_then_redeliver, drain
-from tests.integration.test_adobe_api import Adobe, request
+from tests.imports_helpers import crash_then_redeliver, drain
 
 BEFORE, AFTER = ["a", "b", "c"], ["b", "c", "d", "e"]
 FIELDS = [{"name": "email", "type": "string", "identityNs": "email"}]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from audiences import auth, cache, catalog
-from tests.integration.helpers import customer_query, event, segment
+from audiences import auth, cache
+from tests.integration.helpers import customer_query, event
 
 T = 1_748_851_070
 
@@ -30,18 +30,3 @@ def test_a_stream_of_random_keys_stays_within_the_bounds_and_the_key_in_use_stay
     aws_calls.reset()
     assert api.call("POST", "/v3/events", [event("qualify", "u2", "vip", T)], key=public).status == 202
     assert aws_calls.counts()["dynamodb.GetItem"] == 0  # the key and its tenant are still cached
-
-
-def test_subsets_naming_random_segments_are_remembered_absent_only_up_to_the_bound(api, demo):
-    private = demo["DEMO_PRIVATE_KEY"]
-    api.call("PUT", "/v3/segments/vip", segment("vip"), key=private)
-    api.call("POST", "/v3/events", [event("qualify", "u1", "vip", T)], key=demo["DEMO_PUBLIC_KEY"])
-    requests = catalog.ABSENT_KEYS_KEPT // 100 + 5
-    for _ in range(requests):
-        subset = [f"k{secrets.token_hex(6)}" for _ in range(100)]
-        answer = api.call("POST", "/v3/graphql", customer_query("u1", subset), key=demo["DEMO_PUBLIC_KEY"])
-        assert answer.status == 200 and "errors" not in answer.body
-
-    copy = catalog._copies.get("demo")
-    assert len(copy.absent_keys) == catalog.ABSENT_KEYS_KEPT
-    assert api.call("POST", "/v3/graphql", customer_query("u1", ["vip"]), key=private).body["data"]["customer"]

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from audiences import catalog, importer, memberships
 from audiences.adobe import runs as adobe_runs
 from audiences.domain import OPERATOR, Audience, Confidence, ImportStatus, Tenant, UserRef
+from audiences.importer import planning
 from audiences.odp import imports as odp_imports
 from audiences.settings import get_settings
 from audiences.stores import imports as import_store
@@ -21,16 +22,15 @@ from audiences.stores import tenants as tenant_store
 from local.poller import QueuePoller
 from local.provision import REGION
 from tests.conftest import PLAN
-from tests.integration.imports_helpers import apply_poller, csv_gz, drain, imports_poller, upload
+from tests.imports_helpers import apply_poller, csv_gz, drain, imports_poller, upload
 
 TENANT, KEY = "fan", "fan/audience-diffs/vip_users.csv.gz"
 FIRST = [f"u{n:05d}" for n in range(10_000)]
-SECOND = FIRST[500:] + [f"n{n:05d}" for n in range(700)]  # 500 leave, 700 join
 
 
 @pytest.fixture
 def tiny_chunks(aws, functions, monkeypatch):
-    monkeypatch.setattr(importer, "CHUNK_CHANGES", 100)
+    monkeypatch.setattr(planning, "CHUNK_CHANGES", 100)
     drain(functions)
     tenant_store.create_tenant(Tenant.of(TENANT, fs_user_id=Confidence.HIGH))
     catalog.put_audience(TENANT, Audience("vip_users", "vip"), OPERATOR)
@@ -73,7 +73,7 @@ def queued(poller: QueuePoller) -> list[dict]:
 def test_two_thousand_members_apply_in_a_hundred_chunks_and_the_next_import_in_twelve(
     tiny_chunks, functions, monkeypatch
 ):
-    monkeypatch.setattr(importer, "CHUNK_CHANGES", 20)  # a hundred chunks at a fifth of the writes
+    monkeypatch.setattr(planning, "CHUNK_CHANGES", 20)  # a hundred chunks at a fifth of the writes
     first_file = FIRST[:2000]
     second_file = first_file[100:] + [f"n{n:05d}" for n in range(140)]  # 100 leave, 140 join
     upload(csv_gz(first_file), key=KEY)
@@ -116,7 +116,7 @@ def test_progress_shows_chunks_and_changes_while_it_runs(tiny_chunks, functions)
     progress = odp_imports.record_body(running)["progress"]  # what GET /v3/imports/{id} answers
     assert (progress["chunks_done"], progress["chunks_total"], progress["changes_applied"]) == (3, 10, 300)
     as_run = replace(running, window_start=0.0, window_end=1.0)  # a run's record, as Adobe shows it
-    run = adobe_runs.run_object(Audience("vip_users", "vip"), as_run, "r", differential=False)
+    run = adobe_runs.run_object(Audience("vip_users", "vip"), adobe_runs.ShownRun(as_run, "r", differential=False))
     assert run["progress"] == {
         "rowsRead": 1000,
         "changesApplied": 300,

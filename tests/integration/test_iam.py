@@ -16,8 +16,8 @@ from audiences.stores.models import AudienceItem
 from local import iam
 from local.provision import REGION
 from tests.conftest import PLAN
+from tests.imports_helpers import imports_poller
 from tests.integration.helpers import segment
-from tests.integration.imports_helpers import imports_poller
 
 MEMBERSHIPS = PLAN.intrinsics.resolve({"Fn::GetAtt": ["MembershipsTable", "Arn"]})
 

@@ -9,7 +9,7 @@ from audiences.domain import OPERATOR, Audience, Confidence, ImportStatus, Tenan
 from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
-from tests.integration.imports_helpers import crash_then_redeliver, csv_gz, drain, upload
+from tests.imports_helpers import crash_then_redeliver, csv_gz, drain, upload
 
 BEFORE, AFTER = ["a", "b", "c"], ["b", "c", "d", "e"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audiences.stores import catalog as catalog_store
+from audiences.wiring import stores
 from tests.integration.helpers import segment
 
 
@@ -17,7 +17,7 @@ def test_create_then_update_counts_revisions(api, demo):
     assert put(api, key, "vip_users", segment("vip")).body == {"revision": 1}
     assert put(api, key, "vip_users", segment("vip", description="VIPs")).body == {"revision": 2}
     assert put(api, key, "vip_users", segment("vip2", description="VIPs")).body == {"revision": 3}
-    stored = catalog_store.get_audience("demo", "vip_users")
+    stored = stores().catalog.get_audience("demo", "vip_users")
     assert (stored.external_id, stored.description, stored.revision) == ("vip2", "VIPs", 3)
 
 
@@ -31,7 +31,7 @@ def test_unchanged_put_keeps_the_revision(api, demo):
 def test_external_id_defaults_to_the_segment_id(api, demo):
     reply = put(api, demo["DEMO_PRIVATE_KEY"], "vip_users", {"definition": {"external": {}}})
     assert reply.status == 200
-    assert catalog_store.get_audience("demo", "vip_users").external_id == "vip_users"
+    assert stores().catalog.get_audience("demo", "vip_users").external_id == "vip_users"
 
 
 def test_external_id_is_unique_per_tenant(api, demo):
@@ -44,7 +44,7 @@ def test_external_id_is_unique_per_tenant(api, demo):
         "message": "external_audience_id 'shared' is already used by segment 'first'",
         "details": [],
     }
-    assert catalog_store.get_audience("demo", "second") is None
+    assert stores().catalog.get_audience("demo", "second") is None
 
 
 def test_moving_external_id_frees_the_old_one(api, demo):
@@ -58,7 +58,7 @@ def test_moving_external_id_frees_the_old_one(api, demo):
 def test_public_key_cannot_manage_segments(api, demo):
     reply = put(api, demo["DEMO_PUBLIC_KEY"], "vip_users", segment("vip"))
     assert (reply.status, reply.body) == (403, {"message": "Forbidden"})
-    assert catalog_store.get_audience("demo", "vip_users") is None
+    assert stores().catalog.get_audience("demo", "vip_users") is None
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_invalid_segment_lists_every_problem_in_odp_shape(api, demo, segment_id,
     assert reply.body["code"] == 400
     assert reply.body["details"] == details
     assert reply.body["message"] == "invalid segment: " + "; ".join(details)
-    assert catalog_store.list_audiences("demo") == []
+    assert stores().catalog.list_audiences("demo") == []
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_post_creates_once(api, demo):
     assert api.call("POST", "/v3/segments/vip_users", segment("vip"), key=key).body == {"revision": 1}
     again = api.call("POST", "/v3/segments/vip_users", segment("other"), key=key)
     assert (again.status, again.body["message"]) == (409, "segment 'vip_users' already exists")
-    assert catalog_store.get_audience("demo", "vip_users").external_id == "vip"
+    assert stores().catalog.get_audience("demo", "vip_users").external_id == "vip"
 
 
 def test_validate_checks_without_storing(api, demo):
@@ -155,7 +155,7 @@ def test_validate_checks_without_storing(api, demo):
     assert api.call("POST", "/v3/segments/vip_users:validate", segment("vip"), key=key).body == {}
     bad = api.call("POST", "/v3/segments/vip_users:validate", {"definition": {}}, key=key)
     assert bad.status == 400 and bad.body["details"][0].startswith("definition: must be")
-    assert catalog_store.list_audiences("demo") == []
+    assert stores().catalog.list_audiences("demo") == []
 
 
 def test_size_counts_qualified_members_and_survives_delete_and_recreate(api, demo):
@@ -171,7 +171,7 @@ def test_size_counts_qualified_members_and_survives_delete_and_recreate(api, dem
     assert api.call("GET", "/v3/segments/vip_again", key=key).body["size"] == 2  # and its members come back
 
 
-def test_concurrent_updates_never_lose_a_revision(aws, demo):
+def test_concurrent_updates_never_lose_a_revision(memory, demo):
     from concurrent.futures import ThreadPoolExecutor
 
     from audiences import catalog
@@ -183,7 +183,7 @@ def test_concurrent_updates_never_lose_a_revision(aws, demo):
             pool.map(lambda n: catalog.put_audience("demo", Audience("vip_users", "vip", f"v{n}"), OPERATOR), range(4))
         )
     assert sorted(revisions) == [2, 3, 4, 5]
-    assert catalog_store.get_audience("demo", "vip_users").revision == 5
+    assert stores().catalog.get_audience("demo", "vip_users").revision == 5
 
 
 def test_moving_external_id_onto_a_taken_one_is_a_conflict_that_changes_nothing(api, demo):
@@ -192,4 +192,4 @@ def test_moving_external_id_onto_a_taken_one_is_a_conflict_that_changes_nothing(
     put(api, key, "second", segment("b"))
     reply = put(api, key, "second", segment("a"))
     assert (reply.status, reply.body["message"]) == (409, "external_audience_id 'a' is already used by segment 'first'")
-    assert catalog_store.get_audience("demo", "second").external_id == "b"
+    assert stores().catalog.get_audience("demo", "second").external_id == "b"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from audiences.domain import Audience, Confidence, Tenant
 from audiences.member_files import BLOCK_BYTES, MAX_ERRORS, FileContext, FileRejected, LineBlock, read_ahead
 from audiences.odp.audience_file import AudienceFile
-from tests.integration.imports_helpers import one_huge_line
+from tests.imports_helpers import one_huge_line
 
 NOW = 1_748_851_070.0
 TENANT = Tenant.of("t", fs_user_id=Confidence.HIGH, email=Confidence.HIGH, vuid=Confidence.LOW)

@@ -41,6 +41,14 @@ def test_the_layer_keeps_the_contract(layer_copy):
     [
         ("catalog.py", "from audiences.odp import segments", "audiences.catalog -> audiences.odp.segments"),
         ("memberships.py", "import boto3", "audiences.memberships -> boto3"),
+        ("catalog.py", "from audiences.stores import catalog", "audiences.catalog -> audiences.stores.catalog"),
+        ("fakes/catalog.py", "from audiences import wiring", "audiences.fakes.catalog -> audiences.wiring"),
+        (
+            "segment/audiences.py",
+            "from audiences.adobe import runs",
+            "audiences.segment.audiences -> audiences.adobe.runs",
+        ),
+        ("domain.py", "from audiences import catalog", "audiences.domain -> audiences.catalog"),
     ],
 )
 def test_a_forbidden_import_breaks_it(layer_copy, module, import_line, broken):

@@ -6,7 +6,8 @@ import pytest
 from graphql import GraphQLError
 from graphql.validation import specified_rules
 
-from audiences.odp.graphql import PreparedQueries, schema_for
+from audiences.odp.graphql import schema_for
+from audiences.odp.graphql_queries import PreparedQueries
 
 CUSTOMER = "query($e: String) {customer(email: $e) {audiences {edges {node {name}}}}}"
 

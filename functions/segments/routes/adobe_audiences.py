@@ -1,26 +1,21 @@
 """/data/core/ais/external-audience: Adobe Experience Platform's external audiences, on the shared catalog.
 
 An audience is visible here only in the sandbox it was created in; audiences made through
-other dialects have no sandbox and are not visible here.
+other dialects have no sandbox and are not visible here. Each route authenticates, parses, makes
+one call of `audiences.adobe.service` and shapes its answer.
 """
 
-import secrets
-import time
-from dataclasses import replace
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from audiences import auth, catalog, importer, memberships, rate_limits
+from audiences import auth
 from audiences.adobe import audiences as adobe
-from audiences.adobe import http, runs
-from audiences.adobe.http import PREFIX, Caller
-from audiences.domain import Audience
-from audiences.errors import Conflict, audience_not_found
+from audiences.adobe import http, objects, runs, service
+from audiences.adobe.http import PREFIX
 from audiences.openapi import json_body
 
 router = Router()
-MAX_ID_CHARS = 128
 DOCS = {"tags": ["Adobe Experience Platform: external audiences"], "security": http.SECURITY}
 CREATE = json_body(
     {
@@ -36,36 +31,6 @@ CREATE = json_body(
 )
 
 
-def _visible(who: Caller, audience_id: str) -> tuple[Audience, adobe.Definition]:
-    """The audience, if it was created through this dialect in the caller's sandbox; else not found."""
-    if len(audience_id) > MAX_ID_CHARS:
-        raise audience_not_found(id=audience_id[:MAX_ID_CHARS] + "…")
-    audience = catalog.get_audience_by_id(who.principal.tenant_id, audience_id)
-    definition = adobe.Definition.of(audience)
-    if definition is None or definition.sandbox != who.sandbox:
-        raise audience_not_found(id=audience_id)
-    return audience, definition
-
-
-def _object(who: Caller, audience: Audience, definition: adobe.Definition) -> dict:
-    size = memberships.audience_size(who.principal.tenant_id, audience.external_id)
-    return adobe.audience_object(audience, definition, size)
-
-
-def _create(who: Caller, wanted: Audience, definition: adobe.Definition) -> Audience:
-    """Under the first free key of the candidates; a claim (name, customAudienceId) taken in the sandbox is a 409."""
-    for key in adobe.key_candidates(wanted, definition, secrets.token_hex(4)):
-        try:
-            return catalog.create_audience(
-                who.principal.tenant_id, replace(wanted, key=key, external_id=key), who.principal.actor
-            )
-        except Conflict as error:
-            if error.reason == "claim_taken":
-                raise
-            taken = error
-    raise taken
-
-
 @router.post(
     f"{PREFIX}/external-audience",  # Powertools' REST resolver also matches it with a trailing "/"
     summary="Create an external audience (asynchronous)",
@@ -76,8 +41,8 @@ def create_audience():
     who = http.caller(router)
     identifiers = auth.tenant_of(who.principal).high_confidence_identifiers()
     wanted, definition = adobe.parse_create(http.json_text(router), who.sandbox, identifiers)
-    created = _create(who, wanted, definition)
-    answer = {"operationId": created.audience_id, "operationDetails": adobe.operation_details(created, definition)}
+    created = service.create(who, wanted, definition)
+    answer = {"operationId": created.audience_id, "operationDetails": objects.operation_details(created, definition)}
     return http.respond(answer, HTTPStatus.ACCEPTED)
 
 
@@ -90,13 +55,14 @@ def create_audience():
 )
 def get_operation(operation_id: str):
     who = http.caller(router)
-    return http.respond(adobe.operation_object(*_visible(who, operation_id)))
+    return http.respond(objects.operation_object(*service.visible(who, operation_id)))
 
 
 @router.get(f"{PREFIX}/external-audience/<audience_id>", summary="Get an external audience", **DOCS)
 def get_audience(audience_id: str):
     who = http.caller(router)
-    return http.respond(_object(who, *_visible(who, audience_id)))
+    audience, definition = service.visible(who, audience_id)
+    return http.respond(objects.audience_object(audience, definition, service.size_of(who, audience)))
 
 
 @router.patch(
@@ -109,10 +75,8 @@ def get_audience(audience_id: str):
 )
 def update_audience(audience_id: str):
     who = http.caller(router)
-    _visible(who, audience_id)
-    patch = adobe.parse_patch(http.json_text(router))
-    updated = catalog.update_audience(who.principal.tenant_id, audience_id, patch, who.principal.actor)
-    return http.respond(_object(who, updated, adobe.Definition.of(updated)))
+    updated, definition = service.update(who, audience_id, adobe.parse_patch(http.json_text(router)))
+    return http.respond(objects.audience_object(updated, definition, service.size_of(who, updated)))
 
 
 @router.post(
@@ -123,27 +87,15 @@ def update_audience(audience_id: str):
 )
 def create_upload_url(audience_id: str):
     who = http.caller(router)
-    _, definition = _visible(who, audience_id)
-    path = adobe.source_path(definition, http.json_text(router))
-    target = importer.source_upload_target(who.principal.tenant_id, path)
-    return http.respond(adobe.upload_target_object(target, path, who.sandbox))
+    target, path = service.source_upload_target(who, audience_id, http.json_text(router))
+    return http.respond(objects.upload_target_object(target, path, who.sandbox))
 
 
 @router.delete(f"{PREFIX}/external-audience/<audience_id>", summary="Delete an external audience", **DOCS)
 def delete_audience(audience_id: str):
     who = http.caller(router)
-    _visible(who, audience_id)
-    catalog.delete_audience_by_id(who.principal.tenant_id, audience_id)
+    service.delete(who, audience_id)
     return http.respond(None, HTTPStatus.NO_CONTENT)
-
-
-def _guardrails(who: Caller, audience_id: str):
-    """Adobe's daily limits on runs started, per audience then per sandbox (days from 00:00 UTC)."""
-    limits = (
-        (f"adobe:runs:{who.sandbox}:{audience_id}", runs.RUNS_PER_AUDIENCE_PER_DAY),
-        (f"adobe:runs:{who.sandbox}", runs.RUNS_PER_SANDBOX_PER_DAY),
-    )
-    return rate_limits.admitted(who.principal.tenant_id, limits, window_seconds=runs.DAY_SECONDS)
 
 
 @router.post(
@@ -154,57 +106,23 @@ def _guardrails(who: Caller, audience_id: str):
 )
 def start_run(audience_id: str):
     who = http.caller(router)
-    audience, definition = _visible(who, audience_id)
     window = runs.parse_run(http.json_text(router))
-    tenant = who.principal.tenant_id
-    now = time.time()
-    run = importer.Run(
-        tenant_id=tenant,
-        audience_key=audience.key,
-        audience_id=audience_id,
-        run_id=importer.new_run_id(now),
-        source=adobe.source_root(definition),
-        folder=definition.source_spec["type"] == "folder",
-        window_start=window.start,
-        window_end=window.end,
-        created_at=now,
-        created_by=who.principal.actor,
-    )
-    first = importer.first_run_id(tenant, audience_id)
-    record = importer.start_run(run, admitted=lambda: _guardrails(who, audience_id))
-    return http.respond(runs.run_object(audience, record, run.run_id, differential=first is not None))
+    audience, shown = service.start_run(who, audience_id, window)
+    return http.respond(runs.run_object(audience, shown))
 
 
 @router.get(f"{PREFIX}/external-audience/<audience_id>/runs/<run_id>", summary="Get a run", **DOCS)
 def get_run(audience_id: str, run_id: str):
     who = http.caller(router)
-    audience, _ = _visible(who, audience_id)
-    record = importer.run_record(who.principal.tenant_id, audience_id, run_id)
-    first = importer.first_run_id(who.principal.tenant_id, audience_id)
-    return http.respond(runs.run_object(audience, record, run_id, differential=run_id != first))
+    return http.respond(runs.run_object(*service.run(who, audience_id, run_id)))
 
 
 @router.get(f"{PREFIX}/external-audience/<audience_id>/runs", summary="List the runs", **DOCS)
 def list_runs(audience_id: str):
     who = http.caller(router)
-    audience, _ = _visible(who, audience_id)
     request = runs.parse_list(router.current_event.multi_value_query_string_parameters or {})
-    tenant = who.principal.tenant_id
-    records, total = importer.runs_of(
-        tenant,
-        audience_id,
-        newest_first=request.newest_first,
-        skip=request.start,
-        limit=request.limit,
-        status=request.status,
-        created_from=request.created_from,
-        created_to=request.created_to,
-    )
-    first = importer.first_run_id(tenant, audience_id)
-    listed = []
-    for record in records:
-        run_id = importer.run_id_of(record, audience_id)
-        listed.append(runs.run_object(audience, record, run_id, differential=run_id != first))
+    audience, shown, total = service.runs_of(who, audience_id, request)
+    listed = [runs.run_object(audience, one) for one in shown]
     return http.respond({"runs": listed, "_page": {"limit": request.limit, "count": len(listed), "totalCount": total}})
 
 
@@ -214,6 +132,5 @@ def list_runs(audience_id: str):
 def extend_ttl(audience_id: str):
     """Re-confirm the last successful run's members as of now: their expiry starts again."""
     who = http.caller(router)
-    audience, _ = _visible(who, audience_id)
-    importer.request_reconfirm(who.principal.tenant_id, audience.key, time.time(), who.principal.actor)
+    audience = service.extend_ttl(who, audience_id)
     return http.respond({"audienceId": audience_id, "name": audience.display_name})

@@ -4,8 +4,8 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from audiences import tenants
-from audiences.domain import IDENTIFIER_SUFFIXES, Scope
+from audiences import edge, tenants
+from audiences.domain import Scope
 from audiences.odp import http
 from audiences.odp import identifiers as odp_identifiers
 from audiences.openapi import json_body
@@ -14,7 +14,7 @@ router = Router()
 DOCS = {"tags": ["ODP identifiers"], "security": http.SECURITY}
 IDENTIFIER = json_body(
     {"name": "loyalty_id", "display_name": "Loyalty ID", "merge_confidence": "high"},
-    "The identifier field: its name ends in one of " + ", ".join(IDENTIFIER_SUFFIXES) + ".",
+    "The identifier field: its name ends in one of " + ", ".join(odp_identifiers.IDENTIFIER_SUFFIXES) + ".",
 )
 
 
@@ -23,7 +23,7 @@ def post_identifier():
     principal = http.authenticate(router, Scope.PRIVATE)
     identifier = odp_identifiers.parse_identifier(http.json_text(router))
     created = odp_identifiers.create_identifier(principal.tenant_id, identifier)
-    return http.json_response(HTTPStatus.CREATED, created)
+    return edge.json_response(HTTPStatus.CREATED, created)
 
 
 @router.get("/v3/schema/identifiers", summary="List the identifier fields", **DOCS)

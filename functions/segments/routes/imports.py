@@ -6,6 +6,7 @@ from audiences import importer
 from audiences.domain import Scope
 from audiences.odp import http
 from audiences.odp import imports as odp_imports
+from audiences.odp import uploads as odp_uploads
 from audiences.openapi import json_body
 
 router = Router()
@@ -35,9 +36,7 @@ def get_import(import_id: str):
 def create_upload_url():
     principal = http.authenticate(router, Scope.PRIVATE)
     segment_id, parts = odp_imports.upload_request(http.json_text(router))
-    if parts is None:
-        return odp_imports.upload_target_body(importer.upload_target(principal.tenant_id, segment_id))
-    return odp_imports.multipart_target_body(importer.multipart_upload_target(principal.tenant_id, segment_id, parts))
+    return odp_imports.target_body(odp_uploads.upload_target(principal.tenant_id, segment_id, parts))
 
 
 @router.post(
@@ -56,5 +55,5 @@ def create_upload_url():
 def complete_multipart_upload():
     principal = http.authenticate(router, Scope.PRIVATE)
     segment_id, upload_id, parts = odp_imports.completion_request(http.json_text(router))
-    etag = importer.complete_multipart_upload(principal.tenant_id, segment_id, upload_id, parts)
-    return {"key": importer.upload_key(principal.tenant_id, segment_id), "etag": etag}
+    key, etag = odp_uploads.complete_upload(principal.tenant_id, segment_id, upload_id, parts)
+    return {"key": key, "etag": etag}

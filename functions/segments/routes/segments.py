@@ -5,7 +5,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from audiences import catalog, memberships
 from audiences.domain import Scope
 from audiences.odp import http
-from audiences.odp.segments import VALIDATE_SUFFIX, checked_segment_id, parse_segment, segment_body
+from audiences.odp.segments import VALIDATE_SUFFIX, checked_segment_id, keeping_unsaid, parse_segment, segment_body
 from audiences.openapi import json_body
 
 router = Router()
@@ -49,7 +49,7 @@ def create_or_validate_segment(segment_id: str):
 def put_segment(segment_id: str):
     principal = http.authenticate(router, Scope.PRIVATE)
     audience = parse_segment(segment_id, http.json_text(router))
-    return {"revision": catalog.put_audience(principal.tenant_id, audience, principal.actor)}
+    return {"revision": catalog.put_audience(principal.tenant_id, audience, principal.actor, keeping_unsaid)}
 
 
 @router.delete("/v3/segments/<segment_id>", summary="Delete a segment", **DOCS)

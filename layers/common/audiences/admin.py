@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from audiences.settings import Settings, SettingsError
+from audiences.wiring import stores
 
 
 class AdminError(Exception):
@@ -165,18 +166,17 @@ def _show_identity_map(tenant) -> None:
 def _run(args: argparse.Namespace) -> None:
     from audiences import auth, catalog, memberships, tenants
     from audiences.domain import TENANT_ID, Confidence, Identifier, Principal, Scope, Tenant
-    from audiences.stores import tenants as tenant_store
 
-    if getattr(args, "tenant", None) and args.command != "tenants" and tenant_store.get_tenant(args.tenant) is None:
+    if getattr(args, "tenant", None) and args.command != "tenants" and stores().tenants.get_tenant(args.tenant) is None:
         raise AdminError(f"tenant {args.tenant!r} does not exist (see: tenants list)")
     match args.command, args.action:
         case "tenants", "create":
             if not TENANT_ID.fullmatch(args.tenant):
                 raise AdminError(f"tenant id {args.tenant!r} is invalid: use a-z, 0-9, - and _ (at most 63)")
-            tenant_store.create_tenant(Tenant(args.tenant, _identifiers(args.identifier)))
+            stores().tenants.create_tenant(Tenant(args.tenant, _identifiers(args.identifier)))
             print(f"created tenant {args.tenant}; next: keys create {args.tenant} --scope private")
         case "tenants", "list":
-            for tenant in tenant_store.list_tenants():
+            for tenant in stores().tenants.list_tenants():
                 fields = ", ".join(f"{i.name}={i.merge_confidence.value}" for i in tenant.identifiers.values())
                 print(f"{tenant.tenant_id}\t{fields}")
         case "identifiers", "add":
@@ -184,19 +184,19 @@ def _run(args: argparse.Namespace) -> None:
             tenants.add_identifier(args.tenant, identifier)
             print(f"added {args.name} ({args.confidence}) to {args.tenant}; in use within AUTH_CACHE_SECONDS")
         case "identity-map", "show":
-            _show_identity_map(tenant_store.get_tenant(args.tenant))
+            _show_identity_map(stores().tenants.get_tenant(args.tenant))
         case "identity-map", "set":
             tenants.set_identity_map(args.tenant, _identity_map(args.user_id, args.trait))
-            _show_identity_map(tenant_store.get_tenant(args.tenant))
+            _show_identity_map(stores().tenants.get_tenant(args.tenant))
             print("in use within AUTH_CACHE_SECONDS")
         case "keys", "create":
             key = auth.issue_key(Principal(args.tenant, Scope(args.scope)))
             print(f"{args.scope} key for {args.tenant} (id {auth.key_id(key)}), shown only now:\n{key}")
         case "keys", "list":
-            for info in tenant_store.list_keys(args.tenant):
+            for info in stores().tenants.list_keys(args.tenant):
                 print(f"{info.key_id}\t{info.scope.value}\t{info.created_at.isoformat()}")
         case "keys", "revoke":
-            tenant_store.revoke_key(args.tenant, args.key_id)
+            stores().tenants.revoke_key(args.tenant, args.key_id)
             print(f"revoked {args.key_id}; refused everywhere within AUTH_CACHE_SECONDS")
         case "audiences", "list":
             print("segment_id\texternal_id\tsize\trevision\tenabled\tid")
@@ -207,8 +207,10 @@ def _run(args: argparse.Namespace) -> None:
                     f"\t{audience.audience_id}"
                 )
         case "audiences", "migrate":
-            for tenant in tenant_store.list_tenants():
-                print(f"{tenant.tenant_id}\t{catalog.migrate(tenant.tenant_id)} audiences migrated")
+            from audiences.stores import catalog as catalog_table  # a migration of the table's items
+
+            for tenant in stores().tenants.list_tenants():
+                print(f"{tenant.tenant_id}\t{catalog_table.migrate(tenant.tenant_id)} audiences migrated")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,9 @@ import secrets
 from audiences.cache import BoundedCache
 from audiences.domain import Principal, Scope, Tenant
 from audiences.errors import Forbidden
+from audiences.ports.tenants import key_id_of
 from audiences.settings import get_settings
-from audiences.stores import tenants as tenant_store
+from audiences.wiring import stores
 
 _KEY_PREFIX = {Scope.PUBLIC: "pa_pub_", Scope.PRIVATE: "pa_prv_"}
 
@@ -37,13 +38,13 @@ def generate_key(scope: Scope) -> str:
 
 def key_id(raw_key: str) -> str:
     """The id `keys list` shows for this key."""
-    return tenant_store.key_id_of(hash_key(raw_key))
+    return key_id_of(hash_key(raw_key))
 
 
 def issue_key(principal: Principal, raw_key: str | None = None) -> str:
     """Store a key for `principal` and return it: the only time it is ever visible."""
     raw_key = raw_key or generate_key(principal.scope)
-    tenant_store.put_key(hash_key(raw_key), principal)
+    stores().tenants.put_key(hash_key(raw_key), principal)
     return raw_key
 
 
@@ -60,7 +61,7 @@ def authenticate(raw_key: str | None, required: Scope) -> Principal:
 def _principal(key_hash: str) -> Principal | None:
     if (principal := _principals.get(key_hash)) is not None or _unknown_keys.get(key_hash):
         return principal
-    principal = tenant_store.get_principal(key_hash)
+    principal = stores().tenants.get_principal(key_hash)
     if principal is None:
         _unknown_keys.put(key_hash, True)
     else:
@@ -69,7 +70,7 @@ def _principal(key_hash: str) -> Principal | None:
 
 
 def tenant_of(principal: Principal) -> Tenant:
-    tenant = _tenants.get_or_load(principal.tenant_id, lambda: tenant_store.get_tenant(principal.tenant_id))
+    tenant = _tenants.get_or_load(principal.tenant_id, lambda: stores().tenants.get_tenant(principal.tenant_id))
     if tenant is None:  # a key whose tenant was removed is as good as no key
         raise Forbidden()
     return tenant

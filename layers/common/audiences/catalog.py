@@ -15,10 +15,10 @@ from typing import TypeVar
 
 from audiences.cache import BoundedCache
 from audiences.domain import Audience
-from audiences.errors import Conflict, audience_not_found
+from audiences.errors import Conflict, Reason, audience_not_found
+from audiences.ports.catalog import Order, Page, RevisionRaced, is_position, key_position, position
 from audiences.settings import get_settings
-from audiences.stores import catalog as catalog_store
-from audiences.stores.catalog import Order, Page, is_position, key_position, position
+from audiences.wiring import stores
 
 __all__ = ["Order", "Page", "is_position", "key_position", "position"]  # the listing vocabulary dialects page with
 
@@ -50,7 +50,7 @@ class _Copy:
 
 def _load_copy(tenant_id: str) -> _Copy:
     copy = _Copy()
-    copy.add(catalog_store.list_audiences(tenant_id))
+    copy.add(stores().catalog.list_audiences(tenant_id))
     return copy
 
 
@@ -58,7 +58,7 @@ _copies: BoundedCache[_Copy] = BoundedCache(COPIES_KEPT, lambda: get_settings().
 
 
 def _key_taken(error: Conflict) -> bool:
-    return error.reason == "key_taken"
+    return error.reason is Reason.KEY_TAKEN
 
 
 def _back_off(attempt: int) -> None:
@@ -70,7 +70,7 @@ def _until_settled(key: str, attempt: Callable[[], T]) -> T:
     for tries in range(_RACE_ATTEMPTS):
         try:
             return attempt()
-        except catalog_store.RevisionRaced:
+        except RevisionRaced:
             _back_off(tries)
         except Conflict as error:
             if not _key_taken(error):
@@ -90,8 +90,8 @@ def create_audience(tenant_id: str, wanted: Audience, actor: str) -> Audience:
     """Create a new audience (Conflict if the key or external id is taken); its revision is 1."""
     for tries in range(_RACE_ATTEMPTS):
         try:
-            created = catalog_store.create_audience(tenant_id, replace(wanted, revision=1), actor)
-        except catalog_store.RevisionRaced:  # another transaction held the tenant's count at the same moment
+            created = stores().catalog.create_audience(tenant_id, replace(wanted, revision=1), actor)
+        except RevisionRaced:  # another transaction held the tenant's count at the same moment
             _back_off(tries)
             continue
         _changed(tenant_id)
@@ -99,33 +99,24 @@ def create_audience(tenant_id: str, wanted: Audience, actor: str) -> Audience:
     raise RuntimeError(f"audience {wanted.key!r} could not be created under {_RACE_ATTEMPTS} attempts")
 
 
-def put_audience(tenant_id: str, wanted: Audience, actor: str) -> int:
-    """Create the audience or bring it to `wanted`; returns its revision afterwards.
+def put_audience(
+    tenant_id: str, wanted: Audience, actor: str, merge: Callable[[Audience, Audience], Audience] = lambda _, w: w
+) -> int:
+    """Create the audience, or bring it to `merge(current, wanted)`; returns its revision afterwards.
 
-    An update that changes nothing keeps the revision: only changes are counted.
+    A dialect's PUT says what it can say of an audience; `merge` keeps what it cannot. An update
+    that changes nothing keeps the revision: only changes are counted.
     """
 
     def attempt() -> int:
-        current = catalog_store.get_audience(tenant_id, wanted.key)
+        current = stores().catalog.get_audience(tenant_id, wanted.key)
         if current is None:
-            return catalog_store.create_audience(tenant_id, replace(wanted, revision=1), actor).revision
-        return _update(tenant_id, current, _keeping_unsaid(current, wanted), actor).revision
+            return stores().catalog.create_audience(tenant_id, replace(wanted, revision=1), actor).revision
+        return _update(tenant_id, current, merge(current, wanted), actor).revision
 
     revision = _until_settled(wanted.key, attempt)
     _changed(tenant_id)
     return revision
-
-
-def _keeping_unsaid(current: Audience, wanted: Audience) -> Audience:
-    """What ODP's PUT cannot say (a name, another dialect's attributes and claims, a TTL, the origin) stays as it is."""
-    return replace(
-        wanted,
-        name=current.name,
-        dialect_attributes=current.dialect_attributes,
-        claims=current.claims,
-        ttl_days=current.ttl_days,
-        origin=current.origin,
-    )
 
 
 def update_audience(tenant_id: str, audience_id: str, change: Callable[[Audience], Audience], actor: str) -> Audience:
@@ -143,31 +134,31 @@ def update_audience(tenant_id: str, audience_id: str, change: Callable[[Audience
 def _update(tenant_id: str, current: Audience, wanted: Audience, actor: str) -> Audience:
     if current.same_content(wanted):
         return current
-    return catalog_store.update_audience(tenant_id, current, replace(wanted, revision=current.revision + 1), actor)
+    return stores().catalog.update_audience(tenant_id, current, replace(wanted, revision=current.revision + 1), actor)
 
 
 def delete_audience(tenant_id: str, key: str) -> None:
     """Delete an audience; its memberships stay, keyed by external id, for a re-creation."""
-    _until_settled(key, lambda: catalog_store.delete_audience(tenant_id, get_audience(tenant_id, key)))
+    _until_settled(key, lambda: stores().catalog.delete_audience(tenant_id, get_audience(tenant_id, key)))
     _changed(tenant_id)
 
 
 def delete_audience_by_id(tenant_id: str, audience_id: str) -> None:
     _until_settled(
-        audience_id, lambda: catalog_store.delete_audience(tenant_id, get_audience_by_id(tenant_id, audience_id))
+        audience_id, lambda: stores().catalog.delete_audience(tenant_id, get_audience_by_id(tenant_id, audience_id))
     )
     _changed(tenant_id)
 
 
 def get_audience(tenant_id: str, key: str) -> Audience:
-    audience = catalog_store.get_audience(tenant_id, key)
+    audience = stores().catalog.get_audience(tenant_id, key)
     if audience is None:
         raise audience_not_found(key=key)
     return audience
 
 
 def get_audience_by_id(tenant_id: str, audience_id: str) -> Audience:
-    audience = catalog_store.get_audience_by_id(tenant_id, audience_id)
+    audience = stores().catalog.get_audience_by_id(tenant_id, audience_id)
     if audience is None:
         raise audience_not_found(id=audience_id)
     return audience
@@ -183,22 +174,15 @@ def page(
     enabled_only: bool = False,
 ) -> Page:
     """One page of the tenant's audiences in `order`: one Query, whatever the catalog's size."""
-    return catalog_store.page(tenant_id, order, limit, after, before, enabled_only=enabled_only)
+    return stores().catalog.page(tenant_id, order, limit, after, before, enabled_only=enabled_only)
 
 
 def count_audiences(tenant_id: str) -> int:
-    return catalog_store.count_audiences(tenant_id)
+    return stores().catalog.count_audiences(tenant_id)
 
 
 def list_audiences(tenant_id: str) -> list[Audience]:
-    return catalog_store.list_audiences(tenant_id)
-
-
-def migrate(tenant_id: str) -> int:
-    """Make the tenant's older audiences addressable by id and listable by creation; idempotent."""
-    migrated = catalog_store.migrate(tenant_id)
-    _changed(tenant_id)
-    return migrated
+    return stores().catalog.list_audiences(tenant_id)
 
 
 def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str, Audience]:
@@ -213,7 +197,7 @@ def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str
     known = copy.by_external_id
     missing = external_ids - known.keys()
     if missing:
-        copy.add(catalog_store.audiences_by_external_id(tenant_id, missing).values())
+        copy.add(stores().catalog.audiences_by_external_id(tenant_id, missing).values())
     return {external_id: known[external_id] for external_id in external_ids if external_id in known}
 
 
@@ -229,6 +213,6 @@ def audiences_by_key(tenant_id: str, keys: set[str], trust_absent: bool = True) 
     copy = _copies.get_or_load(tenant_id, lambda: _load_copy(tenant_id))
     missing = keys - copy.by_key.keys() - (copy.absent_keys if trust_absent else set())
     if missing:
-        copy.add(catalog_store.audiences_by_key(tenant_id, missing))
+        copy.add(stores().catalog.audiences_by_key(tenant_id, missing))
         copy.remember_absent(missing - copy.by_key.keys())
     return {key: copy.by_key[key] for key in keys if key in copy.by_key}

@@ -31,16 +31,21 @@ def control_character_problem(value: str) -> str | None:
     return None
 
 
-# ODP's rule for custom identifier names, and the display-name ending each one implies.
-IDENTIFIER_SUFFIXES = {
-    "_id": " ID",
-    "_hash": " Hash",
-    "_number": " Number",
-    "_token": " Token",
-    "_alias": " Alias",
-    "_address": " Address",
-    "_key": " Key",
-}
+def identifier_value_problem(value: str) -> str | None:
+    """Why a user's identifier value is refused (what follows where it is: "is empty"), or None: the
+    one rule every event, call, file row and run row is held to."""
+    if not value:
+        return "is empty"
+    if len(value.encode()) > MAX_IDENTIFIER_BYTES:
+        return f"is longer than {MAX_IDENTIFIER_BYTES} bytes"
+    return control_character_problem(value)
+
+
+def audience_id_problem(value: str) -> str | None:
+    """Why an audience's external id, as an event or call names it, is refused, or None."""
+    if len(value.encode()) > MAX_EXTERNAL_ID_BYTES:
+        return f"is longer than {MAX_EXTERNAL_ID_BYTES} bytes"
+    return control_character_problem(value)
 
 
 class Scope(StrEnum):
@@ -249,12 +254,13 @@ class ImportStatus(StrEnum):
 
 @dataclass(frozen=True)
 class ImportRecord:
-    """One upload of an audience file, and what became of it: the activity log's entry."""
+    """One import of an audience's complete list (an uploaded file, a run, a re-confirmation), and what
+    became of it: the activity log's entry."""
 
     import_id: str
     audience: str
-    s3_key: str
-    uploaded_at: float
+    source: str  # what it reads: the uploaded object's key, or a run's source file or folder
+    as_of: float  # the time its list is true as of (an upload's time, a run's creation): its changes' ts
     status: ImportStatus = ImportStatus.PROCESSING
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -285,7 +291,7 @@ class AudienceImportState:
     """The last import applied to an audience: what the next one is diffed against."""
 
     import_id: str
-    uploaded_at: float
+    as_of: float  # the time the list is true as of
     snapshot_key: str
     identifier: str
     external_id: str

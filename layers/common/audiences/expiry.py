@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 
 from audiences import memberships
 from audiences.domain import MembershipChange, State
-from audiences.stores import catalog as catalog_store
+from audiences.wiring import stores
 
 logger = Logger(child=True)
 
@@ -39,7 +39,7 @@ def sweep(now: float | None = None, seconds_left: Callable[[], float] = lambda: 
     now = time.time() if now is None else now
     stop_below = max(RESERVE_SECONDS, seconds_left() / 2)  # a sweep takes at most half its invocation's time
     done = Sweep()
-    for tenant_id, audience in catalog_store.expiring_audiences():
+    for tenant_id, audience in stores().catalog.expiring_audiences():
         done.audiences += 1
         cutoff = now - audience.expires_at(0)
         for due in memberships.qualified_before(tenant_id, audience.external_id, cutoff):

@@ -7,11 +7,12 @@ import hashlib
 from audiences import memberships
 from audiences.domain import MembershipChange
 from audiences.memberships import ApplyResult
-from audiences.stores import archive
+from audiences.ports.archive import MAX_RECORD_BYTES
+from audiences.wiring import stores
 
 # The largest event the archive can keep: one Firehose record, less its envelope (tenant, date,
 # upload id, index, receive time: well under 1 KiB).
-MAX_EVENT_BYTES = archive.MAX_RECORD_BYTES - 1024
+MAX_EVENT_BYTES = MAX_RECORD_BYTES - 1024
 
 
 def upload_id(tenant_id: str, body: str) -> str:
@@ -29,5 +30,5 @@ def accept(
     client's retry archives the same records again (same upload id) and applies only what is
     still missing.
     """
-    archive.put_events(tenant_id, now, upload_id(tenant_id, body), events, source)
+    stores().archive.put_events(tenant_id, now, upload_id(tenant_id, body), events, source)
     return memberships.apply(tenant_id, changes)

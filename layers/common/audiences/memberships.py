@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from audiences import catalog
 from audiences.domain import Audience, MembershipChange, State, UserRef, supersedes
-from audiences.stores import memberships as membership_store
-from audiences.stores.memberships import Outcome
+from audiences.ports.memberships import Outcome
+from audiences.wiring import stores
 
 # Requests in flight per invocation: enough to hide DynamoDB's latency, and no more than the
 # 10 connections PynamoDB's botocore client pools, so no thread waits for a socket.
@@ -46,7 +46,7 @@ def apply(tenant_id: str, changes: Sequence[MembershipChange]) -> ApplyResult:
     retried as a whole: the changes already applied are then stale, the rest apply.
     """
     to_write = winners(changes)
-    outcomes = Counter(membership_store.write_all(tenant_id, to_write, _pool))
+    outcomes = Counter(stores().memberships.write_all(tenant_id, to_write, _pool))
     return ApplyResult(
         qualified=outcomes[Outcome.QUALIFIED],
         disqualified=outcomes[Outcome.DISQUALIFIED],
@@ -57,16 +57,16 @@ def apply(tenant_id: str, changes: Sequence[MembershipChange]) -> ApplyResult:
 
 def qualified_before(tenant_id: str, external_id: str, cutoff: float) -> Iterator[list[tuple[UserRef, float]]]:
     """The audience's members qualified at a ts up to `cutoff`, in batches, its index partitions read at once."""
-    return membership_store.qualified_before(tenant_id, external_id, cutoff, in_parallel=_pool.map)
+    return stores().memberships.qualified_before(tenant_id, external_id, cutoff, in_parallel=_pool.map)
 
 
 def audience_size(tenant_id: str, external_id: str) -> int:
-    return membership_store.audience_sizes(tenant_id, [external_id])[external_id]
+    return stores().memberships.audience_sizes(tenant_id, [external_id])[external_id]
 
 
 def audience_sizes(tenant_id: str, external_ids: list[str]) -> dict[str, int]:
     """Exact sizes, their BatchGetItems sent concurrently: a page waits about one request's latency."""
-    return membership_store.audience_sizes(tenant_id, external_ids, in_parallel=_pool.map)
+    return stores().memberships.audience_sizes(tenant_id, external_ids, in_parallel=_pool.map)
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,17 @@ def customer_audiences(
     """
     now = time.time() if now is None else now
     if keys is None:
-        entries = membership_store.user_memberships(tenant_id, user)
+        entries = stores().memberships.user_memberships(tenant_id, user)
         if not entries:
             return None
         qualified = {ext: ts for ext, (state, ts) in entries.items() if state is State.QUALIFIED}
         audiences = catalog.audiences_by_external_id(tenant_id, set(qualified))
     else:
         by_external_id = {a.external_id: a for a in catalog.audiences_by_key(tenant_id, keys).values()}
-        entries = membership_store.user_memberships_in(tenant_id, user, set(by_external_id)) if by_external_id else {}
-        if not entries and not membership_store.user_known(tenant_id, user):
+        entries = (
+            stores().memberships.user_memberships_in(tenant_id, user, set(by_external_id)) if by_external_id else {}
+        )
+        if not entries and not stores().memberships.user_known(tenant_id, user):
             return None
         qualified = {ext: ts for ext, (state, ts) in entries.items() if state is State.QUALIFIED}
         audiences = {ext: by_external_id[ext] for ext in qualified}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from audiences.errors import RateLimited
-from audiences.stores import rate_limits as rate_limit_store
+from audiences.wiring import stores
 
 WINDOW_SECONDS = 60
 
@@ -60,7 +60,7 @@ def consume(
     now = time.time() if now is None else now
     window_start = int(now // window_seconds) * window_seconds
     window_end = window_start + window_seconds
-    consumed = rate_limit_store.count_request(tenant_id, endpoint, window_start, window_end + window_seconds)
+    consumed = stores().rate_limits.count_request(tenant_id, endpoint, window_start, window_end + window_seconds)
     usage = Usage(limit, consumed, window_end, now)
     if usage.exceeded:
         raise RateLimited(usage)
@@ -79,12 +79,12 @@ def admitted(
     now = time.time() if now is None else now
     window_start = int(now // window_seconds) * window_seconds
     window_end = window_start + window_seconds
-    full = rate_limit_store.count_within(tenant_id, limits, window_start, window_end + window_seconds)
+    full = stores().rate_limits.count_within(tenant_id, limits, window_start, window_end + window_seconds)
     if full is not None:
         position, consumed = full
         raise RateLimited(Usage(limits[position][1], consumed, window_end, now))
     try:
         yield
     except BaseException:
-        rate_limit_store.uncount(tenant_id, [endpoint for endpoint, _ in limits], window_start)
+        stores().rate_limits.uncount(tenant_id, [endpoint for endpoint, _ in limits], window_start)
         raise

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from audiences.domain import Identifier, IdentityMap
 from audiences.errors import InvalidInput, NotFound
-from audiences.stores import tenants as tenant_store
+from audiences.wiring import stores
 
 MAX_TRAIT_CHARS = 128
 
 
 def add_identifier(tenant_id: str, identifier: Identifier) -> None:
     """Conflict if the tenant already has a field of that name; events may use it once caches expire."""
-    tenant_store.add_identifier(tenant_id, identifier)
+    stores().tenants.add_identifier(tenant_id, identifier)
 
 
 def identifiers(tenant_id: str) -> list[Identifier]:
-    tenant = tenant_store.get_tenant(tenant_id)
+    tenant = stores().tenants.get_tenant(tenant_id)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id!r} does not exist")
     return list(tenant.identifiers.values())
@@ -23,7 +23,7 @@ def identifiers(tenant_id: str) -> list[Identifier]:
 
 def set_identity_map(tenant_id: str, identity_map: IdentityMap) -> None:
     """InvalidInput unless every field it names can key memberships; in use once caches expire."""
-    tenant = tenant_store.get_tenant(tenant_id)
+    tenant = stores().tenants.get_tenant(tenant_id)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id!r} does not exist")
     problems = [
@@ -38,4 +38,4 @@ def set_identity_map(tenant_id: str, identity_map: IdentityMap) -> None:
         problems.append("each trait may be mapped once")
     if problems:
         raise InvalidInput("; ".join(problems))
-    tenant_store.set_identity_map(tenant_id, identity_map)
+    stores().tenants.set_identity_map(tenant_id, identity_map)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from audiences.domain import AUDIENCE_KEY, Audience, key_from_name
-from audiences.errors import InvalidInput, Problem, Unprocessable
+from audiences.errors import InvalidInput, Problem, Reason, Unprocessable
 from audiences.json_bodies import json_object, refuse, unknown_fields
 
 DIALECT = "adobe"
@@ -191,7 +191,7 @@ def _identity(fields: list[dict], identifiers: list[str]) -> None:
                 f"identityNs {namespace!r} is not an identifier users can be named by here; "
                 f"use one of: {', '.join(identifiers) or '(none: the operator adds identifiers)'}",
                 "identity namespace",
-                "unknown",
+                Reason.UNKNOWN,
                 {"namespace": namespace},
             )
 
@@ -355,77 +355,3 @@ def source_path(definition: Definition, body: str | None) -> str:
     refuse(problems)
     root = source_root(definition)
     return f"{root}/{file_name}" if definition.source_spec["type"] == "folder" else root
-
-
-def upload_target_object(target, path: str, sandbox: str) -> dict:
-    """A presigned PUT: `path` as sourceSpec names it; `bucket`/`key` for uploads with AWS credentials (ours)."""
-    return {
-        "url": target.url,
-        "path": path.removeprefix(f"{DIALECT}/{sandbox}/"),
-        "expiresAt": _epoch(target.expires_at),
-        "key": target.key,
-    }
-
-
-def _epoch(moment) -> int:
-    return int(moment.timestamp())
-
-
-def _source_spec_echo(definition: Definition, nested: bool) -> dict:
-    return {"params": definition.source_spec} if nested else definition.source_spec
-
-
-def audience_object(audience: Audience, definition: Definition, size: int) -> dict:
-    """Adobe's audience (as its PATCH answers it), plus our `key` and exact `size`."""
-    return {
-        "audienceId": audience.audience_id,
-        "audienceName": audience.display_name,
-        "description": audience.description,
-        "fields": definition.fields,
-        "sourceSpec": definition.source_spec,
-        "ttlInDays": audience.ttl_days,
-        "labels": definition.labels,
-        "tags": definition.tags,
-        "audienceType": definition.audience_type,
-        "originName": definition.origin_name,
-        "namespace": definition.namespace,
-        **({"customAudienceId": definition.custom_audience_id} if definition.custom_audience_id else {}),
-        "key": audience.key,
-        "size": size,
-        "createdBy": audience.created_by or "unknown",
-        "createdAt": _epoch(audience.created_at),
-        "updatedBy": audience.updated_by or "unknown",
-        "updatedAt": _epoch(audience.updated_at),
-    }
-
-
-def operation_details(audience: Audience, definition: Definition) -> dict:
-    """The create request as accepted: ttlInDays an integer, sourceSpec in the form it came."""
-    return {
-        "name": audience.display_name,
-        "description": audience.description,
-        **({"customAudienceId": definition.custom_audience_id} if definition.custom_audience_id else {}),
-        "fields": definition.fields,
-        "sourceSpec": _source_spec_echo(definition, definition.source_spec_nested),
-        "ttlInDays": audience.ttl_days,
-        "labels": definition.labels,
-        "tags": definition.tags,
-        "audienceType": definition.audience_type,
-        "originName": definition.origin_name,
-        "namespace": definition.namespace,
-    }
-
-
-def operation_object(audience: Audience, definition: Definition) -> dict:
-    """The creation of `audience`: its operation id is the audience id (ours), and it has succeeded."""
-    return {
-        "operationId": audience.audience_id,
-        "status": "SUCCESS",
-        "operationDetails": operation_details(audience, definition),
-        "audienceName": audience.display_name,
-        "audienceId": audience.audience_id,
-        "createdBy": audience.created_by or "unknown",
-        "createdAt": _epoch(audience.created_at),
-        "updatedBy": audience.updated_by or "unknown",
-        "updatedAt": _epoch(audience.updated_at),
-    }

@@ -6,17 +6,15 @@ Adobe's error codes; `detail` says what is wrong and how to fix it.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
 from http import HTTPStatus
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from audiences import auth
+from audiences import edge
 from audiences.adobe.audiences import checked_sandbox
-from audiences.domain import Principal, Scope
+from audiences.adobe.service import Caller
+from audiences.domain import Scope
 from audiences.errors import (
     AudiencesError,
     Conflict,
@@ -25,13 +23,11 @@ from audiences.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    Reason,
     Unprocessable,
     UnsupportedMediaType,
     row_of,
 )
-from audiences.json_bodies import body_text, check_json_transport
-
-logger = Logger(child=True)
 
 MAX_BODY_BYTES = 1024 * 1024
 PREFIX = "/data/core/ais"
@@ -80,12 +76,6 @@ def status_of(error: AudiencesError) -> tuple[HTTPStatus, str, str]:
     return row_of(_STATUS, error)
 
 
-@dataclass(frozen=True)
-class Caller:
-    principal: Principal
-    sandbox: str
-
-
 def caller(app: APIGatewayRestResolver) -> Caller:
     """Who calls, from Adobe's four headers: the token is a private key, the org its tenant."""
     headers = app.current_event.headers
@@ -95,42 +85,35 @@ def caller(app: APIGatewayRestResolver) -> Caller:
                 f"The {name} header is missing: every Experience Platform call sends Authorization, "
                 "x-api-key, x-gw-ims-org-id and x-sandbox-name.",
                 "header",
-                "missing",
+                Reason.MISSING,
                 {"header": name},
             )
-    scheme, _, token = headers["authorization"].partition(" ")
-    principal = auth.authenticate(token.strip() if scheme.lower() == "bearer" else None, Scope.PRIVATE)
-    logger.append_keys(tenant=principal.tenant_id)
+    principal = edge.authenticated(edge.bearer_token(app), Scope.PRIVATE)
     if headers["x-gw-ims-org-id"].strip().removesuffix(_ORG_SUFFIX) != principal.tenant_id:
         raise OrgMismatch(
             "x-gw-ims-org-id is not the organization of this token: send the tenant id the token was "
             f"issued for (as `<tenant>` or `<tenant>{_ORG_SUFFIX}`).",
             "organization",
-            "mismatch",
+            Reason.MISMATCH,
         )
     return Caller(principal, checked_sandbox(headers["x-sandbox-name"].strip()))
 
 
 def json_text(app: APIGatewayRestResolver) -> str | None:
-    request = app.current_event
-    text = body_text(request.body, request.is_base64_encoded)
-    check_json_transport(request.headers.get("content-type"), text, MAX_BODY_BYTES, "send a smaller body")
-    return text
+    return edge.json_text(app, MAX_BODY_BYTES, "send a smaller body")
 
 
 def respond(data: dict | None, status: int = HTTPStatus.OK) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(data) if data is not None else "",
-    )
+    if data is None:
+        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body="")
+    return edge.json_response(status, data)
 
 
 def unknown_path(path: str) -> NotFound:
     return NotFound(
         f"No such resource: {path}. The external audiences API is under {PREFIX}/external-audience.",
         "path",
-        "not_found",
+        Reason.NOT_FOUND,
     )
 
 
@@ -139,12 +122,12 @@ def _detail(error: AudiencesError) -> str:
     facts = error.facts
     if isinstance(error, Forbidden):
         return "The access token is not valid: send `Authorization: Bearer <private key>` with a private key."
-    if error.resource == "audience" and error.reason == "not_found":
+    if error.resource == "audience" and error.reason is Reason.NOT_FOUND:
         return f"No external audience {facts.get('id', facts.get('key'))!r} in this sandbox."
-    if error.reason == "claim_taken":
+    if error.reason is Reason.CLAIM_TAKEN:
         kind, value = facts["claim"].split("/", 3)[2:]
         return f"An external audience with {kind} {value!r} already exists in this sandbox: choose another {kind}."
-    if error.reason in ("key_taken", "external_id_taken"):
+    if error.reason in (Reason.KEY_TAKEN, Reason.EXTERNAL_ID_TAKEN):
         return "Another audience holds this audience's key: choose another customAudienceId or name."
     if isinstance(error, RateLimited):
         return (
@@ -157,25 +140,30 @@ def _detail(error: AudiencesError) -> str:
 
 
 def error_response(error: Exception) -> Response:
-    if isinstance(error, AudiencesError):
-        status, code, title = status_of(error)
-        logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
-        detail = _detail(error)
-        details = [{"field": str(p.where), "reason": p.message} for p in getattr(error, "problems", ())]
-    else:
-        logger.exception("request failed")
-        status, code, title = HTTPStatus.INTERNAL_SERVER_ERROR, "100970-500", "INTERNAL_SERVER_ERROR"
-        detail, details = "Internal error: retrying the same request is safe.", []
-    headers = {}
-    if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(math.ceil(error.usage.ms_before_next / 1000))
-    body = {
+    return edge.error_response(error, _refused, _failed)
+
+
+def _refused(error: AudiencesError) -> Response:
+    status, code, title = status_of(error)
+    details = [{"field": str(p.where), "reason": p.message} for p in getattr(error, "problems", ())]
+    headers = (
+        {"Retry-After": str(math.ceil(error.usage.ms_before_next / 1000))} if isinstance(error, RateLimited) else {}
+    )
+    return edge.json_response(status, _error_body(status, code, title, _detail(error), details), headers)
+
+
+def _failed() -> Response:
+    status, code, title = edge.INTERNAL, "100970-500", "INTERNAL_SERVER_ERROR"
+    return edge.json_response(
+        status, _error_body(status, code, title, "Internal error: retrying the same request is safe.", [])
+    )
+
+
+def _error_body(status: HTTPStatus, code: str, title: str, detail: str, details: list[dict]) -> dict:
+    return {
         "type": f"http://ns.adobe.com/aep/errors/{code}",
         "status": status.value,
         "title": title,
         "detail": detail,
         "report": {"errorCode": code, "details": details},
     }
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
-    )

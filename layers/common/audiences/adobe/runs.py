@@ -53,6 +53,15 @@ def _epoch(document: dict, field: str, default: float | None, problems: list[Pro
 
 
 @dataclass(frozen=True)
+class ShownRun:
+    """A run as Adobe shows it: its record, and whether it is differential (every run but the first)."""
+
+    record: ImportRecord
+    run_id: str
+    differential: bool
+
+
+@dataclass(frozen=True)
 class ListRequest:
     limit: int
     start: int
@@ -99,8 +108,9 @@ def _whole(query, name: str, default: int, low: int, high: int, problems: list[P
     return int(raw)
 
 
-def run_object(audience: Audience, record: ImportRecord, run_id: str, differential: bool) -> dict:
+def run_object(audience: Audience, shown: ShownRun) -> dict:
     """A run as Adobe shows it, plus (ours) its counts, its row errors and a message."""
+    record, run_id, differential = shown.record, shown.run_id, shown.differential
     status = "FAILED" if record.status is ImportStatus.SKIPPED else record.status.value
     body = {
         "audienceName": audience.display_name,
@@ -110,7 +120,7 @@ def run_object(audience: Audience, record: ImportRecord, run_id: str, differenti
         "differentialIngestion": differential,
         "dataFilterStartTime": int(record.window_start),
         "dataFilterEndTime": int(record.window_end),
-        "createdAt": int(record.uploaded_at),
+        "createdAt": int(record.as_of),
         "createdBy": record.created_by,
         "details": [
             {"stage": stage, "status": status, "flowRunId": f"{run_id}-{n}"}

@@ -22,7 +22,7 @@ from typing import BinaryIO
 import polars as pl
 
 from audiences.adobe.audiences import Definition
-from audiences.domain import MAX_IDENTIFIER_BYTES, control_character_problem
+from audiences.domain import identifier_value_problem
 from audiences.member_files import MEMBER, FileContext, FileRejected, RowErrors, TextLines, decompressed
 
 MAX_ERRORS = 100  # per run, as the contract's run details list them
@@ -134,9 +134,7 @@ class SourceFile:
         value = row[identity]
         if not value:
             return f"{self.identity} (the identity field) is empty"
-        if len(value.encode()) > MAX_IDENTIFIER_BYTES:
-            return f"{self.identity} is longer than {MAX_IDENTIFIER_BYTES} bytes"
-        if problem := control_character_problem(value):
+        if problem := identifier_value_problem(value):
             return f"{self.identity} {problem}"
         for index, name, (parse, expected) in checks:
             if row[index]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
-from audiences import auth
+from audiences import edge
 from audiences.domain import Principal, Scope
 from audiences.errors import (
     AudiencesError,
@@ -21,8 +20,6 @@ from audiences.errors import (
     UnsupportedMediaType,
     row_of,
 )
-
-logger = Logger(child=True)
 
 SECURITY_SCHEMES = {
     "consoleKey": {
@@ -53,9 +50,7 @@ def status_of(error: AudiencesError) -> HTTPStatus:
 
 
 def authenticate(app: APIGatewayRestResolver) -> Principal:
-    principal = auth.authenticate(app.current_event.headers.get("x-api-key"), Scope.PRIVATE)
-    logger.append_keys(tenant=principal.tenant_id)
-    return principal
+    return edge.authenticated(app.current_event.headers.get("x-api-key"), Scope.PRIVATE)
 
 
 def error(status: HTTPStatus, message: str) -> Response:
@@ -67,9 +62,12 @@ def error(status: HTTPStatus, message: str) -> Response:
 
 
 def error_response(failure: Exception) -> Response:
+    return edge.error_response(
+        failure, _refused, lambda: error(edge.INTERNAL, "internal error: the logs have its request id")
+    )
+
+
+def _refused(failure: AudiencesError) -> Response:
     if isinstance(failure, Forbidden):
         return error(HTTPStatus.UNAUTHORIZED, "the key is not a private key of any tenant: sign in with a private key")
-    if isinstance(failure, AudiencesError):
-        return error(status_of(failure), failure.message)
-    logger.exception("console request failed")
-    return error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error: the logs have its request id")
+    return error(status_of(failure), failure.message)

@@ -128,7 +128,7 @@ def activity_row(record: ImportRecord) -> ActivityRow:
         audience=record.audience,
         kind=_kind(record),
         status=record.status.value,
-        uploaded_at=_moment(record.uploaded_at),
+        uploaded_at=_moment(record.as_of),
         started_at=record.started_at,
         finished_at=record.finished_at,
         rows=record.rows,

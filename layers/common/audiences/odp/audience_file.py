@@ -27,6 +27,7 @@ from audiences.domain import (
     Confidence,
     checked_ts,
     control_character_problem,
+    identifier_value_problem,
 )
 from audiences.member_files import (
     MAX_LINE_BYTES,
@@ -217,11 +218,7 @@ class AudienceFile:
         audience = self.context.audience
         if audience_id not in (audience.key, audience.external_id):
             return f"audience_id must be {audience.key!r} or {audience.external_id!r}, got {audience_id!r}"
-        if not value:
-            return f"{self.identifier} is empty"
-        if len(value.encode()) > MAX_IDENTIFIER_BYTES:
-            return f"{self.identifier} is longer than {MAX_IDENTIFIER_BYTES} bytes"
-        if problem := control_character_problem(value):
+        if problem := identifier_value_problem(value):
             return f"{self.identifier} {problem}"
         return self._ts_problem(ts)
 

@@ -6,14 +6,14 @@ import json
 from dataclasses import dataclass
 
 from audiences.domain import (
-    MAX_EXTERNAL_ID_BYTES,
     MAX_IDENTIFIER_BYTES,
     MembershipChange,
     State,
     Tenant,
     UserRef,
+    audience_id_problem,
     checked_ts,
-    control_character_problem,
+    identifier_value_problem,
 )
 from audiences.errors import InvalidInput, Problem
 from audiences.ingest import MAX_EVENT_BYTES
@@ -85,7 +85,7 @@ def _check_event(event: object) -> None:
             raise _Invalid(f"identifier names must be 1 to {MAX_FIELD_NAME_CHARS} characters")
         if not isinstance(value, str) or not value:
             raise _Invalid(f"identifiers.{field} must be a non-empty string")
-        if len(value.encode()) > MAX_IDENTIFIER_BYTES:
+        if len(value.encode()) > MAX_IDENTIFIER_BYTES:  # any event's envelope; a passthrough's value, below
             raise _Invalid(f"identifiers.{field} is longer than {MAX_IDENTIFIER_BYTES} bytes")
     data = event.get("data", {})
     if not isinstance(data, dict):
@@ -119,7 +119,7 @@ def _passthrough_user(identifiers: dict[str, str], tenant: Tenant) -> UserRef:
     [(field, value)] = identifiers.items()
     if problem := tenant.unusable_identifier_problem(field, "passthrough events"):
         raise _Invalid(problem)
-    if problem := control_character_problem(value):
+    if problem := identifier_value_problem(value):
         raise _Invalid(f"identifiers.{field} {problem}")
     return UserRef(field, value)
 
@@ -127,8 +127,6 @@ def _passthrough_user(identifiers: dict[str, str], tenant: Tenant) -> UserRef:
 def _audience_id(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise _Invalid("data.audience_id must be a non-empty string naming the audience")
-    if len(value.encode()) > MAX_EXTERNAL_ID_BYTES:
-        raise _Invalid(f"data.audience_id is longer than {MAX_EXTERNAL_ID_BYTES} bytes")
-    if problem := control_character_problem(value):
+    if problem := audience_id_problem(value):
         raise _Invalid(f"data.audience_id {problem}")
     return value

@@ -6,15 +6,13 @@ the families it serves, chosen by path prefix.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from audiences import auth
+from audiences import edge
 from audiences.domain import Principal, Scope
 from audiences.errors import (
     AudiencesError,
@@ -25,13 +23,11 @@ from audiences.errors import (
     PayloadTooLarge,
     Problem,
     RateLimited,
+    Reason,
     Unprocessable,
     UnsupportedMediaType,
     row_of,
 )
-from audiences.json_bodies import body_text, check_json_transport
-
-logger = Logger(child=True)
 
 # OpenAPI: every ODP route takes the tenant's key in x-api-key (public for events and GraphQL).
 SECURITY_SCHEMES = {
@@ -68,11 +64,11 @@ def odp_message(error: AudiencesError) -> str:
     facts = error.facts
     if error.resource != "audience":
         return error.message
-    if error.reason == "not_found":
+    if error.reason is Reason.NOT_FOUND:
         return f"segment {facts.get('key', facts.get('id'))!r} does not exist"
-    if error.reason == "key_taken":
+    if error.reason is Reason.KEY_TAKEN:
         return f"segment {facts['key']!r} already exists"
-    if error.reason == "external_id_taken":
+    if error.reason is Reason.EXTERNAL_ID_TAKEN:
         return f"external_audience_id {facts['external_id']!r} is already used by segment {facts['holder']!r}"
     return error.message
 
@@ -84,13 +80,9 @@ def timestamp() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def json_response(status: int, body: dict) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
-
-
 def accepted() -> Response:
     """ODP's answer once every event of an upload is durably applied."""
-    return json_response(HTTPStatus.ACCEPTED, {"title": "Accepted", "status": 202, "timestamp": timestamp()})
+    return edge.json_response(HTTPStatus.ACCEPTED, {"title": "Accepted", "status": 202, "timestamp": timestamp()})
 
 
 def events_error(status: HTTPStatus, message: str, problems: tuple[Problem, ...]) -> dict:
@@ -124,37 +116,29 @@ MANAGEMENT_BODY_BYTES = 64 * 1024
 
 
 def json_text(app: APIGatewayRestResolver, max_bytes: int = MANAGEMENT_BODY_BYTES, hint: str = "") -> str | None:
-    """The body as text once it passed the transport checks: JSON media type (415), size (413), UTF-8."""
-    request = app.current_event
-    text = body_text(request.body, request.is_base64_encoded)
-    check_json_transport(
-        request.headers.get("content-type"), text, max_bytes, hint or "no valid request of this API is that large"
-    )
-    return text
+    return edge.json_text(app, max_bytes, hint or "no valid request of this API is that large")
 
 
 def authenticate(app: APIGatewayRestResolver, required: Scope) -> Principal:
-    """The caller, from ODP's x-api-key header; every log line after this names the tenant."""
-    principal = auth.authenticate(app.current_event.headers.get("x-api-key"), required)
-    logger.append_keys(tenant=principal.tenant_id)
-    return principal
+    """The caller, from ODP's x-api-key header."""
+    return edge.authenticated(app.current_event.headers.get("x-api-key"), required)
 
 
 def error_response(app: APIGatewayRestResolver, error: Exception, shapes: dict[str, ErrorBody]) -> Response:
     """The answer to `error` in the shape of the API family the path belongs to (longest prefix wins)."""
     path = app.current_event.path
     shape = shapes[max((p for p in shapes if path.startswith(p)), key=len)]
-    if isinstance(error, Forbidden):
-        # API Gateway's own answer to a bad key: says nothing of why.
-        return json_response(HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
-    if isinstance(error, AudiencesError):
+
+    def refused(error: AudiencesError) -> Response:
+        if isinstance(error, Forbidden):  # API Gateway's own answer to a bad key: says nothing of why
+            return edge.json_response(HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
         status = status_of(error)
-        logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
         problems = error.problems if isinstance(error, InvalidInput) else ()
-        return json_response(status, shape(status, odp_message(error), problems))
-    logger.exception("request failed")
-    status = HTTPStatus.INTERNAL_SERVER_ERROR
-    return json_response(status, shape(status, "internal error: retrying the same request is safe", ()))
+        return edge.json_response(status, shape(status, odp_message(error), problems))
+
+    return edge.error_response(
+        error, refused, lambda: edge.json_response(edge.INTERNAL, shape(edge.INTERNAL, edge.RETRY_IS_SAFE, ()))
+    )
 
 
 def install_error_handlers(app: APIGatewayRestResolver, shapes: dict[str, ErrorBody]) -> None:

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from audiences import tenants
-from audiences.domain import IDENTIFIER_FIELD, IDENTIFIER_SUFFIXES, Confidence, Identifier
+from audiences.domain import IDENTIFIER_FIELD, Confidence, Identifier
 from audiences.errors import Conflict, InvalidInput, Problem
 from audiences.json_bodies import decode_json
+
+# ODP's rule for custom identifier names, and the display-name ending each one implies.
+IDENTIFIER_SUFFIXES = {
+    "_id": " ID",
+    "_hash": " Hash",
+    "_number": " Number",
+    "_token": " Token",
+    "_alias": " Alias",
+    "_address": " Address",
+    "_key": " Key",
+}
 
 MAX_DISPLAY_NAME_CHARS = 128
 _FIELDS = ("name", "display_name", "merge_confidence", "messaging", "public_read")

@@ -21,9 +21,9 @@ def record_body(record: ImportRecord) -> dict:
     body = {
         "import_id": record.import_id,
         "audience": record.audience,
-        "key": record.s3_key,
+        "key": record.source,
         "status": record.status.value,
-        "uploaded_at": datetime.fromtimestamp(record.uploaded_at, UTC).isoformat(),
+        "uploaded_at": datetime.fromtimestamp(record.as_of, UTC).isoformat(),
         "started_at": record.started_at.isoformat() if record.started_at else None,
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
         "duration_ms": duration,
@@ -64,6 +64,10 @@ def page_arguments(query: dict[str, str]) -> tuple[str | None, ImportStatus | No
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1 to {MAX_PAGE}, got {raw_limit!r}")
     return audience, status, query.get("cursor"), int(raw_limit)
+
+
+def target_body(target: UploadTarget | MultipartTarget) -> dict:
+    return multipart_target_body(target) if isinstance(target, MultipartTarget) else upload_target_body(target)
 
 
 def upload_target_body(target: UploadTarget) -> dict:

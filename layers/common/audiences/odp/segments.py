@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from audiences.domain import AUDIENCE_KEY, Audience, control_character_problem
 from audiences.errors import InvalidInput, Problem
 from audiences.json_bodies import decode_json
@@ -55,6 +57,18 @@ def parse_segment(segment_id: str, body: str | None) -> Audience:
         summary = "; ".join(f"{problem.where}: {problem.message}" for problem in problems)
         raise InvalidInput(f"invalid segment: {summary}", tuple(problems))
     return audience
+
+
+def keeping_unsaid(current: Audience, wanted: Audience) -> Audience:
+    """What ODP's PUT cannot say (a name, another dialect's attributes and claims, a TTL, the origin) stays as it is."""
+    return replace(
+        wanted,
+        name=current.name,
+        dialect_attributes=current.dialect_attributes,
+        claims=current.claims,
+        ttl_days=current.ttl_days,
+        origin=current.origin,
+    )
 
 
 def segment_body(audience: Audience, size: int) -> dict:

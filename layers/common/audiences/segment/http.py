@@ -6,15 +6,13 @@ the caller is known, every answer carries the rate-limit headers of its endpoint
 
 from __future__ import annotations
 
-import json
 import math
 from email.utils import format_datetime
 from http import HTTPStatus
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from audiences import auth, rate_limits
+from audiences import edge, rate_limits
 from audiences.domain import Principal, Scope
 from audiences.errors import (
     AudiencesError,
@@ -24,15 +22,13 @@ from audiences.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    Reason,
     Unprocessable,
     UnsupportedMediaType,
     row_of,
 )
-from audiences.json_bodies import body_text, check_json_transport
 from audiences.rate_limits import Usage
 from audiences.settings import get_settings
-
-logger = Logger(child=True)
 
 MAX_BODY_BYTES = 1024 * 1024
 RATE_LIMITS = {"get": 100, "list": 60, "create": 50, "update": 50, "delete": 50}  # Segment's published limits
@@ -62,11 +58,8 @@ def status_of(error: AudiencesError) -> tuple[HTTPStatus, str]:
 
 
 def authenticate(app: APIGatewayRestResolver) -> Principal:
-    """The caller, from `Authorization: Bearer <private key>`; every log line after this names the tenant."""
-    scheme, _, token = (app.current_event.headers.get("authorization") or "").partition(" ")
-    principal = auth.authenticate(token.strip() if scheme.lower() == "bearer" else None, Scope.PRIVATE)
-    logger.append_keys(tenant=principal.tenant_id)
-    return principal
+    """The caller, from `Authorization: Bearer <private key>`."""
+    return edge.authenticated(edge.bearer_token(app), Scope.PRIVATE)
 
 
 def limit(app: APIGatewayRestResolver, principal: Principal, endpoint: str) -> None:
@@ -81,10 +74,7 @@ def limit(app: APIGatewayRestResolver, principal: Principal, endpoint: str) -> N
 
 
 def json_text(app: APIGatewayRestResolver) -> str | None:
-    request = app.current_event
-    text = body_text(request.body, request.is_base64_encoded)
-    check_json_transport(request.headers.get("content-type"), text, MAX_BODY_BYTES, "send a smaller body")
-    return text
+    return edge.json_text(app, MAX_BODY_BYTES, "send a smaller body")
 
 
 def _rate_headers(app: APIGatewayRestResolver) -> dict[str, str]:
@@ -107,12 +97,7 @@ def unknown_path(path: str) -> NotFound:
 
 
 def respond(app: APIGatewayRestResolver, data: dict, status: int = HTTPStatus.OK) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"data": data}),
-        headers=_rate_headers(app),
-    )
+    return edge.json_response(status, {"data": data}, _rate_headers(app))
 
 
 def _message(error: AudiencesError) -> str:
@@ -120,13 +105,13 @@ def _message(error: AudiencesError) -> str:
     facts = error.facts
     if isinstance(error, Forbidden):
         return "Unauthorized: send `Authorization: Bearer <private key>` with a private key of this service"
-    if error.resource == "audience" and error.reason == "not_found":
+    if error.resource == "audience" and error.reason is Reason.NOT_FOUND:
         return f"Audience with id '{facts.get('id', facts.get('key'))}' not found."
     if error.resource == "space":
         return f"Space with id '{facts['id']}' not found."
-    if error.reason == "key_taken":
+    if error.reason is Reason.KEY_TAKEN:
         return f"An audience with key '{facts['key']}' already exists in this space: choose another `key`."
-    if error.reason == "external_id_taken":
+    if error.reason is Reason.EXTERNAL_ID_TAKEN:
         return (
             f"Key '{facts['external_id']}' is already what events name audience '{facts['holder']}' by: "
             "choose another `key`."
@@ -156,17 +141,11 @@ def _elements(error: AudiencesError, kind: str) -> list[dict]:
 
 
 def error_response(app: APIGatewayRestResolver, error: Exception) -> Response:
-    if isinstance(error, AudiencesError):
+    def refused(error: AudiencesError) -> Response:
         status, kind = status_of(error)
-        logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
-        errors = _elements(error, kind)
-    else:
-        logger.exception("request failed")
-        status = HTTPStatus.INTERNAL_SERVER_ERROR
-        errors = [{"type": "server", "message": "internal error: retrying the same request is safe"}]
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"errors": errors}),
-        headers=_rate_headers(app),
+        return edge.json_response(status, {"errors": _elements(error, kind)}, _rate_headers(app))
+
+    server = [{"type": "server", "message": edge.RETRY_IS_SAFE}]
+    return edge.error_response(
+        error, refused, lambda: edge.json_response(edge.INTERNAL, {"errors": server}, _rate_headers(app))
     )

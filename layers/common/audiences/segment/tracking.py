@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 
 from audiences import catalog
 from audiences.domain import (
-    MAX_EXTERNAL_ID_BYTES,
-    MAX_IDENTIFIER_BYTES,
     MembershipChange,
     State,
     Tenant,
     UserRef,
+    audience_id_problem,
     checked_ts,
-    control_character_problem,
+    identifier_value_problem,
 )
 from audiences.errors import InvalidInput, Problem
 
@@ -175,9 +174,7 @@ def _audience_asked(call: dict) -> tuple[str, State] | None:
 def _audience_key(value: object, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise _Invalid(f"{where} must name the audience: a non-empty string")
-    if len(value.encode()) > MAX_EXTERNAL_ID_BYTES:
-        raise _Invalid(f"{where} is longer than {MAX_EXTERNAL_ID_BYTES} bytes")
-    if problem := control_character_problem(value):
+    if problem := audience_id_problem(value):
         raise _Invalid(f"{where} {problem}")
     return value
 
@@ -212,9 +209,7 @@ def _user(call: dict, tenant: Tenant) -> UserRef | None:
 def _user_ref(tenant: Tenant, field: str, value: str, where: str) -> UserRef:
     if problem := tenant.unusable_identifier_problem(field, "audience calls"):
         raise _Invalid(f"{where} names the user as {problem}. The operator maps them: {IDENTITY_MAP_HELP}")
-    if len(value.encode()) > MAX_IDENTIFIER_BYTES:
-        raise _Invalid(f"{where} is longer than {MAX_IDENTIFIER_BYTES} bytes")
-    if problem := control_character_problem(value):
+    if problem := identifier_value_problem(value):
         raise _Invalid(f"{where} {problem}")
     return UserRef(field, value)
 

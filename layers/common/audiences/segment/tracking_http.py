@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 from http import HTTPStatus
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from audiences import auth
+from audiences import edge
 from audiences.domain import Principal, Scope
 from audiences.errors import (
     AudiencesError,
@@ -33,8 +31,6 @@ from audiences.errors import (
 )
 from audiences.json_bodies import check_json_transport, json_object, utf8_text
 from audiences.segment.tracking import CALL_TYPES, MAX_BATCH_BYTES, MAX_CALL_BYTES
-
-logger = Logger(child=True)
 
 PREFIX = "/v1/"
 ENDPOINTS = (*CALL_TYPES, "batch", "import")
@@ -104,10 +100,8 @@ def caller_and_body(app: APIGatewayRestResolver, batch: bool) -> tuple[Principal
 
 
 def _authenticate(write_key: str | None) -> Principal:
-    """The caller of the write key (a public key, or a private one); every later log line names the tenant."""
-    principal = auth.authenticate(write_key, Scope.PUBLIC)
-    logger.append_keys(tenant=principal.tenant_id)
-    return principal
+    """The caller of the write key (a public key, or a private one)."""
+    return edge.authenticated(write_key, Scope.PUBLIC)
 
 
 def _body_text(app: APIGatewayRestResolver, max_bytes: int, shrink_hint: str) -> str:
@@ -141,7 +135,7 @@ def success(anonymous: list[Problem]) -> Response:
     body: dict = {"success": True}
     if anonymous:
         body["warnings"] = [{"index": problem.where, "message": problem.message} for problem in anonymous]
-    return _json(HTTPStatus.OK, body)
+    return edge.json_response(HTTPStatus.OK, body)
 
 
 def unknown_path(path: str) -> NotFound:
@@ -150,19 +144,17 @@ def unknown_path(path: str) -> NotFound:
 
 
 def error_response(error: Exception) -> Response:
-    if not isinstance(error, AudiencesError):
-        logger.exception("request failed")
-        return _json(
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            {"success": False, "code": "server_error", "message": "internal error: retrying the same request is safe"},
-        )
+    server = {"success": False, "code": "server_error", "message": edge.RETRY_IS_SAFE}
+    return edge.error_response(error, _refused, lambda: edge.json_response(edge.INTERNAL, server))
+
+
+def _refused(error: AudiencesError) -> Response:
     status, code = status_of(error)
-    logger.info("request rejected", extra={"status": status.value, "error": type(error).__name__})
     body: dict = {"success": False, "code": code, "message": _message(error)}
     if isinstance(error, InvalidInput) and error.problems:
         body["errors"] = [{"index": problem.where, "message": problem.message} for problem in error.problems]
     headers = {"WWW-Authenticate": 'Basic realm="Segment"'} if isinstance(error, Forbidden) else {}
-    return _json(status, body, headers)
+    return edge.json_response(status, body, headers)
 
 
 def _message(error: AudiencesError) -> str:
@@ -174,9 +166,3 @@ def _message(error: AudiencesError) -> str:
     if isinstance(error, InvalidInput) and len(error.problems) == 1:
         return f"{error.message}: {error.problems[0].message}"
     return error.message
-
-
-def _json(status: HTTPStatus, body: dict, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body), headers=headers
-    )

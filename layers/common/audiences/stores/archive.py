@@ -9,37 +9,16 @@ per (upload_id, index). `source` names the API the events came by (its dialect's
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from datetime import UTC, datetime
 
+from audiences.ports.archive import ArchiveUnavailable, records
 from audiences.settings import get_settings
 from audiences.stores import clients
 
 BATCH_RECORDS = 500  # Firehose's most records per PutRecordBatch; an upload holds at most 500 events
-MAX_RECORD_BYTES = 1000 * 1024  # Firehose's largest record
 _ATTEMPTS = 4
 _BASE_BACKOFF_SECONDS = 0.05
-
-
-class ArchiveUnavailable(RuntimeError):
-    """Firehose kept refusing some of the upload's records; the upload must be retried."""
-
-
-def records(tenant_id: str, received_at: float, upload_id: str, events: list[dict], source: str) -> list[bytes]:
-    received = datetime.fromtimestamp(received_at, UTC)
-    common = {"tenant": tenant_id, "date": received.strftime("%Y-%m-%d"), "source": source, "upload_id": upload_id}
-    return [
-        # UTF-8 JSON (not \u escapes), so a record is the size of its event plus a short envelope
-        (
-            json.dumps(
-                common | {"index": index, "received_at": received.isoformat(), "event": event}, ensure_ascii=False
-            )
-            + "\n"
-        ).encode()
-        for index, event in enumerate(events)
-    ]
 
 
 def put_events(tenant_id: str, received_at: float, upload_id: str, events: list[dict], source: str) -> None:

@@ -10,41 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from audiences.domain import AUDIENCE_KEY, Audience
+from audiences.domain import Audience
 from audiences.errors import audience_key_taken, claim_taken, external_id_taken
+from audiences.ports.catalog import Order, Page, RevisionRaced, created_key, key_of_position, key_position
 from audiences.stores import clients
 from audiences.stores.conditions import failed_conditions
 from audiences.stores.models import AudienceCount, AudienceIdClaim, AudienceItem, Claim, ExternalIdClaim
 
-_AUDIENCE = "AUDIENCE#"
+_AUDIENCE = key_position("")  # the start of every audience's sort key
 _COUNT = "COUNT"
 _EXPIRING = "EXPIRING"
-
-
-class RevisionRaced(Exception):
-    """Another writer changed the audience (or the tenant's count) between our read and our write."""
-
-
-class Order(StrEnum):
-    KEY = "key"  # by key: ODP's listings
-    CREATION = "creation"  # oldest first, ties by id: Segment's and Adobe's listings
-
-
-@dataclass(frozen=True)
-class Page:
-    audiences: list[Audience]  # in the order's direction, whichever way the page was read
-    more: bool  # whether more audiences lie beyond this page, in the direction it was read
-
-
-def _audience_sk(key: str) -> str:
-    return f"{_AUDIENCE}{key}"
 
 
 def _claim_sk(external_id: str) -> str:
@@ -59,13 +40,9 @@ def _named_claim_sk(claim: str) -> str:
     return f"CLAIM#{claim}"
 
 
-def _created_key(created_at: datetime, audience_id: str) -> str:
-    return f"{created_at.isoformat(timespec='microseconds')}#{audience_id}"
-
-
 def _to_audience(item: AudienceItem) -> Audience:
     return Audience(
-        key=item.sk.removeprefix(_AUDIENCE),
+        key=key_of_position(item.sk),
         external_id=item.external_id,
         description=item.description,
         metadata=item.metadata.as_dict(),
@@ -104,7 +81,7 @@ def _labels(claims: list[str]) -> list[str]:
 
 def get_audience(tenant_id: str, key: str) -> Audience | None:
     try:
-        return _to_audience(AudienceItem.get(tenant_id, _audience_sk(key), consistent_read=True))
+        return _to_audience(AudienceItem.get(tenant_id, key_position(key), consistent_read=True))
     except AudienceItem.DoesNotExist:
         return None
 
@@ -124,31 +101,6 @@ def count_audiences(tenant_id: str) -> int:
         return int(AudienceCount.get(tenant_id, _COUNT).audiences)
     except AudienceCount.DoesNotExist:
         return 0
-
-
-def position(audience: Audience, order: Order) -> str:
-    """Where an audience stands in `order`: what a listing resumes after (or before)."""
-    sk = key_position(audience.key)
-    return sk if order is Order.KEY else f"{_created_key(audience.created_at, audience.audience_id)}|{sk}"
-
-
-def key_position(key: str) -> str:
-    """Where an audience with this key stands, or would stand, in key order."""
-    return _audience_sk(key)
-
-
-def is_position(where: str, order: Order) -> bool:
-    """Whether `where` has the shape `position` gives in `order`: only such a string may start a Query."""
-    created_key, _, sk = where.rpartition("|") if order is Order.CREATION else ("", "", where)
-    if not (sk.startswith(_AUDIENCE) and AUDIENCE_KEY.fullmatch(sk.removeprefix(_AUDIENCE))):
-        return False
-    if order is Order.KEY:
-        return True
-    moment, _, audience_id = created_key.partition("#")
-    try:
-        return _created_key(datetime.fromisoformat(moment), str(uuid.UUID(audience_id))) == created_key
-    except ValueError:
-        return False
 
 
 def _start_key(tenant_id: str, order: Order, where: str) -> dict:
@@ -210,14 +162,14 @@ def _all(tenant_id: str) -> Iterator[Audience]:
 def audiences_by_external_id(tenant_id: str, external_ids: set[str]) -> dict[str, Audience]:
     """The audiences holding these external ids: a BatchGetItem of the claims, then of the audiences."""
     claims = ExternalIdClaim.batch_get([(tenant_id, _claim_sk(external_id)) for external_id in external_ids])
-    keys = [(tenant_id, _audience_sk(claim.audience_key)) for claim in claims]
+    keys = [(tenant_id, key_position(claim.audience_key)) for claim in claims]
     audiences = (_to_audience(item) for item in AudienceItem.batch_get(keys)) if keys else ()
     return {audience.external_id: audience for audience in audiences if audience.external_id in external_ids}
 
 
 def audiences_by_key(tenant_id: str, keys: set[str]) -> list[Audience]:
     """The audiences with these keys (at most 100): one BatchGetItem."""
-    return [_to_audience(item) for item in AudienceItem.batch_get([(tenant_id, _audience_sk(key)) for key in keys])]
+    return [_to_audience(item) for item in AudienceItem.batch_get([(tenant_id, key_position(key)) for key in keys])]
 
 
 def _claim_holder(tenant_id: str, external_id: str) -> str:
@@ -238,7 +190,7 @@ def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
             transaction.save(
                 AudienceItem(
                     tenant_id,
-                    _audience_sk(created.key),
+                    key_position(created.key),
                     audience_id=created.audience_id,
                     external_id=created.external_id,
                     description=created.description,
@@ -255,7 +207,7 @@ def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
                     ttl_days=created.ttl_days,
                     origin=created.origin,
                     expiring=_EXPIRING if created.ttl_days else None,
-                    created_key=_created_key(now, created.audience_id),
+                    created_key=created_key(now, created.audience_id),
                 ),
                 condition=AudienceItem.pk.does_not_exist(),
             )
@@ -290,7 +242,7 @@ def create_audience(tenant_id: str, audience: Audience, actor: str) -> Audience:
 def update_audience(tenant_id: str, current: Audience, wanted: Audience, actor: str) -> Audience:
     """Replace `current` (as read) with `wanted` and return what is stored; RevisionRaced if it changed since."""
     now = datetime.now(UTC)
-    item = AudienceItem(tenant_id, _audience_sk(current.key))
+    item = AudienceItem(tenant_id, key_position(current.key))
     moves_external_id = wanted.external_id != current.external_id
     dropped_claims, new_claims = sorted(current.claims - wanted.claims), sorted(wanted.claims - current.claims)
     try:
@@ -367,7 +319,7 @@ def delete_audience(tenant_id: str, current: Audience) -> None:
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.delete(
-                AudienceItem(tenant_id, _audience_sk(current.key)), condition=AudienceItem.revision == current.revision
+                AudienceItem(tenant_id, key_position(current.key)), condition=AudienceItem.revision == current.revision
             )
             transaction.delete(
                 ExternalIdClaim(tenant_id, _claim_sk(current.external_id)),
@@ -394,12 +346,12 @@ def migrate(tenant_id: str) -> int:
     for item in AudienceItem.query(tenant_id, AudienceItem.sk.startswith(_AUDIENCE)):
         if item.created_key is not None:
             continue
-        key = item.sk.removeprefix(_AUDIENCE)
+        key = key_of_position(item.sk)
         try:
             with TransactWrite(connection=clients.dynamodb()) as transaction:
                 transaction.update(
                     AudienceItem(tenant_id, item.sk),
-                    actions=[AudienceItem.created_key.set(_created_key(item.created_at, item.audience_id))],
+                    actions=[AudienceItem.created_key.set(created_key(item.created_at, item.audience_id))],
                     condition=AudienceItem.created_key.does_not_exist() & AudienceItem.pk.exists(),
                 )
                 transaction.save(

@@ -3,7 +3,6 @@ part, and import leases."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from dataclasses import fields
@@ -12,23 +11,19 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from audiences.domain import AudienceImportState, ImportRecord, ImportStatus
-from audiences.errors import InvalidInput
+from audiences.ports.imports import StateMoved, cursor_after, import_id_after, import_sort_key
 from audiences.stores.conditions import condition_failed
 from audiences.stores.models import AudienceImportStateItem, ImportItem, ImportLeaseItem, UnsettledItem
 
-_IMPORT = "IMPORT#"
-
-
-class StateMoved(Exception):
-    """Another import advanced the audience's state first."""
+_IMPORT = import_sort_key("")
 
 
 def _record(item: ImportItem) -> ImportRecord:
     return ImportRecord(
         import_id=item.sk.removeprefix(_IMPORT),
         audience=item.audience,
-        s3_key=item.s3_key,
-        uploaded_at=float(item.uploaded_at),
+        source=item.source,
+        as_of=float(item.as_of),
         status=ImportStatus(item.status),
         started_at=item.started_at,
         finished_at=item.finished_at,
@@ -59,8 +54,8 @@ def begin(tenant_id: str, record: ImportRecord) -> ImportRecord:
         tenant_id,
         _IMPORT + record.import_id,
         audience=record.audience,
-        s3_key=record.s3_key,
-        uploaded_at=record.uploaded_at,
+        source=record.source,
+        as_of=record.as_of,
         status=ImportStatus.PROCESSING.value,
         started_at=datetime.now(UTC),
         window_start=record.window_start,
@@ -83,7 +78,7 @@ def get(tenant_id: str, import_id: str) -> ImportRecord | None:
         return None
 
 
-_FIXED = {"import_id", "audience", "s3_key", "uploaded_at", "started_at", "window_start", "window_end", "created_by"}
+_FIXED = {"import_id", "audience", "source", "as_of", "started_at", "window_start", "window_end", "created_by"}
 _FIXED |= {"chunks_total", "chunks_done", "changes_total"}  # set by plan() and chunk_applied() alone
 _UPDATABLE = {f.name for f in fields(ImportRecord)} - _FIXED
 
@@ -199,7 +194,7 @@ def page(
     if status is not None:
         by_status = ImportItem.status == status.value
         condition = by_status if condition is None else condition & by_status
-    start = _start(tenant_id, cursor) if cursor else None
+    start = {"pk": {"S": tenant_id}, "sk": {"S": _IMPORT + import_id_after(tenant_id, cursor)}} if cursor else None
     results = ImportItem.query(
         tenant_id,
         ImportItem.sk.startswith(_IMPORT),
@@ -212,8 +207,7 @@ def page(
     for item in results:
         records.append(_record(item))
         if len(records) == limit:
-            last = {"pk": {"S": tenant_id}, "sk": {"S": item.sk}}
-            return records, base64.urlsafe_b64encode(json.dumps(last).encode()).decode()
+            return records, cursor_after(tenant_id, records[-1].import_id)
     return records, None
 
 
@@ -246,17 +240,6 @@ def first_with_prefix(tenant_id: str, prefix: str) -> ImportRecord | None:
     return next((_record(item) for item in items), None)
 
 
-def _start(tenant_id: str, cursor: str) -> dict:
-    try:
-        start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        valid = start["pk"] == {"S": tenant_id} and start["sk"]["S"].startswith(_IMPORT)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        valid = False
-    if not valid:  # also refuses another tenant's cursor
-        raise InvalidInput("cursor is not one this API returned")
-    return start
-
-
 def state(tenant_id: str, segment_id: str) -> AudienceImportState | None:
     try:
         item = AudienceImportStateItem.get(tenant_id, f"STATE#{segment_id}", consistent_read=True)
@@ -264,7 +247,7 @@ def state(tenant_id: str, segment_id: str) -> AudienceImportState | None:
         return None
     return AudienceImportState(
         import_id=item.import_id,
-        uploaded_at=float(item.uploaded_at),
+        as_of=float(item.as_of),
         snapshot_key=item.snapshot_key,
         identifier=item.identifier,
         external_id=item.external_id,
@@ -277,7 +260,7 @@ def advance(tenant_id: str, segment_id: str, new: AudienceImportState, previous_
         tenant_id,
         f"STATE#{segment_id}",
         import_id=new.import_id,
-        uploaded_at=new.uploaded_at,
+        as_of=new.as_of,
         snapshot_key=new.snapshot_key,
         identifier=new.identifier,
         external_id=new.external_id,

@@ -24,16 +24,16 @@ import hashlib
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, replace
-from enum import Enum
 from itertools import islice
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from audiences.domain import MembershipChange, State, UserRef, supersedes
+from audiences.ports.memberships import ContendedError, Mapper, Outcome
 from audiences.stores import clients
 from audiences.stores.conditions import condition_failed
 from audiences.stores.models import MembershipItem, SizeShard
@@ -44,7 +44,6 @@ SIZE_SHARDS = 16  # fixed: sizes are read by summing shards 0..15
 INDEX_SHARDS = 32
 BATCH_GET_KEYS = 100  # DynamoDB's most keys per BatchGetItem
 TRANSACTION_ITEMS = 100  # DynamoDB's most items per TransactWriteItems
-Mapper = Callable[[Callable, Iterable], Iterator]
 _RACE_ATTEMPTS = 8  # conditions failed by a write that raced another writer of the same membership
 _CONFLICT_ATTEMPTS = 8  # cancellations by conflicts or throttling on its membership; each halves the transaction
 _SHARD_CONFLICT_ATTEMPTS = 16  # cancellations by another writer holding the size shard; each moves to the next
@@ -54,17 +53,6 @@ PIECES_PER_ROUND = 2
 _RETRYABLE_CANCELLATIONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 _BASE_BACKOFF_SECONDS = 0.025
 _DUE_PER_PARTITION = 100  # due members read from each index partition at a time: a batch is up to 3,300
-
-
-class Outcome(Enum):
-    QUALIFIED = 1  # the user joined: size +1
-    DISQUALIFIED = -1  # the user left: size -1
-    UPDATED = 0  # newer ts, same effect on size (a re-qualify, a tombstone)
-    STALE = None  # an equal or newer state is stored: ignored
-
-
-class ContendedError(RuntimeError):
-    """The same membership kept changing under us; the request should be retried."""
 
 
 def _user_pk(tenant_id: str, user: UserRef) -> str:

@@ -218,8 +218,8 @@ class ImportItem(_Table):
     Meta = _meta(Settings.imports_table)
 
     audience = UnicodeAttribute()
-    s3_key = UnicodeAttribute()
-    uploaded_at = NumberAttribute()
+    source = UnicodeAttribute(attr_name="s3_key")  # stored names of the first release
+    as_of = NumberAttribute(attr_name="uploaded_at")
     status = UnicodeAttribute()
     started_at = UTCDateTimeAttribute()
     finished_at = UTCDateTimeAttribute(null=True)
@@ -251,7 +251,7 @@ class UnsettledItem(_Table):
 
     Meta = _meta(Settings.imports_table)
 
-    imports = UnicodeAttribute()  # JSON: [importer.Unsettled, ...]
+    imports = UnicodeAttribute()  # JSON: [{import_id, joined, left, changes}, ...] (importer.applying.fail_apply)
 
 
 class AudienceImportStateItem(_Table):
@@ -260,7 +260,7 @@ class AudienceImportStateItem(_Table):
     Meta = _meta(Settings.imports_table)
 
     import_id = UnicodeAttribute()
-    uploaded_at = NumberAttribute()
+    as_of = NumberAttribute(attr_name="uploaded_at")
     snapshot_key = UnicodeAttribute()
     identifier = UnicodeAttribute()
     external_id = UnicodeAttribute()

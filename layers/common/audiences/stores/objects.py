@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from botocore.exceptions import ClientError
 
+from audiences.ports.objects import NoSuchUpload, PartsRejected, SourceObject, UploadReplaced
 from audiences.settings import get_settings
 from audiences.stores import clients
-
-
-class UploadReplaced(Exception):
-    """The object at the upload's key is no longer the upload: a newer one replaced or removed it."""
 
 
 def open_upload(bucket: str, key: str, etag: str) -> BinaryIO:
@@ -24,14 +20,6 @@ def open_upload(bucket: str, key: str, etag: str) -> BinaryIO:
         if error.response["Error"]["Code"] in ("PreconditionFailed", "NoSuchKey", "412"):
             raise UploadReplaced(key) from error
         raise
-
-
-@dataclass(frozen=True)
-class SourceObject:
-    key: str
-    etag: str
-    size: int
-    uploaded_at: float  # epoch seconds
 
 
 def source_objects(key: str, folder: bool) -> list[SourceObject]:
@@ -84,14 +72,6 @@ def upload_url(key: str, expires_seconds: int) -> str:
     return clients.s3().generate_presigned_url(
         "put_object", Params={"Bucket": get_settings().imports_bucket, "Key": key}, ExpiresIn=expires_seconds
     )
-
-
-class NoSuchUpload(Exception):
-    """The multipart upload does not exist: never created, completed already, or aborted."""
-
-
-class PartsRejected(Exception):
-    """S3 refused the parts named for completing a multipart upload; the message says why."""
 
 
 def create_multipart(key: str) -> str:

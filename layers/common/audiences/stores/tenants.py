@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
@@ -10,19 +9,12 @@ from pynamodb.transactions import TransactWrite
 
 from audiences.domain import Confidence, Identifier, IdentityMap, Principal, Scope, Tenant
 from audiences.errors import Conflict, NotFound
+from audiences.ports.tenants import KeyInfo, key_id_of
 from audiences.stores import clients
 from audiences.stores.conditions import condition_failed, failed_conditions
 from audiences.stores.models import ApiKeyItem, ApiKeyListing, TenantItem
 
 _CONFIG = "CONFIG"
-_KEY_ID_CHARS = 12
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    key_id: str
-    scope: Scope
-    created_at: datetime
 
 
 def _tenant_pk(tenant_id: str) -> str:
@@ -138,11 +130,6 @@ def get_principal(key_hash: str) -> Principal | None:
     except ApiKeyItem.DoesNotExist:
         return None
     return Principal(tenant_id=item.tenant_id, scope=Scope(item.scope), key_id=key_id_of(key_hash))
-
-
-def key_id_of(key_hash: str) -> str:
-    """The name a key is listed and revoked by: the start of its hash, which reveals nothing."""
-    return key_hash[:_KEY_ID_CHARS]
 
 
 def put_key(key_hash: str, principal: Principal) -> None:

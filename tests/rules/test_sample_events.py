@@ -7,6 +7,7 @@ from string import Template
 
 import pytest
 
+from audiences.wiring import stores
 from local.template import ROOT
 
 EXPECTED_STATUS = {
@@ -63,10 +64,9 @@ def test_the_tracking_sample_makes_the_customer_visible_too(functions, demo):
 
 def test_the_imports_sample_runs_and_records_what_happened(functions, demo):
     from audiences.domain import ImportStatus
-    from audiences.stores import imports as import_store
 
     functions["SegmentsFunction"].invoke(load("segments-put.json", demo))
     result = functions["ImportsFunction"].invoke(load("imports-object-created.json", demo))
     assert result == {"batchItemFailures": []}
-    [record] = import_store.page("demo", "vip_users", None, None, 10)[0]
+    [record] = stores().imports.page("demo", "vip_users", None, None, 10)[0]
     assert record.status is ImportStatus.SKIPPED  # the sample's object is not in the bucket

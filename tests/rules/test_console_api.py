@@ -8,10 +8,10 @@ import pytest
 
 from audiences import auth
 from audiences.domain import Confidence, Principal, Scope, Tenant
-from audiences.stores import tenants as tenant_store
+from audiences.wiring import stores
 from local.gateway import respond
+from tests.imports_helpers import T, csv_gz, drain, upload
 from tests.integration.helpers import event, segment
-from tests.integration.imports_helpers import T, csv_gz, drain, upload
 
 
 @pytest.fixture
@@ -134,7 +134,7 @@ def test_only_a_private_key_signs_in(console, demo, which):
 
 
 def test_another_tenants_audience_is_not_found(console):
-    tenant_store.create_tenant(Tenant.of("other", fs_user_id=Confidence.HIGH))
+    stores().tenants.create_tenant(Tenant.of("other", fs_user_id=Confidence.HIGH))
     other_key = auth.issue_key(Principal("other", Scope.PRIVATE))
     audience_id = console("audiences").body["audiences"][0]["audience_id"]
 

@@ -1,0 +1,73 @@
+"""The object store of imports: uploaded files (the imports bucket), and member snapshots and apply chunks (the
+data bucket)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+class UploadReplaced(Exception):
+    """The object at the upload's key is no longer the upload: a newer one replaced or removed it."""
+
+
+class NoSuchUpload(Exception):
+    """The multipart upload does not exist: never created, completed already, or aborted."""
+
+
+class PartsRejected(Exception):
+    """The parts named for completing a multipart upload were refused; the message says why."""
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    key: str
+    etag: str
+    size: int
+    uploaded_at: float  # epoch seconds
+
+
+class ObjectStore(Protocol):
+    def open_upload(self, bucket: str, key: str, etag: str) -> BinaryIO:
+        """The upload's bytes as a stream, only if the object is still that upload; else UploadReplaced."""
+        ...
+
+    def source_objects(self, key: str, folder: bool) -> list[SourceObject]:
+        """The uploaded object at `key`, or every object under it if it is a folder, in key order."""
+        ...
+
+    def download_snapshot(self, key: str, directory: Path) -> Path:
+        """The snapshot at `key` as a local file named like it (its format is in its name)."""
+        ...
+
+    def put_snapshot(self, key: str, path: Path) -> None: ...
+
+    def put_data(self, key: str, body: bytes) -> None: ...
+
+    def get_data(self, key: str) -> bytes: ...
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of an object."""
+        ...
+
+    def delete_data(self, key: str) -> None:
+        """Delete the object, if there is one."""
+        ...
+
+    def upload_url(self, key: str, expires_seconds: int) -> str:
+        """A URL an uploader PUTs the file at `key` to, without AWS credentials."""
+        ...
+
+    def create_multipart(self, key: str) -> str:
+        """Start a multipart upload to `key`; its upload id."""
+        ...
+
+    def part_url(self, key: str, upload_id: str, part_number: int, expires_seconds: int) -> str:
+        """A URL to PUT one part of a multipart upload to."""
+        ...
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
+        """Assemble the uploaded parts (number, ETag) into the object, which is then announced as an upload; its
+        ETag. NoSuchUpload, or PartsRejected saying why."""
+        ...

@@ -1,0 +1,18 @@
+"""The imports queue (uploads, runs, re-confirmations) and the apply queue (chunks)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Queues(Protocol):
+    def send_to_imports(self, body: str) -> None: ...
+
+    def send_to_apply(self, bodies: list[str]) -> None:
+        """Queue every body on the apply queue; raises if any was refused (sending again sends duplicates, which
+        the apply handler tolerates)."""
+        ...
+
+    def retry_after(self, queue_arn: str, receipt_handle: str, seconds: int) -> None:
+        """Let a received message come back in `seconds`, sooner than its visibility timeout."""
+        ...
