@@ -91,15 +91,17 @@ class LocalStack:
         server = serve(Router(loaded), HOST, self.api_port)
         threading.Thread(target=server.serve_forever, name="gateway", daemon=True).start()
         self._stoppers += [server.shutdown, server.server_close]
-        for function in loaded:
-            for queue, batch_size in function.function.queues:
-                poller = QueuePoller(function, plan.names[queue], self.queue_retry_seconds, batch_size)
-                poller.start()
-                self._stoppers.append(poller.stopping.set)
-            if function.function.scheduled:
-                timer = Every(function, self.schedule_seconds)
-                timer.start()
-                self._stoppers.append(timer.stopping.set)
+        # Every poller is made before any starts: an invocation in flight lends its role to threads acting as
+        # no function, so a queue looked up after one started would be looked up as that function.
+        starters = [
+            QueuePoller(function, plan.names[queue], self.queue_retry_seconds, batch_size)
+            for function in loaded
+            for queue, batch_size in function.function.queues
+        ]
+        starters += [Every(function, self.schedule_seconds) for function in loaded if function.function.scheduled]
+        for starter in starters:
+            starter.start()
+            self._stoppers.append(starter.stopping.set)
 
         settings = {
             **keys,
