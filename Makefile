@@ -48,7 +48,10 @@ $(SEGMENT_SDK)/node_modules/.installed: $(NODE_VENV)/.installed $(SEGMENT_SDK)/p
 run: $(VENV)/.installed ## start the whole stack locally (API on 127.0.0.1:3000, moto on :4566)
 	$(PY) -m local
 
-test: lint tests-in-process e2e sam-validate sam-build ## every check CI runs
+# The three tool sets install at once (mostly downloads and unpacking), then the checks run one by one.
+test: ## every check CI runs
+	$(MAKE) --no-print-directory -j3 $(VENV)/.installed $(SAM_VENV)/.installed $(SEGMENT_SDK)/node_modules/.installed
+	$(MAKE) --no-print-directory lint tests-in-process e2e sam-validate sam-build
 
 lint: $(VENV)/.installed ## ruff, and the layer contract (import-linter: which package may import which)
 	$(VENV)/bin/ruff check .

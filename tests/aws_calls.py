@@ -51,6 +51,18 @@ class AwsFaults:
             raise InjectedFault(f"crash after AWS call {context['call_number']}")
 
 
+_READS = ("Get", "BatchGet", "Query", "Scan", "List", "Head", "Describe")
+
+
+def crash_points(calls: list[str], when: str) -> list[int]:
+    """The indices of `calls` ("service.Operation") where a crash `when` leaves a state of its own. A crash
+    after a call that only reads leaves what a crash before the next call leaves, so those are left to
+    the "before" run, except after the last call (then nothing follows)."""
+    if when == "before":
+        return list(range(len(calls)))
+    return [n for n, call in enumerate(calls) if n == len(calls) - 1 or not call.split(".")[1].startswith(_READS)]
+
+
 class DynamoDbConflicts:
     """Answers the next N TransactWriteItems as DynamoDB does when another transaction holds an item
     (or with another cancellation `code`: "ThrottlingError", …): its first item, or with `last`, its

@@ -13,6 +13,7 @@ from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
 from local.provision import REGION
 from tests.adobe_client import Adobe, request
+from tests.aws_calls import crash_points
 from tests.conftest import PLAN
 from tests.imports_helpers import crash_then_redeliver, drain
 
@@ -69,7 +70,7 @@ def test_crash_around_every_aws_call_of_a_run_converges(api, functions, when):
     calls = run_second(functions, adobe, audience_id, "clean", fault=None)
     assert_converged("clean", "without a crash")
     assert {"s3.ListObjectsV2", "s3.GetObject", "s3.PutObject", "sqs.SendMessageBatch"} <= set(calls)
-    for index in range(len(calls)):
+    for index in crash_points(calls, when):
         tenant_id = f"{when}{index}"
         adobe, audience_id = tenant_with_a_first_run(api, functions, tenant_id)
         run_second(functions, adobe, audience_id, tenant_id, fault=(index, when))

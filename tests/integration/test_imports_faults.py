@@ -9,6 +9,7 @@ from audiences.domain import OPERATOR, Audience, Confidence, ImportStatus, Tenan
 from audiences.stores import imports as import_store
 from audiences.stores import memberships as membership_store
 from audiences.stores import tenants as tenant_store
+from tests.aws_calls import crash_points
 from tests.imports_helpers import crash_then_redeliver, csv_gz, drain, upload
 
 BEFORE, AFTER = ["a", "b", "c"], ["b", "c", "d", "e"]
@@ -60,7 +61,7 @@ def test_crash_around_every_aws_call_of_an_import_converges(aws, functions, when
     calls = run_second_import(functions, key, fault=None)
     assert_converged("clean", "without a crash")
     assert {"s3.GetObject", "s3.PutObject", "dynamodb.UpdateItem", "sqs.SendMessageBatch"} <= set(calls)
-    for index in range(len(calls)):
+    for index in crash_points(calls, when):
         tenant_id = f"{when}{index}"
         key = tenant_with_a_first_import(functions, tenant_id)
         run_second_import(functions, key, fault=(index, when))
@@ -74,7 +75,7 @@ def test_crash_around_every_aws_call_of_applying_the_last_chunk_converges(aws, f
     calls = run_second_import(functions, key, fault=None, chunk=True)
     assert_converged("clean", "without a crash")
     assert {"s3.GetObject", "dynamodb.TransactWriteItems", "s3.DeleteObject", "dynamodb.DeleteItem"} <= set(calls)
-    for index in range(len(calls)):
+    for index in crash_points(calls, when):
         tenant_id = f"{when}{index}"
         key = tenant_with_a_first_import(functions, tenant_id)
         run_second_import(functions, key, fault=(index, when), chunk=True)
