@@ -37,7 +37,7 @@ def versions() -> dict:
 
 def main() -> None:
     harness.setup()  # before any AWS client exists
-    from bench import cold_start, concurrency, engines, expiry, imports, ingest, listing, physics, queries
+    from bench import cold_start, concurrency, engines, expiry, imports, ingest, listing, physics, privacy, queries
 
     started = time.perf_counter()
     functions = harness.handlers()
@@ -81,6 +81,8 @@ def main() -> None:
             results["planning"][str(members)] = imports.bench_planning(members, Path(scratch))
     print("audience listing: 10,000 audiences, 200 a page …", flush=True)
     results["audience_listing"] = listing.bench_audience_listing(functions)
+    print("privacy: a 1,000-subject delete over 10^6 archived events …", flush=True)
+    results["privacy_delete"] = privacy.bench_privacy_delete()
     print("cold start …", flush=True)
     results["cold_start"] = cold_start.bench_cold_start()
     results["key_heat"] = {
@@ -114,5 +116,13 @@ if __name__ == "__main__":
         print(table(json.loads(RESULTS.read_text())))
     elif sys.argv[1:] == ["model"]:
         print(table(remodel()))
+    elif sys.argv[1:] == ["privacy"]:  # the privacy scenario alone, into the last run's results
+        harness.setup()
+        from bench import privacy
+
+        last = json.loads(RESULTS.read_text())
+        last["privacy_delete"] = privacy.bench_privacy_delete()
+        RESULTS.write_text(json.dumps(last, indent=2) + "\n")
+        print(json.dumps(last["privacy_delete"], indent=2))
     else:
         main()

@@ -16,6 +16,23 @@ def _row(name: str, entry: dict, other: str) -> tuple:
     )
 
 
+def privacy_rows(results: dict) -> list[tuple]:
+    delete = results.get("privacy_delete")
+    if delete is None:  # a results file from before the scenario
+        return []
+    return [
+        (
+            "privacy delete 1k subjects, 10^6 events",
+            f"{delete['seconds']:.2f}s",
+            f"{delete['baseline_seconds']:.2f}s",
+            f"{delete['ratio']:.2f}x",
+            f"{delete['objects_read']} objects read, {delete['objects_rewritten']} rewritten; "
+            f"{delete['aws_requests_total']} AWS req; ${delete['aws_cost_per_subject']:.6f}/subject on AWS",
+            delete["target"],
+        )
+    ]
+
+
 def engine_rows(compute: dict) -> list[tuple]:
     rows = []
     for size, label in (("1000000", "1M"), ("10000000", "10M")):
@@ -109,6 +126,7 @@ def table(results: dict) -> str:
             "reported (moto's per-item cost sets it here; performance.md models AWS)",
         ),
         _row("audience listing 10 pages of 10k", listing, f"{listing['aws_requests_per_page']:.1f} AWS req/page"),
+        *privacy_rows(results),
         *physics_rows(results),
     ]
     for function in FUNCTIONS:

@@ -189,6 +189,8 @@ def requests(service: str, operation: str, params: dict) -> list[Request]:
             return [Request(f"dynamodb:{_TRANSACT_ITEMS[kind]}", _table(item["TableName"])) for kind, item in items]
     elif service == "s3":
         action = _S3_ACTIONS.get(operation, operation)
+        if operation == "DeleteObject" and params.get("VersionId"):
+            return [Request("s3:DeleteObjectVersion", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
         if action in _S3_OBJECT:
             return [Request(f"s3:{action}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
         if operation == "DeleteObjects":
@@ -196,6 +198,9 @@ def requests(service: str, operation: str, params: dict) -> list[Request]:
             return [
                 Request("s3:DeleteObject", f"arn:aws:s3:::{bucket}/{o['Key']}") for o in params["Delete"]["Objects"]
             ]
+        if operation == "ListObjectVersions":
+            prefix = (("s3:prefix", params.get("Prefix", "")),)
+            return [Request("s3:ListBucketVersions", f"arn:aws:s3:::{params['Bucket']}", prefix)]
         if action == "ListBucket":
             prefix = (("s3:prefix", params.get("Prefix", "")),)
             return [Request("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", prefix)]

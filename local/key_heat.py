@@ -58,7 +58,14 @@ class Index:
 
 def _size(item: Item) -> int:
     """An item's size as DynamoDB counts it, near enough: its names and values as JSON."""
-    return len(json.dumps(item, separators=(",", ":"))) if item else 0
+    return len(json.dumps(item, separators=(",", ":"), default=_binary)) if item else 0
+
+
+def _binary(value: object) -> str:
+    """A binary attribute counts its bytes, as DynamoDB does."""
+    if isinstance(value, bytes):
+        return "b" * len(value)
+    raise TypeError(f"{type(value).__name__} is not an attribute value")
 
 
 def _value(attribute: dict) -> str:

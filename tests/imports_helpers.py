@@ -43,12 +43,16 @@ def apply_poller(functions) -> QueuePoller:
     return QueuePoller(functions["ApplyFunction"], PLAN.names["ApplyQueue"], retry_after_seconds=0, batch_size=1)
 
 
+def privacy_poller(functions) -> QueuePoller:
+    return QueuePoller(functions["PrivacyFunction"], PLAN.names["PrivacyQueue"], retry_after_seconds=0, batch_size=1)
+
+
 def drain(functions, limit: int = 1000) -> int:
-    """Process every queued notification and every chunk it queues (failed ones come straight back);
-    returns receives."""
+    """Process every queued notification, every chunk it queues and every privacy job's step (failed ones come
+    straight back); returns receives."""
     if in_memory():
         return memory_queues.drain(functions, limit)
-    pollers, received = (imports_poller(functions), apply_poller(functions)), 0
+    pollers, received = (imports_poller(functions), apply_poller(functions), privacy_poller(functions)), 0
     while received < limit and (polled := sum(poller.poll_once() for poller in pollers)):
         received += polled
     return received

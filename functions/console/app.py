@@ -27,6 +27,8 @@ from audiences import auth, catalog, importer, memberships, tracing
 from audiences.console import http, views
 from audiences.domain import ImportStatus, UserRef
 from audiences.errors import InvalidInput
+from audiences.ports.privacy import Subject
+from audiences.privacy import requests
 
 logger = Logger()
 tracer = tracing.tracer()
@@ -182,6 +184,21 @@ def customer(
         known = ", ".join(sorted(tenant.identifiers))
         raise InvalidInput(f"{field!r} is not an identifier field of this tenant: use one of {known}")
     return views.customer(field, value, memberships.customer_audiences(tenant.tenant_id, UserRef(field, value)))
+
+
+@app.get("/console/api/privacy", summary="Privacy requests, newest first: all, or those naming one subject", **API)
+def privacy_requests(
+    field: Annotated[str | None, Query(min_length=1, max_length=64, description="a subject's identifier field")] = None,
+    value: Annotated[str | None, Query(min_length=1, max_length=1024, description="and its value")] = None,
+) -> views.PrivacyList:
+    principal = http.authenticate(app)
+    if (field is None) != (value is None):
+        raise InvalidInput("send field and value together, or neither")
+    found = requests.every(principal.tenant_id)
+    if field is not None:
+        subject = Subject(field, value)
+        found = [r for r in found if subject in requests.subjects_of(principal.tenant_id, r)]
+    return views.PrivacyList(requests=[views.privacy_row(r) for r in reversed(found)])
 
 
 @app.exception_handler(RequestValidationError)

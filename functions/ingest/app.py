@@ -57,11 +57,12 @@ def upload_events():
         metrics.add_metric("EventsRejected", MetricUnit.Count, max(1, len(rejected.problems)))
         raise
     metrics.add_metric("EventsReceived", MetricUnit.Count, len(upload.events))
-    result = ingest.accept(principal.tenant_id, "odp-events", body, upload.events, upload.changes, now)
+    result = ingest.accept(auth.tenant_of(principal), "odp-events", body, upload.events, upload.changes, now)
     metrics.add_metric("MembershipsQualified", MetricUnit.Count, result.qualified)
     metrics.add_metric("MembershipsDisqualified", MetricUnit.Count, result.disqualified)
     metrics.add_metric("MembershipsUpdated", MetricUnit.Count, result.updated)
     metrics.add_metric("EventsStale", MetricUnit.Count, result.stale)
+    metrics.add_metric("MembershipsScreened", MetricUnit.Count, result.screened)
     logger.info("upload accepted", extra={"events": len(upload.events), "changes": len(upload.changes)})
     return http.accepted()
 

@@ -41,11 +41,12 @@ def accept(endpoint: str) -> Response:
     metrics.add_metric("EventsReceived", MetricUnit.Count, len(parsed.calls))
     metrics.add_metric("AudienceCallsAnonymous", MetricUnit.Count, len(parsed.anonymous))
     changes = membership_changes(principal.tenant_id, parsed.audience_calls)
-    result = ingest.accept(principal.tenant_id, "segment-tracking", body, parsed.calls, changes, now)
+    result = ingest.accept(tenant, "segment-tracking", body, parsed.calls, changes, now)
     metrics.add_metric("MembershipsQualified", MetricUnit.Count, result.qualified)
     metrics.add_metric("MembershipsDisqualified", MetricUnit.Count, result.disqualified)
     metrics.add_metric("MembershipsUpdated", MetricUnit.Count, result.updated)
     metrics.add_metric("EventsStale", MetricUnit.Count, result.stale)
+    metrics.add_metric("MembershipsScreened", MetricUnit.Count, result.screened)
     logger.info("calls accepted", extra={"calls": len(parsed.calls), "changes": len(changes)})
     return http.success(parsed.anonymous)
 

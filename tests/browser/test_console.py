@@ -89,6 +89,20 @@ def test_a_customer_lookup_names_the_audiences_and_since_when(stack, open_page):
     page.get_by_label("Value").fill("nobody-at-all")
     page.get_by_role("button", name="Look up").click()
     expect(page.locator("#customer")).to_contain_text("Nothing is known of fs_user_id = nobody-at-all")
+    expect(page.locator("#privacy")).to_contain_text("No privacy request names them.")
+
+
+def test_a_customer_lookup_lists_the_privacy_requests_naming_them(stack, open_page):
+    regulation = {"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": ["erin"]}
+    headers = {"Authorization": f"Bearer {stack.private_key}"}
+    assert stack.call("POST", "/regulations", json=regulation, headers=headers).status_code == 200
+    page = open_page("/console")
+    sign_in(page, stack.private_key)
+    page.get_by_label("Value").fill("erin")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.locator("#privacy tbody tr")).to_have_count(1)
+    expect(page.locator("#privacy")).to_contain_text("suppress")
+    expect(page.locator("#privacy")).to_contain_text("segment")
 
 
 def test_a_wrong_key_or_a_public_key_is_refused_and_not_kept(stack, open_page):

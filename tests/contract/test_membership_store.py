@@ -91,3 +91,22 @@ def test_reads_of_one_user_and_of_who_qualified_before_a_time(stores, pool):
     assert stores.memberships.user_known("t1", users[0]) and not stores.memberships.user_known("t1", ANN)
     assert stores.memberships.user_known("t2", users[0]) is False
     assert stores.memberships.audience_sizes("t1", ["vip", "other"]) == {"vip": 249, "other": 1}
+
+
+def test_deleting_tombstones_takes_only_those_still_as_named_and_moves_no_size(stores, pool):
+    tenant = f"t{uuid.uuid4().hex[:8]}"
+    write(
+        stores,
+        pool,
+        MembershipChange(ANN, "old", D, 5),
+        MembershipChange(ANN, "new", D, 50),
+        MembershipChange(ANN, "member", Q, 5),
+        MembershipChange(BOB, "old", D, 5),
+        tenant=tenant,
+    )
+    named = {"old": 5.0, "new": 49.0, "member": 5.0}  # "new" was rewritten since, "member" is no tombstone
+    assert stores.memberships.delete_tombstones(tenant, ANN, named) == 1
+    assert stores.memberships.user_memberships(tenant, ANN) == {"new": (D, 50.0), "member": (Q, 5.0)}
+    assert stores.memberships.user_memberships(tenant, BOB) == {"old": (D, 5.0)}  # another user's stays
+    assert stores.memberships.audience_sizes(tenant, ["member", "old"]) == {"member": 1, "old": 0}
+    assert stores.memberships.delete_tombstones(tenant, ANN, named) == 0  # a repeat finds none

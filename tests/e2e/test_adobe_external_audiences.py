@@ -176,7 +176,7 @@ def test_runs_on_the_local_stack_apply_files_fail_whole_and_list(stack, admin):
     upload("4.csv", "email,n\ne@x.com,2\n")  # fixed, then run again over the same window
     second = run_to_the_end(second_start)
     assert (second["status"], second["differentialIngestion"]) == ("SUCCESS", True)
-    assert second["counts"] == {"rows": 3, "qualified": 2, "disqualified": 2, "unchanged": 1}
+    assert second["counts"] == {"rows": 3, "qualified": 2, "disqualified": 2, "unchanged": 1, "suppressed": 0}
     assert is_member("d@x.com") and not is_member("b@x.com")
     assert session.get(audience_url, timeout=10).json()["size"] == 3
 
@@ -272,7 +272,13 @@ def test_run_rules_on_the_local_stack_empty_window_rejoining_and_guardrails(stac
     members("a@x.com\n")  # b leaves
     assert ended(start().json()["runId"])["counts"]["disqualified"] == 1
     members("a@x.com\nb@x.com\n")  # b joins again
-    assert ended(start().json()["runId"])["counts"] == {"rows": 2, "qualified": 1, "disqualified": 0, "unchanged": 1}
+    assert ended(start().json()["runId"])["counts"] == {
+        "rows": 2,
+        "qualified": 1,
+        "disqualified": 0,
+        "unchanged": 1,
+        "suppressed": 0,
+    }
 
     for _ in range(6):  # 4 runs so far today; the guardrail is 10 per audience
         assert ended(start().json()["runId"])["status"] == "SUCCESS"

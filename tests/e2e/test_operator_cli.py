@@ -23,7 +23,7 @@ def test_the_readme_commands_work_verbatim_against_the_local_stack(stack, admin)
     section = (ROOT / "README.md").read_text().split("## Operating it", 1)[1]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
     lines = [re.fullmatch(r'make admin ARGS="(.*)"', line.split("  #")[0].strip())[1] for line in block.splitlines()]
-    assert all(line.startswith("--local ") for line in lines) and len(lines) == 9
+    assert all(line.startswith("--local ") for line in lines) and len(lines) == 11
     outputs = []
     for line in lines:
         if "<key id>" in line:  # as `keys list` showed it
@@ -34,7 +34,10 @@ def test_the_readme_commands_work_verbatim_against_the_local_stack(stack, admin)
     assert "acme\tfs_user_id=high, email=high\n" in outputs[3]
     assert outputs[5].startswith("userId\tfs_user_id\ntraits.email\temail\n")  # the identity map
     assert outputs[7] == "segment_id\texternal_id\tsize\trevision\tenabled\tid\n"  # no audiences yet
-    assert outputs[-1].startswith("revoked ")
+    assert outputs[8].startswith("revoked ")
+    request_id, kind, _ = outputs[9].split("\t", 2)
+    assert kind == "suppress_with_delete"
+    assert outputs[10].splitlines()[0].startswith("id\tkind") and request_id in outputs[10]
 
 
 def test_from_nothing_to_a_working_tenant(stack, admin):

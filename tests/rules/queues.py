@@ -9,7 +9,7 @@ import uuid
 from audiences.fakes.queues import InMemoryQueues
 from audiences.wiring import stores
 
-CONSUMERS = {"imports": "ImportsFunction", "apply": "ApplyFunction"}
+CONSUMERS = {"imports": "ImportsFunction", "apply": "ApplyFunction", "privacy": "PrivacyFunction"}
 
 
 def _queues() -> InMemoryQueues:
@@ -46,9 +46,9 @@ def deliver(functions, queue: str) -> bool:
 
 
 def drain(functions, limit: int = 1000) -> int:
-    """Deliver every queued message and every message that queues, until both queues are empty; returns
+    """Deliver every queued message and every message that queues, until every queue is empty; returns
     deliveries."""
     delivered = 0
-    while delivered < limit and (progress := deliver(functions, "imports") + deliver(functions, "apply")):
+    while delivered < limit and (progress := sum(deliver(functions, queue) for queue in CONSUMERS)):
         delivered += progress
     return delivered

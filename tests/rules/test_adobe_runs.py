@@ -37,7 +37,7 @@ def test_a_run_reads_every_file_of_its_window_and_a_second_run_applies_the_diffe
     assert (started["status"], started["differentialIngestion"]) == ("PROCESSING", False)
     first = finished(functions, adobe, audience_id, started["runId"])
     assert first["status"] == "SUCCESS", first
-    assert first["counts"] == {"rows": 4, "qualified": 3, "disqualified": 0, "unchanged": 0}
+    assert first["counts"] == {"rows": 4, "qualified": 3, "disqualified": 0, "unchanged": 0, "suppressed": 0}
     assert [d["status"] for d in first["details"]] == ["SUCCESS", "SUCCESS"]
     assert adobe.call("GET", f"/external-audience/{audience_id}")[1]["size"] == 3
     assert qualified(api, demo, "c@x.com") == ["drops"]
@@ -48,7 +48,7 @@ def test_a_run_reads_every_file_of_its_window_and_a_second_run_applies_the_diffe
     started = run(adobe, audience_id, second_start)
     assert started["differentialIngestion"] is True
     second = finished(functions, adobe, audience_id, started["runId"])
-    assert second["counts"] == {"rows": 2, "qualified": 1, "disqualified": 2, "unchanged": 1}
+    assert second["counts"] == {"rows": 2, "qualified": 1, "disqualified": 2, "unchanged": 1, "suppressed": 0}
     assert qualified(api, demo, "c@x.com") == [] and qualified(api, demo, "d@x.com") == ["drops"]
     assert adobe.call("GET", f"/external-audience/{audience_id}")[1]["size"] == 2
 

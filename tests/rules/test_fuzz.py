@@ -94,6 +94,26 @@ VALID |= {
     "/v1/batch": BATCH,
     "/v1/import": BATCH,
 }
+COMPLIANCE = [{"identifier_field_name": "email", "identifier_value": "f@x.io", "requester": "dpo@x.io"}]
+VALID |= {
+    "/regulations": {"regulationType": "SUPPRESS_ONLY", "subjectType": "USER_ID", "subjectIds": ["fuzz-user"]},
+    "/regulations/{regulate_id}": {},  # a DELETE: its body is not read
+    "/v3/compliance/{framework}/delete": COMPLIANCE,
+    "/v3/compliance/{framework}/optout": COMPLIANCE,
+    "/data/core/privacy/jobs": {
+        "companyContexts": [{"namespace": "imsOrgID", "value": "demo@AdobeOrg"}],
+        "users": [
+            {
+                "key": "k",
+                "action": ["access"],
+                "userIDs": [{"namespace": "email", "value": "f@x.io", "type": "standard"}],
+            }
+        ],
+        "include": ["profileService"],
+        "regulation": "gdpr",
+        "expandIds": False,
+    },
+}
 ADOBE_HEADERS = [("x-gw-ims-org-id", "demo"), ("x-sandbox-name", "fuzz")]
 
 hostile_text = st.text(max_size=20) | st.sampled_from(["\ud800", "a\udfffb", "\x00", "\u202e", "x" * 5000])
@@ -188,6 +208,8 @@ def test_hostile_json_never_answers_5xx_and_a_refusal_changes_nothing(api, demo,
     if route_path.startswith("/v1/"):  # Segment's Tracking API: the public key as write key, by Basic auth
         write_key = base64.b64encode(f"{demo['DEMO_PUBLIC_KEY']}:".encode()).decode()
         headers = [("content-type", "application/json"), ("authorization", f"Basic {write_key}")]
+    if route_path.startswith("/data/core/privacy/"):
+        headers += ADOBE_HEADERS[:1]
     if route_path.startswith("/data/core/ais/"):  # an audience Adobe's dialect sees: made by it, in its sandbox
         headers += ADOBE_HEADERS
         made = VALID["/data/core/ais/external-audience"] | {"name": "Existing", "customAudienceId": "fuzz_existing"}
@@ -201,6 +223,8 @@ def test_hostile_json_never_answers_5xx_and_a_refusal_changes_nothing(api, demo,
         route_path.replace("{segment_id}", "fuzz_seg")
         .replace("{space_id}", "demo")
         .replace("{audience_id}", existing_id)
+        .replace("{framework}", "ccpa")
+        .replace("{regulate_id}", "01a2440c-9480-70d2-8de0-1838e31aa03a")
     )
 
     @FUZZ

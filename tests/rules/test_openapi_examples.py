@@ -52,6 +52,7 @@ def test_every_documented_example_body_is_accepted(api, demo):
         media_type, content = next(iter(operation["requestBody"]["content"].items()))
         prefix = "/spaces" if path.startswith("/spaces") else path[:15]
         concrete = path.replace("{segment_id}", "vip_users").replace("{space_id}", "demo")
+        concrete = concrete.replace("{framework}", "ccpa")
         if "{audience_id}" in path:
             concrete = concrete.replace("{audience_id}", created[prefix])
         headers = [("content-type", media_type), *auth_headers(operation, demo["DEMO_PRIVATE_KEY"])]

@@ -83,7 +83,7 @@ def test_every_template_route_is_served_by_its_function(function, route):
     )
     method = "GET" if route.method == "ANY" else route.method
     status, headers, body = respond(router, method, path, [], b"{}")
-    adobe = route.path.startswith("/data/core/ais/")
+    adobe = route.path.startswith(("/data/core/ais/", "/data/core/privacy/"))
     tracking = route.path.startswith("/v1/")
     if tracking:  # Segment's Tracking API: its own shape, for a catch-all and a route alike
         expected = (404, "not_found") if "{proxy+}" in route.path else (401, "unauthorized")
@@ -97,7 +97,7 @@ def test_every_template_route_is_served_by_its_function(function, route):
         assert status == 400 and "field: Field required" in json.loads(body)["error"]["message"]
     elif route.path.startswith("/console/api/"):  # the console's own shape
         assert status == 401 and json.loads(body)["error"]["status"] == 401
-    elif route.path.startswith("/spaces/"):  # Segment's dialect says it its own way
+    elif route.path.startswith(("/spaces/", "/regulations", "/suppressions")):  # Segment's dialect says it its own way
         assert status == 401 and json.loads(body)["errors"][0]["type"] == "unauthorized"
     elif adobe:  # and Adobe's its own
         assert status == 401 and json.loads(body)["report"]["errorCode"] == "100920-401"
@@ -163,9 +163,12 @@ def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_funct
         "ImportsGiveUpFunction": [("ImportsDeadLetterQueue", 10)],
         "ApplyFunction": [("ApplyQueue", 1)],
         "ApplyGiveUpFunction": [("ApplyDeadLetterQueue", 10)],
+        "PrivacyFunction": [("PrivacyQueue", 1)],
+        "PrivacyGiveUpFunction": [("PrivacyDeadLetterQueue", 10)],
     }
     for function in consumers:
-        [source] = TEMPLATE["Resources"][function]["Properties"]["Events"].values()
+        sources = TEMPLATE["Resources"][function]["Properties"]["Events"].values()
+        [source] = [source for source in sources if source["Type"] == "SQS"]
         assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     for queue in ("ImportsQueue", "ApplyQueue"):
         redrive = TEMPLATE["Resources"][queue]["Properties"]["RedrivePolicy"]
@@ -175,9 +178,10 @@ def test_imports_bucket_notifies_the_imports_queue_consumed_by_the_imports_funct
         }
 
 
-def test_only_the_imports_function_carries_the_engine_and_the_apply_pressure_is_bounded():
+def test_only_the_imports_and_privacy_functions_carry_the_engine_and_the_apply_pressure_is_bounded():
+    """The engine's 167 MB only where Parquet is read: the imports function, and the privacy job's rewrites."""
     carriers = {f.logical_id for f in FUNCTIONS if TEMPLATE["Resources"][f.logical_id]["Properties"].get("Layers")}
-    assert carriers == {"ImportsFunction"}
+    assert carriers == {"ImportsFunction", "PrivacyFunction"}
     engine = (template.ROOT / "layers/engine/requirements.txt").read_text()
     assert "polars==" in engine
     apply = TEMPLATE["Resources"]["ApplyFunction"]["Properties"]

@@ -16,6 +16,7 @@ TABLES = {
     "IMPORTS_QUEUE_URL": "q",
     "APPLY_QUEUE_URL": "a",
     "EVENT_ARCHIVE_STREAM": "f",
+    "PRIVACY_QUEUE_URL": "p",
 }
 
 

@@ -70,9 +70,9 @@ def test_an_event_type_the_local_stack_cannot_run_is_refused():
         template.functions(spec)
 
 
-def test_a_scheduled_function_is_run_by_the_local_stack():
-    [sweep] = [function for function in template.functions(template.load()) if function.scheduled]
-    assert sweep.logical_id == "ExpirySweepFunction"
+def test_the_scheduled_functions_are_run_by_the_local_stack():
+    scheduled = [function.logical_id for function in template.functions(template.load()) if function.scheduled]
+    assert sorted(scheduled) == ["ExpirySweepFunction", "PrivacyFunction"]
 
 
 def test_a_resource_type_the_local_stack_does_not_provide_is_refused():

@@ -161,6 +161,18 @@ async function lookUp(event) {
   out.append(element("p", `${field} = ${value} is in ${found.audiences.length} audiences:`), list);
 }
 
+async function showPrivacy(field, value) {
+  const found = await api(`privacy?field=${encodeURIComponent(field)}&value=${encodeURIComponent(value)}`);
+  const body = $("#privacy tbody");
+  body.replaceChildren();
+  for (const r of found.requests) {
+    const status = element("span", r.status + (r.step ? ` (${r.step})` : ""), { class: `status-${r.status}` });
+    body.append(row([when(r.created_at), r.kind, r.asked_through, status, r.finished_at ? when(r.finished_at) : "", r.request_id]));
+  }
+  if (!found.requests.length) body.append(row(["No privacy request names them."]));
+  labelCells($("#privacy"));
+}
+
 async function refresh() {
   const busy = await showActivity();
   await showAudiences();
@@ -204,5 +216,8 @@ $("#sign-out").addEventListener("click", () => {
   signedIn(false);
   say("Signed out.");
 });
-$("#customer-form").addEventListener("submit", (event) => lookUp(event).catch(failed));
+$("#customer-form").addEventListener("submit", (event) => {
+  lookUp(event).catch(failed);
+  showPrivacy($("#field").value.trim(), $("#value").value.trim()).catch(failed);
+});
 if (sessionStorage.getItem(KEY)) start().catch(failed);

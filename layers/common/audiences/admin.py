@@ -1,4 +1,5 @@
-"""Operator CLI: tenants, identifiers, API keys and audiences, on the local stack or a deployed one.
+"""Operator CLI: tenants, identifiers, API keys, audiences and privacy requests, on the local stack or a
+deployed one.
 
     python -m audiences.admin --local tenants create acme
     python -m audiences.admin --stack passthrough-audiences keys create acme --scope private
@@ -95,7 +96,79 @@ def _parser() -> argparse.ArgumentParser:
         help="give audiences made before ids were addressable their id claim and creation order "
         "(every tenant; safe to run again, or from two places at once)",
     )
+    privacy = commands.add_parser(
+        "privacy", help="erase, suppress, lift or export data subjects; see requests' status"
+    ).add_subparsers(dest="action", required=True)
+    for action, text in PRIVACY_ACTIONS.items():
+        request = privacy.add_parser(action, help=text)
+        request.add_argument("tenant")
+        request.add_argument("subjects", nargs="+", metavar="FIELD=VALUE", help="a subject: identifier field and value")
+    status = privacy.add_parser("status", help="the tenant's privacy requests, or one of them in full")
+    status.add_argument("tenant")
+    status.add_argument("request_id", nargs="?", help="a request's id (as listed)")
     return parser
+
+
+PRIVACY_ACTIONS = {
+    "delete": "erase memberships and purge every stored copy, suppressing them from then on",
+    "suppress": "drop the subjects' later events and rows, keeping what is stored",
+    "unsuppress": "count the subjects' events and rows again",
+    "export": "write what is held about the subjects to a ZIP (see status for its URL)",
+}
+
+
+def _subjects(specs: list[str]):
+    from audiences.ports.privacy import Subject
+
+    subjects = []
+    for spec in specs:
+        field, _, value = spec.partition("=")
+        if not field or not value:
+            raise AdminError(f"subject {spec!r}: use FIELD=VALUE, e.g. email=jane@example.com")
+        subjects.append(Subject(field, value))
+    return subjects
+
+
+def _privacy_request(tenant_id: str, action: str, specs: list[str]) -> None:
+    from audiences.domain import OPERATOR
+    from audiences.ports.privacy import Kind
+    from audiences.privacy import requests
+
+    kind = {"delete": Kind.SUPPRESS_WITH_DELETE, "suppress": Kind.SUPPRESS, "unsuppress": Kind.UNSUPPRESS}.get(
+        action, Kind.ACCESS
+    )
+    tenant = stores().tenants.get_tenant(tenant_id)
+    submitted = requests.submit(
+        tenant, kind, _subjects(specs), origin=OPERATOR, created_by=OPERATOR, keep_days=90, export_name="export.json"
+    )
+    print(f"{submitted.request.request_id}	{kind.value}	queued; see: privacy status {tenant_id} <id>")
+
+
+def _privacy_status(tenant_id: str, request_id: str | None) -> None:
+    from datetime import UTC, datetime
+
+    from audiences.privacy import jobs, requests
+
+    def when(moment: float | None) -> str:
+        return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment else "-"
+
+    if request_id is None:
+        print("id	kind	asked through	status	subjects	created	finished")
+        for r in requests.every(tenant_id):
+            print(
+                f"{r.request_id}	{r.kind.value}	{r.origin}	{r.status.value}	{r.subject_count}"
+                f"	{when(r.created_at)}	{when(r.finished_at)}"
+            )
+        return
+    found = requests.get(tenant_id, request_id)
+    request = found.request
+    print(f"{request.request_id}	{request.kind.value}	{request.status.value}	step {request.step or '-'}")
+    for subject in found.subjects:
+        print(f"subject	{subject.field}={subject.value}")
+    for name, value in sorted(request.results.items()):
+        print(f"{name}	{value}")
+    if url := jobs.download_url(request):
+        print(f"download (1 hour)	{url}")
 
 
 def _point_at_target(args: argparse.Namespace) -> None:
@@ -206,6 +279,10 @@ def _run(args: argparse.Namespace) -> None:
                     f"{audience.key}\t{audience.external_id}\t{size}\t{audience.revision}\t{audience.enabled}"
                     f"\t{audience.audience_id}"
                 )
+        case "privacy", "status":
+            _privacy_status(args.tenant, args.request_id)
+        case "privacy", action:
+            _privacy_request(args.tenant, action, args.subjects)
         case "audiences", "migrate":
             from audiences.stores import catalog as catalog_table  # a migration of the table's items
 

@@ -268,6 +268,7 @@ class ImportRecord:
     qualified: int | None = None
     disqualified: int | None = None
     unchanged: int | None = None
+    suppressed: int = 0  # rows of subjects under a privacy mark: accepted and dropped, not errors
     errors: tuple[tuple[int, str], ...] = ()
     error_count: int = 0
     message: str = ""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from audiences import memberships
-from audiences.domain import MembershipChange
+from audiences import memberships, screening
+from audiences.domain import MembershipChange, Tenant
 from audiences.memberships import ApplyResult
 from audiences.ports.archive import MAX_RECORD_BYTES
 from audiences.wiring import stores
@@ -21,14 +21,18 @@ def upload_id(tenant_id: str, body: str) -> str:
 
 
 def accept(
-    tenant_id: str, source: str, body: str, events: list[dict], changes: list[MembershipChange], now: float
+    tenant: Tenant, source: str, body: str, events: list[dict], changes: list[MembershipChange], now: float
 ) -> ApplyResult:
     """Durably keep every event (as having come by `source`), then apply the changes; only then is
-    the upload accepted.
+    the upload accepted. An event naming a suppressed subject is neither kept nor applied: accepted
+    and dropped (its changes counted as `screened`).
 
     The archive is written first: if it fails nothing is applied, and if applying fails the
     client's retry archives the same records again (same upload id) and applies only what is
     still missing.
     """
-    stores().archive.put_events(tenant_id, now, upload_id(tenant_id, body), events, source)
+    tenant_id, screen = tenant.tenant_id, screening.screen(tenant.tenant_id, now)
+    kept = [event for event in events if not screen.event_suppressed(event, tenant.identifiers)]
+    if kept:  # a retry drops the same events, so its records are named alike
+        stores().archive.put_events(tenant_id, now, upload_id(tenant_id, body), kept, source)
     return memberships.apply(tenant_id, changes)

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from audiences import catalog
+from audiences import catalog, screening
 from audiences.domain import Audience, MembershipChange, State, UserRef, supersedes
 from audiences.ports.memberships import Outcome
 from audiences.wiring import stores
@@ -25,6 +25,7 @@ class ApplyResult:
     disqualified: int = 0  # users who left one
     updated: int = 0  # newer ts without a change of membership
     stale: int = 0  # older than what is stored, or superseded within the batch: ignored
+    screened: int = 0  # dropped by a privacy mark: a suppressed subject's, or an erased one's older than the erasure
 
 
 def winners(changes: Sequence[MembershipChange]) -> list[MembershipChange]:
@@ -45,13 +46,15 @@ def apply(tenant_id: str, changes: Sequence[MembershipChange]) -> ApplyResult:
     No write outlives the call (Lambda would freeze it mid-flight), and a failed request may be
     retried as a whole: the changes already applied are then stale, the rest apply.
     """
-    to_write = winners(changes)
+    counting, screened = screening.screen(tenant_id).changes(changes)
+    to_write = winners(counting)
     outcomes = Counter(stores().memberships.write_all(tenant_id, to_write, _pool))
     return ApplyResult(
         qualified=outcomes[Outcome.QUALIFIED],
         disqualified=outcomes[Outcome.DISQUALIFIED],
         updated=outcomes[Outcome.UPDATED],
-        stale=outcomes[Outcome.STALE] + len(changes) - len(to_write),
+        stale=outcomes[Outcome.STALE] + len(counting) - len(to_write),
+        screened=screened,
     )
 
 
@@ -107,3 +110,23 @@ def customer_audiences(
         for external_id, audience in audiences.items()
         if audience.enabled and not audience.expired(qualified[external_id], now)
     ]
+
+
+def erase(tenant_id: str, users: Sequence[UserRef], up_to: float) -> int:
+    """Forget the users in every audience as of `up_to` (a privacy erasure): each qualification of a ts up to
+    it ends through the one write path (a disqualify of the same ts, which wins a tie: sizes stay exact
+    under any concurrency), then every tombstone up to it is deleted; how many entries went. Entries newer
+    than `up_to` are later data and stay; what is older and comes back is screened by the erasure's mark
+    (audiences.screening). Safe to repeat."""
+    entries_of = _pool.map(lambda user: stores().memberships.user_memberships(tenant_id, user), users)
+    held = dict(zip(users, entries_of, strict=True))
+    leaving = [
+        MembershipChange(user, external_id, State.DISQUALIFIED, ts)
+        for user, entries in held.items()
+        for external_id, (state, ts) in entries.items()
+        if state is State.QUALIFIED and ts <= up_to
+    ]
+    stores().memberships.write_all(tenant_id, leaving, _pool)  # not screened: this is the erasure itself
+    # every entry up to the erasure is now a tombstone of its ts (a disqualify of equal ts wins)
+    tombstones = {user: {ext: ts for ext, (_, ts) in entries.items() if ts <= up_to} for user, entries in held.items()}
+    return sum(_pool.map(lambda user: stores().memberships.delete_tombstones(tenant_id, user, tombstones[user]), users))

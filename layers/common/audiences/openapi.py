@@ -14,3 +14,14 @@ def json_body(example: dict | list, description: str, media_type: str = JSON) ->
     schema = {"type": "array" if isinstance(example, list) else "object"}
     content = {media_type: {"schema": schema, "example": example}}
     return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+def query_parameters(*parameters: tuple[str, str, bool]) -> dict:
+    """An operation's query parameters (name, description, required), as `openapi_extensions` of its route:
+    described, not validated (the dialect checks them, in its own words)."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": required, "description": text, "schema": {"type": "string"}}
+            for name, text, required in parameters
+        ]
+    }

@@ -51,6 +51,7 @@ class Settings:
     imports_queue_url = Resource("IMPORTS_QUEUE_URL", "ImportsQueue", "ImportsQueueUrl")
     apply_queue_url = Resource("APPLY_QUEUE_URL", "ApplyQueue", "ApplyQueueUrl")
     event_archive_stream = Resource("EVENT_ARCHIVE_STREAM", "EventArchiveStream", "EventArchiveStreamName")
+    privacy_queue_url = Resource("PRIVACY_QUEUE_URL", "PrivacyQueue", "PrivacyQueueUrl")
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)
@@ -62,6 +63,12 @@ class Settings:
         self.auth_cache_seconds = self._whole("AUTH_CACHE_SECONDS", 60)
         # How long a warm container trusts its copy of a tenant's catalog for customer queries.
         self.catalog_cache_seconds = self._whole("CATALOG_CACHE_SECONDS", 60)
+        # How long a warm container trusts its copy of a tenant's privacy marks.
+        self.privacy_cache_seconds = self._whole("PRIVACY_CACHE_SECONDS", 60)
+        # How long a privacy job waits between marking its subjects and purging: every container's copy of the
+        # marks renewed, and every event accepted before them delivered to the archive (Firehose's buffer,
+        # 60 s, and its retries of dynamic partitioning, 300 s).
+        self.privacy_settle_seconds = self._whole("PRIVACY_SETTLE_SECONDS", 60 + 60 + 300)
         # Deliveries of an import's notification before it is given up (the queue's maxReceiveCount).
         self.import_attempts = self._whole("IMPORT_ATTEMPTS", 10)
         # Powertools' rule: tracing runs in Lambda (not SAM's emulator) unless POWERTOOLS_TRACE_DISABLED.

@@ -14,9 +14,9 @@ from audiences.ports import Stores
 
 def on_aws() -> Stores:
     """The stores on AWS: each a module of `audiences.stores`, imported only when first used."""
-    from audiences.stores import archive, catalog, imports, memberships, objects, queue, rate_limits, tenants
+    from audiences.stores import archive, catalog, imports, memberships, objects, privacy, queue, rate_limits, tenants
 
-    return Stores(catalog, memberships, imports, objects, queue, tenants, archive, rate_limits)
+    return Stores(catalog, memberships, imports, objects, queue, tenants, archive, rate_limits, privacy)
 
 
 _installed: Stores | None = None

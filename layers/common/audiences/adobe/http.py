@@ -76,14 +76,14 @@ def status_of(error: AudiencesError) -> tuple[HTTPStatus, str, str]:
     return row_of(_STATUS, error)
 
 
-def caller(app: APIGatewayRestResolver) -> Caller:
-    """Who calls, from Adobe's four headers: the token is a private key, the org its tenant."""
+def caller(app: APIGatewayRestResolver, required: tuple[str, ...] = REQUIRED_HEADERS) -> Caller:
+    """Who calls, from Adobe's four headers (the `required` ones must be there): the token is a private key,
+    the org its tenant; no sandbox named is the empty sandbox."""
     headers = app.current_event.headers
-    for name in REQUIRED_HEADERS:
+    for name in required:
         if not (headers.get(name.lower()) or "").strip():
             raise HeaderMissing(
-                f"The {name} header is missing: every Experience Platform call sends Authorization, "
-                "x-api-key, x-gw-ims-org-id and x-sandbox-name.",
+                f"The {name} header is missing: every call of this API sends {', '.join(required)}.",
                 "header",
                 Reason.MISSING,
                 {"header": name},
@@ -96,7 +96,8 @@ def caller(app: APIGatewayRestResolver) -> Caller:
             "organization",
             Reason.MISMATCH,
         )
-    return Caller(principal, checked_sandbox(headers["x-sandbox-name"].strip()))
+    sandbox = (headers.get("x-sandbox-name") or "").strip()
+    return Caller(principal, checked_sandbox(sandbox) if sandbox else "")
 
 
 def json_text(app: APIGatewayRestResolver) -> str | None:
@@ -117,7 +118,7 @@ def unknown_path(path: str) -> NotFound:
     )
 
 
-def _detail(error: AudiencesError) -> str:
+def detail(error: AudiencesError) -> str:
     """The error in Adobe's words: what is wrong and how to fix it."""
     facts = error.facts
     if isinstance(error, Forbidden):
@@ -149,17 +150,17 @@ def _refused(error: AudiencesError) -> Response:
     headers = (
         {"Retry-After": str(math.ceil(error.usage.ms_before_next / 1000))} if isinstance(error, RateLimited) else {}
     )
-    return edge.json_response(status, _error_body(status, code, title, _detail(error), details), headers)
+    return edge.json_response(status, error_body(status, code, title, detail(error), details), headers)
 
 
 def _failed() -> Response:
     status, code, title = edge.INTERNAL, "100970-500", "INTERNAL_SERVER_ERROR"
     return edge.json_response(
-        status, _error_body(status, code, title, "Internal error: retrying the same request is safe.", [])
+        status, error_body(status, code, title, "Internal error: retrying the same request is safe.", [])
     )
 
 
-def _error_body(status: HTTPStatus, code: str, title: str, detail: str, details: list[dict]) -> dict:
+def error_body(status: HTTPStatus, code: str, title: str, detail: str, details: list[dict]) -> dict:
     return {
         "type": f"http://ns.adobe.com/aep/errors/{code}",
         "status": status.value,

@@ -131,6 +131,7 @@ def run_object(audience: Audience, shown: ShownRun) -> dict:
             "qualified": record.qualified,
             "disqualified": record.disqualified,
             "unchanged": record.unchanged,
+            "suppressed": record.suppressed,
         },
         "errors": [_row_error(line, message) for line, message in record.errors],
         "errorCount": record.error_count,

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from audiences.domain import Audience, ImportRecord
 from audiences.importer import RECONFIRM_PREFIX, RUN_PREFIX
 from audiences.memberships import Qualification
+from audiences.ports.privacy import PrivacyRequest
 
 HISTORY_POINTS = 100  # the latest successful imports a size chart shows
 
@@ -56,6 +57,7 @@ class ActivityRow(BaseModel):
     qualified: int | None
     disqualified: int | None
     unchanged: int | None
+    suppressed: int
     size_after: int | None
     error_count: int
     errors: list[LineError]
@@ -93,6 +95,34 @@ class Customer(BaseModel):
     value: str
     known: bool  # False: no event or file has ever named this user
     audiences: list[CustomerAudience]
+
+
+class PrivacyRow(BaseModel):
+    request_id: str
+    kind: str
+    asked_through: str  # the API it came by (odp, segment, adobe) or the operator
+    status: str
+    step: str  # where a running request is
+    subjects: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class PrivacyList(BaseModel):
+    requests: list[PrivacyRow]
+
+
+def privacy_row(request: PrivacyRequest) -> PrivacyRow:
+    return PrivacyRow(
+        request_id=request.request_id,
+        kind=request.kind.value,
+        asked_through=request.origin,
+        status=request.status.value,
+        step=request.step,
+        subjects=request.subject_count,
+        created_at=_moment(request.created_at),
+        finished_at=_moment(request.finished_at) if request.finished_at is not None else None,
+    )
 
 
 def audience_row(audience: Audience, size: int) -> AudienceRow:
@@ -138,6 +168,7 @@ def activity_row(record: ImportRecord) -> ActivityRow:
         qualified=record.qualified,
         disqualified=record.disqualified,
         unchanged=record.unchanged,
+        suppressed=record.suppressed,
         size_after=record.size_after,
         error_count=record.error_count,
         errors=[LineError(line=line, message=message) for line, message in record.errors],

@@ -8,6 +8,7 @@ from audiences.fakes.catalog import InMemoryCatalog
 from audiences.fakes.imports import InMemoryImports
 from audiences.fakes.memberships import InMemoryMemberships
 from audiences.fakes.objects import InMemoryObjects
+from audiences.fakes.privacy import InMemoryPrivacy
 from audiences.fakes.queues import InMemoryQueues
 from audiences.fakes.rate_limits import InMemoryRateLimits
 from audiences.fakes.tenants import InMemoryTenants
@@ -16,13 +17,15 @@ from audiences.ports import Stores
 
 def in_memory() -> Stores:
     queues = InMemoryQueues()
+    objects = InMemoryObjects(announce=queues.send_to_imports)
     return Stores(
         catalog=InMemoryCatalog(),
         memberships=InMemoryMemberships(),
         imports=InMemoryImports(),
-        objects=InMemoryObjects(announce=queues.send_to_imports),
+        objects=objects,
         queues=queues,
         tenants=InMemoryTenants(),
-        archive=InMemoryArchive(),
+        archive=InMemoryArchive(deliver=objects.put_data),
         rate_limits=InMemoryRateLimits(),
+        privacy=InMemoryPrivacy(),
     )

@@ -174,3 +174,8 @@ class InMemoryImports:
         with self._lock:
             if self._leases.get((tenant_id, segment_id), (None,))[0] == holder:
                 del self._leases[tenant_id, segment_id]
+
+    def leases_held(self, tenant_id: str) -> int:
+        now = int(time.time())
+        with self._lock:
+            return sum(1 for (tenant, _), (_, until) in self._leases.items() if tenant == tenant_id and until >= now)

@@ -72,3 +72,13 @@ class InMemoryMemberships:
     def audience_sizes(self, tenant_id: str, external_ids: list[str], in_parallel: Mapper = map) -> dict[str, int]:
         with self._lock:
             return {ext: self._sizes[tenant_id, ext] for ext in external_ids}
+
+    def delete_tombstones(self, tenant_id: str, user: UserRef, tombstones: dict[str, float]) -> int:
+        with self._lock:
+            entries = self._entries.get((tenant_id, user), {})
+            gone = [ext for ext, ts in tombstones.items() if entries.get(ext) == (State.DISQUALIFIED, ts)]
+            for external_id in gone:
+                del entries[external_id]
+            if not entries:
+                self._entries.pop((tenant_id, user), None)
+            return len(gone)

@@ -9,14 +9,14 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, quote_plus
 
-from audiences.ports.objects import NoSuchUpload, PartsRejected, SourceObject, UploadReplaced
+from audiences.ports.objects import Bucket, NoSuchUpload, PartsRejected, SourceObject, StoredObject, UploadReplaced
 from audiences.settings import get_settings
 
 MIN_PART_BYTES = 5 * 1024 * 1024  # S3's smallest part, the last one excepted
@@ -144,3 +144,38 @@ class InMemoryObjects:
         digests = b"".join(bytes.fromhex(uploaded[number][0].strip('"')) for number in numbers)
         etag = f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(numbers)}"'
         return self._uploaded(key, data, etag)
+
+    def _bucket(self, bucket: Bucket) -> dict[str, bytes]:
+        """A copy of the bucket's objects, key -> bytes (under the lock)."""
+        if bucket is Bucket.DATA:
+            return dict(self._data)
+        return {key: upload.data for key, upload in self._uploads.items()}
+
+    def stored_objects(self, bucket: Bucket, prefix: str, after: str = "") -> Iterator[StoredObject]:
+        with self._lock:
+            held = self._bucket(bucket)
+        for key in sorted(k for k in held if k.startswith(prefix) and k > after):
+            yield StoredObject(key, _etag(held[key]), len(held[key]))
+
+    def read_object(self, bucket: Bucket, key: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            data = self._bucket(bucket).get(key)
+        return None if data is None else (data, _etag(data))
+
+    def replace_object(self, bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
+        with self._lock:
+            held = self._bucket(bucket).get(key)
+            if held is None or _etag(held) != etag:
+                return False
+            if bucket is Bucket.DATA:
+                self._data[key] = body
+                return True
+        self._uploaded(key, body, _etag(body))  # a PUT to the imports bucket is announced, as S3 does
+        return True
+
+    def erase_object(self, bucket: Bucket, key: str) -> None:
+        with self._lock:
+            (self._data if bucket is Bucket.DATA else self._uploads).pop(key, None)
+
+    def download_url(self, bucket: Bucket, key: str, expires_seconds: int) -> str:
+        return f"memory://{bucket.value}/{quote(key)}?expires={int(time.time()) + expires_seconds}"

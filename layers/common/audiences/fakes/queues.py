@@ -10,12 +10,13 @@ from dataclasses import dataclass
 class Message:
     body: str
     receives: int = 0
+    delay_seconds: int = 0
 
 
 class InMemoryQueues:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queues: dict[str, list[Message]] = {"imports": [], "apply": []}
+        self._queues: dict[str, list[Message]] = {"imports": [], "apply": [], "privacy": []}
         self.retries: list[tuple[str, int]] = []  # receipt handle, seconds
 
     def send_to_imports(self, body: str) -> None:
@@ -26,12 +27,17 @@ class InMemoryQueues:
         with self._lock:
             self._queues["apply"].extend(Message(body) for body in bodies)
 
+    def send_to_privacy(self, body: str, delay_seconds: int = 0) -> None:
+        with self._lock:
+            self._queues["privacy"].append(Message(body, delay_seconds=delay_seconds))
+
     def retry_after(self, queue_arn: str, receipt_handle: str, seconds: int) -> None:
         with self._lock:
             self.retries.append((receipt_handle, seconds))
 
     def receive(self, queue: str) -> Message | None:
-        """The oldest message of `queue` ("imports" or "apply"), taken off it and counted as received once more."""
+        """The oldest message of `queue` ("imports", "apply" or "privacy"), taken off it and counted as received
+        once more."""
         with self._lock:
             if not self._queues[queue]:
                 return None

@@ -126,6 +126,12 @@ def applies_prefix(tenant_id: str, audience_key: str, import_id: str) -> str:
     return f"imports/tenant={tenant_id}/applies/{audience_key}/{import_id}"
 
 
+def changes_prefix(tenant_id: str, audience_key: str, import_id: str) -> str:
+    """Where an import's planned changes are kept, in DataBucket: under a prefix of their own, which a
+    lifecycle rule expires (the apply deletes them sooner; a failed import's wait for the next one)."""
+    return f"changes/tenant={tenant_id}/{audience_key}/{import_id}"
+
+
 def snapshot_key(tenant_id: str, audience_key: str, import_id: str) -> str:
     return f"imports/tenant={tenant_id}/snapshots/{audience_key}/{import_id}.parquet"
 

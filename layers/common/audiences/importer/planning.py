@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from audiences import screening
 from audiences.domain import Audience, AudienceImportState, ImportRecord, ImportStatus, State, Tenant
 from audiences.importer import records
 from audiences.importer.applying import Plan, planned, queue_chunks
-from audiences.importer.messages import applies_prefix, snapshot_key
+from audiences.importer.messages import applies_prefix, changes_prefix, snapshot_key
 from audiences.member_files import FileContext, FileRejected, MemberFile
 from audiences.settings import get_settings
 from audiences.wiring import stores
@@ -74,8 +75,9 @@ def import_list(listing: MemberList) -> ImportRecord:
     with tempfile.TemporaryDirectory(prefix="import-") as scratch:
         directory = Path(scratch)
         current = compute.MemberSet(directory / "current")
+        screened = _Screened(screening.screen(tenant_id), members, listing.as_of)
         try:
-            current.add_all(_reporting_progress(tenant_id, record.import_id, members))
+            current.add_all(screened.blocks(_reporting_progress(tenant_id, record.import_id, members)))
         except FileRejected as rejected:
             return records.end(tenant_id, record, ImportStatus.FAILED, message=str(rejected), rows=members.rows)
         if members.errors.count:
@@ -94,7 +96,7 @@ def import_list(listing: MemberList) -> ImportRecord:
         if previous is not None:
             snapshot = stores().objects.download_snapshot(previous.snapshot_key, directory)
             if (previous.identifier, previous.external_id) == listing.identity:
-                before.add_all(compute.read_snapshot(snapshot))
+                before.add_all(screened.blocks(compute.read_snapshot(snapshot), counted=False))
             else:
                 renamed.append(((previous.identifier, previous.external_id), snapshot))
         unsettled = stores().imports.unsettled(tenant_id, listing.audience.key)
@@ -110,7 +112,7 @@ def import_list(listing: MemberList) -> ImportRecord:
                     renamed.append((named, path))
         difference = compute.difference(before, current, directory, in_doubt)
         leavers_renamed = compute.distinct(renamed, directory / "renamed")
-        return _plan(listing, difference, leavers_renamed, unsettled)
+        return _plan(listing, difference, leavers_renamed, unsettled, screened.dropped)
 
 
 def _reporting_progress(tenant_id: str, import_id: str, members: MemberFile) -> Iterator:
@@ -122,7 +124,31 @@ def _reporting_progress(tenant_id: str, import_id: str, members: MemberFile) -> 
             stores().imports.update(tenant_id, import_id, rows_done=members.rows)
 
 
-def _plan(listing: MemberList, difference, leavers_renamed: list, unsettled: list[dict]) -> ImportRecord:
+@dataclass
+class _Screened:
+    """A list's values without those of subjects under a privacy mark: taken from the new list and the last
+    one alike, so the difference leaves their memberships as they are, and no snapshot holds them."""
+
+    screen: screening.Screen
+    members: MemberFile  # whose identifier field is known once its blocks have started
+    as_of: float
+    dropped: int = 0
+
+    def blocks(self, blocks: Iterable, counted: bool = True) -> Iterator:
+        if not self.screen.active:
+            yield from blocks
+            return
+        for block in blocks:
+            kept = self.screen.values(self.members.identifier, block.to_list(), self.as_of)
+            if len(kept) < len(block):
+                self.dropped += (len(block) - len(kept)) if counted else 0
+                block = block.filter(block.is_in(kept))
+            yield block
+
+
+def _plan(
+    listing: MemberList, difference, leavers_renamed: list, unsettled: list[dict], suppressed: int
+) -> ImportRecord:
     """Write the changes once, as one object of chunks, record the plan, queue a message per chunk; the
     apply function applies them, and the last one applied finishes the import. The lease stays held.
     Only the object's parts and the messages grow with the changes, each sent several at a time."""
@@ -137,7 +163,8 @@ def _plan(listing: MemberList, difference, leavers_renamed: list, unsettled: lis
     ]
     changes_path = difference.snapshot.with_name("changes.bin")
     ranges, total = _write_chunks(changes_path, change_lists, listing.as_of)
-    changes_key, index_key = f"{applies}/changes.bin", f"{applies}/index.json"
+    changes = changes_prefix(tenant_id, audience_key, record.import_id)
+    changes_key, index_key = f"{changes}/changes.bin", f"{changes}/index.json"
     stores().objects.put_snapshot(changes_key, changes_path)
     stores().objects.put_data(index_key, json.dumps(ranges).encode())
     for side in ("joined", "left"):  # what a failure would leave in doubt
@@ -160,6 +187,7 @@ def _plan(listing: MemberList, difference, leavers_renamed: list, unsettled: lis
         "qualified": counts.joined,
         "disqualified": counts.left + sum(size for _, _, size in leavers_renamed),
         "unchanged": counts.unchanged,
+        "suppressed": suppressed,
         "rows_done": listing.members.rows,
     }
     stored = stores().imports.plan(tenant_id, record.import_id, len(ranges), total, plan.to_json(), **planned_counts)

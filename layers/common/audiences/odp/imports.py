@@ -31,6 +31,7 @@ def record_body(record: ImportRecord) -> dict:
         "qualified": record.qualified,
         "disqualified": record.disqualified,
         "unchanged": record.unchanged,
+        "suppressed": record.suppressed,
         "errors": [{"line": line, "message": message} for line, message in record.errors],
         "error_count": record.error_count,
         "message": record.message,

@@ -13,6 +13,7 @@ from audiences.ports.catalog import CatalogStore
 from audiences.ports.imports import ImportStore
 from audiences.ports.memberships import MembershipStore
 from audiences.ports.objects import ObjectStore
+from audiences.ports.privacy import PrivacyStore
 from audiences.ports.queues import Queues
 from audiences.ports.rate_limits import RateLimitStore
 from audiences.ports.tenants import TenantStore
@@ -28,3 +29,4 @@ class Stores:
     tenants: TenantStore
     archive: EventArchive
     rate_limits: RateLimitStore
+    privacy: PrivacyStore

@@ -129,3 +129,7 @@ class ImportStore(Protocol):
     def release_lease(self, tenant_id: str, segment_id: str, holder: str) -> None:
         """Free the lease if `holder` holds it; another holder's lease stays."""
         ...
+
+    def leases_held(self, tenant_id: str) -> int:
+        """How many of the tenant's audiences an import holds now (expired leases are free)."""
+        ...

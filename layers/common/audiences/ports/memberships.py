@@ -55,3 +55,8 @@ class MembershipStore(Protocol):
     def audience_sizes(self, tenant_id: str, external_ids: list[str], in_parallel: Mapper = map) -> dict[str, int]:
         """Exact numbers of qualified members, 0 for an audience never written."""
         ...
+
+    def delete_tombstones(self, tenant_id: str, user: UserRef, tombstones: dict[str, float]) -> int:
+        """Delete the user's tombstones named (external id -> ts), each only if it is still that tombstone (one
+        written since stays); how many went. Sizes do not move: a tombstone counts in none. Safe to repeat."""
+        ...

@@ -3,7 +3,9 @@ data bucket)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -26,6 +28,18 @@ class SourceObject:
     etag: str
     size: int
     uploaded_at: float  # epoch seconds
+
+
+class Bucket(StrEnum):
+    DATA = "data"  # the event archive, snapshots, apply chunks, privacy exports
+    IMPORTS = "imports"  # uploaded files
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    etag: str
+    size: int
 
 
 class ObjectStore(Protocol):
@@ -70,4 +84,24 @@ class ObjectStore(Protocol):
     def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> str:
         """Assemble the uploaded parts (number, ETag) into the object, which is then announced as an upload; its
         ETag. NoSuchUpload, or PartsRejected saying why."""
+        ...
+
+    def stored_objects(self, bucket: Bucket, prefix: str, after: str = "") -> Iterator[StoredObject]:
+        """Every object under `prefix` whose key sorts after `after`, in key order, listed a page at a time."""
+        ...
+
+    def read_object(self, bucket: Bucket, key: str) -> tuple[bytes, str] | None:
+        """The object's bytes and ETag; None if there is none."""
+        ...
+
+    def replace_object(self, bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
+        """Overwrite the object only if it is still the one of `etag`; whether it was."""
+        ...
+
+    def erase_object(self, bucket: Bucket, key: str) -> None:
+        """Delete the object and every earlier version of it (where the bucket keeps versions)."""
+        ...
+
+    def download_url(self, bucket: Bucket, key: str, expires_seconds: int) -> str:
+        """A URL that GETs the object without AWS credentials, until it expires."""
         ...

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -157,7 +157,7 @@ class PageRequest:
     cursor: str | None = None  # as the client sent it
 
 
-def _pagination_params(query: Mapping[str, str]) -> dict[str, str]:
+def pagination_params(query: Mapping[str, str]) -> dict[str, str]:
     """`pagination` from any of the three encodings: dot, deepObject brackets, or JSON."""
     found: dict[str, str] = {}
     for name, value in query.items():
@@ -179,7 +179,7 @@ def _pagination_params(query: Mapping[str, str]) -> dict[str, str]:
 
 
 def parse_page_request(query: Mapping[str, str], tenant_id: str) -> PageRequest:
-    params = _pagination_params(query)
+    params = pagination_params(query)
     count = params.get("count", DEFAULT_COUNT)
     if isinstance(count, str) and count.isdigit():
         count = int(count)
@@ -191,7 +191,7 @@ def parse_page_request(query: Mapping[str, str], tenant_id: str) -> PageRequest:
     cursor = params.get("cursor")
     if cursor is None or cursor == "":
         return PageRequest(count)
-    direction, where = _decoded_cursor(cursor, tenant_id)
+    direction, where = decoded_cursor(cursor, tenant_id)
     return PageRequest(count, cursor=cursor, **{direction: where or None})
 
 
@@ -212,8 +212,9 @@ _DIRECTIONS = ("after", "before")
 ORDER = Order.CREATION  # Segment lists oldest first, ties by id
 
 
-def _decoded_cursor(text: object, tenant_id: str) -> tuple[str, str]:
-    """(direction, position) of a cursor this API made for this tenant; InvalidInput for anything else."""
+def decoded_cursor(text: object, tenant_id: str, accepts: Callable[[str], bool] | None = None) -> tuple[str, str]:
+    """(direction, position) of a cursor this API made for this tenant; InvalidInput for anything else. A
+    listing of other things than audiences says which positions it `accepts` (then only `after` ones)."""
     bad = InvalidInput(
         "pagination.cursor is not a cursor this API returned",
         (Problem("pagination.cursor", "is not a cursor this API returned: use `next` or `previous` as given"),),
@@ -232,8 +233,12 @@ def _decoded_cursor(text: object, tenant_id: str) -> tuple[str, str]:
     except ValueError:  # not UTF-8, or not JSON
         raise bad from None
     match decoded:
-        case [str(direction), str(where)] if direction in _DIRECTIONS and (
-            (direction, where) == ("after", "") or is_position(where, ORDER)
+        case ["after", str(where)] if accepts is not None and accepts(where):
+            return "after", where
+        case [str(direction), str(where)] if (
+            accepts is None
+            and direction in _DIRECTIONS
+            and ((direction, where) == ("after", "") or is_position(where, ORDER))
         ):
             return direction, where
     raise bad

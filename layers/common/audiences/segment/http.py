@@ -62,11 +62,13 @@ def authenticate(app: APIGatewayRestResolver) -> Principal:
     return edge.authenticated(edge.bearer_token(app), Scope.PRIVATE)
 
 
-def limit(app: APIGatewayRestResolver, principal: Principal, endpoint: str) -> None:
-    """Count the call against the tenant's limit for `endpoint`; RateLimited if it is over."""
+def limit(app: APIGatewayRestResolver, principal: Principal, endpoint: str, family: str = "") -> None:
+    """Count the call against the tenant's limit for `endpoint` (of the API `family`, each counted apart: the
+    audiences API's unnamed); RateLimited if it is over."""
     allowed = get_settings().rate_limits("SEGMENT_RATE_LIMITS", RATE_LIMITS)[endpoint]
+    counter = f"segment:{family}:{endpoint}" if family else f"segment:{endpoint}"
     try:
-        usage = rate_limits.consume(principal.tenant_id, f"segment:{endpoint}", allowed)
+        usage = rate_limits.consume(principal.tenant_id, counter, allowed)
     except RateLimited as limited:
         app.append_context(**{_USAGE: limited.usage})
         raise
@@ -96,8 +98,10 @@ def unknown_path(path: str) -> NotFound:
     return NotFound(f"No such resource: {path}. The audiences API is /spaces/{{spaceId}}/audiences[/{{id}}].")
 
 
-def respond(app: APIGatewayRestResolver, data: dict, status: int = HTTPStatus.OK) -> Response:
-    return edge.json_response(status, {"data": data}, _rate_headers(app))
+def respond(
+    app: APIGatewayRestResolver, data: dict, status: int = HTTPStatus.OK, headers: dict[str, str] | None = None
+) -> Response:
+    return edge.json_response(status, {"data": data}, {**_rate_headers(app), **(headers or {})})
 
 
 def _message(error: AudiencesError) -> str:

@@ -31,6 +31,7 @@ def _record(item: ImportItem) -> ImportRecord:
         qualified=None if item.qualified is None else int(item.qualified),
         disqualified=None if item.disqualified is None else int(item.disqualified),
         unchanged=None if item.unchanged is None else int(item.unchanged),
+        suppressed=int(item.suppressed or 0),
         errors=tuple((int(e["line"]), e["message"]) for e in item.errors),
         error_count=int(item.error_count),
         message=item.message,
@@ -297,3 +298,12 @@ def release_lease(tenant_id: str, segment_id: str, holder: str) -> None:
     except DeleteError as error:
         if not condition_failed(error):  # another holder's lease (ours had expired): not ours to free
             raise
+
+
+def leases_held(tenant_id: str) -> int:
+    """One Query of the tenant's lease items, those not yet expired counted."""
+    now = int(time.time())
+    leases = ImportLeaseItem.query(
+        tenant_id, ImportLeaseItem.sk.startswith("LEASE#"), filter_condition=ImportLeaseItem.expires_at >= now
+    )
+    return sum(1 for _ in leases)

@@ -29,7 +29,7 @@ from concurrent.futures import Executor, wait
 from dataclasses import dataclass, replace
 from itertools import islice
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from audiences.domain import MembershipChange, State, UserRef, supersedes
@@ -361,3 +361,20 @@ def audience_sizes(tenant_id: str, external_ids: list[str], in_parallel: Mapper 
 
 def _read_shards(keys: list[tuple[str, str]]) -> list[SizeShard]:
     return list(SizeShard.batch_get(keys))
+
+
+def delete_tombstones(tenant_id: str, user: UserRef, tombstones: dict[str, float]) -> int:
+    """A DeleteItem of each tombstone named, conditioned on it being exactly that tombstone: a write that
+    landed since (a newer event) keeps its entry."""
+    deleted, pk = 0, _user_pk(tenant_id, user)
+    for external_id, ts in tombstones.items():
+        try:
+            MembershipItem(pk, external_id).delete(
+                condition=(MembershipItem.state == State.DISQUALIFIED.value) & (MembershipItem.ts == ts)
+            )
+            deleted += 1
+        except DeleteError as error:
+            if not condition_failed(error):
+                raise  # a conflict with a transaction in flight too: the job's retry deletes it
+            # else written since it was read: a newer entry, which is not the erasure's
+    return deleted

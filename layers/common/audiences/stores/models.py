@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -80,6 +81,44 @@ class ApiKeyListing(_Table):
     key_hash = UnicodeAttribute()
     scope = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
+
+
+class PrivacyItem(_Table):
+    """pk=PRIVACY#<tenant_id>: sk=SECRET, the tenant's privacy key (secret, created_at); sk=MARK#<keyed hash>,
+    a subject's mark (suppressed_until, erased_at). One partition, so one Query reads a tenant's screening."""
+
+    Meta = _meta(Settings.tenants_table)
+
+    secret = BinaryAttribute(null=True, legacy_encoding=False)
+    created_at = NumberAttribute(null=True)
+    suppressed_until = NumberAttribute(null=True)
+    erased_at = NumberAttribute(null=True)
+
+
+class PrivacyRequestItem(_Table):
+    """pk=REQUESTS#<tenant_id>, sk=<request id> (ids sort by creation): a privacy request and its checkpoint.
+
+    expires_at is the table's TTL attribute: a request is forgotten after the vendor's window."""
+
+    Meta = _meta(Settings.tenants_table)
+
+    kind = UnicodeAttribute()
+    origin = UnicodeAttribute()
+    sealed_subjects = BinaryAttribute(legacy_encoding=False)
+    subject_count = NumberAttribute()
+    created_at = NumberAttribute()
+    created_by = UnicodeAttribute()
+    status = UnicodeAttribute()
+    updated_at = NumberAttribute()
+    finished_at = NumberAttribute(null=True)
+    step = UnicodeAttribute(default="")
+    position = UnicodeAttribute(default="")
+    not_before = NumberAttribute(default=0)
+    suppress_days = NumberAttribute(default=0)
+    export_name = UnicodeAttribute(default="")
+    attributes = UnicodeAttribute(default="{}")
+    results = UnicodeAttribute(default="{}")  # JSON
+    expires_at = NumberAttribute(null=True)
 
 
 class ByCreation(GlobalSecondaryIndex):
@@ -227,6 +266,7 @@ class ImportItem(_Table):
     qualified = NumberAttribute(null=True)
     disqualified = NumberAttribute(null=True)
     unchanged = NumberAttribute(null=True)
+    suppressed = NumberAttribute(default=0)
     errors = ListAttribute(default=list)
     error_count = NumberAttribute(default=0)
     message = UnicodeAttribute(default="")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from botocore.exceptions import ClientError
 
-from audiences.ports.objects import NoSuchUpload, PartsRejected, SourceObject, UploadReplaced
+from audiences.ports.objects import Bucket, NoSuchUpload, PartsRejected, SourceObject, StoredObject, UploadReplaced
 from audiences.settings import get_settings
 from audiences.stores import clients
 
@@ -102,3 +103,59 @@ def complete_multipart(key: str, upload_id: str, parts: list[tuple[int, str]]) -
             raise PartsRejected(f"{code}: {message}") from error
         raise
     return done["ETag"]
+
+
+def _name(bucket: Bucket) -> str:
+    return get_settings().data_bucket if bucket is Bucket.DATA else get_settings().imports_bucket
+
+
+def stored_objects(bucket: Bucket, prefix: str, after: str = "") -> Iterator[StoredObject]:
+    pages = (
+        clients.s3().get_paginator("list_objects_v2").paginate(Bucket=_name(bucket), Prefix=prefix, StartAfter=after)
+    )
+    for page in pages:
+        for item in page.get("Contents", []):
+            yield StoredObject(item["Key"], item["ETag"], item["Size"])
+
+
+def read_object(bucket: Bucket, key: str) -> tuple[bytes, str] | None:
+    try:
+        answer = clients.s3().get_object(Bucket=_name(bucket), Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+    return answer["Body"].read(), answer["ETag"]
+
+
+def replace_object(bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
+    """One conditional PUT (If-Match): a concurrent rewrite, or a removal, makes it refuse."""
+    try:
+        clients.s3().put_object(Bucket=_name(bucket), Key=key, Body=body, IfMatch=etag)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in (
+            "PreconditionFailed",
+            "412",
+            "NoSuchKey",
+            "404",
+            "ConditionalRequestConflict",
+        ):
+            return False
+        raise
+    return True
+
+
+def erase_object(bucket: Bucket, key: str) -> None:
+    """Every version and delete marker of exactly `key`, each deleted by its version id; then the key itself."""
+    s3, name = clients.s3(), _name(bucket)
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name, Prefix=key):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            if version["Key"] == key and version["VersionId"] != "null":
+                s3.delete_object(Bucket=name, Key=key, VersionId=version["VersionId"])
+    s3.delete_object(Bucket=name, Key=key)
+
+
+def download_url(bucket: Bucket, key: str, expires_seconds: int) -> str:
+    return clients.s3().generate_presigned_url(
+        "get_object", Params={"Bucket": _name(bucket), "Key": key}, ExpiresIn=expires_seconds
+    )

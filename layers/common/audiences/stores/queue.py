@@ -17,6 +17,10 @@ def send_to_imports(body: str) -> None:
     clients.sqs().send_message(QueueUrl=get_settings().imports_queue_url, MessageBody=body)
 
 
+def send_to_privacy(body: str, delay_seconds: int = 0) -> None:
+    clients.sqs().send_message(QueueUrl=get_settings().privacy_queue_url, MessageBody=body, DelaySeconds=delay_seconds)
+
+
 def retry_after(queue_arn: str, receipt_handle: str, seconds: int) -> None:
     account, name = queue_arn.split(":")[4:6]
     url = f"{clients.sqs().meta.endpoint_url}/{account}/{name}"

@@ -1,0 +1,355 @@
+"""A privacy request's job: its steps in order, run from the privacy queue, each idempotent and checkpointed
+on the request, so a crash anywhere followed by the redelivery goes on from the last checkpoint.
+
+    mark         suppress (suppressed_until), lift (0), or erase (erased_at = the request's time) by keyed hash
+    settle       wait until every container screens by the new marks and every event accepted before them
+                 is in the archive (PRIVACY_SETTLE_SECONDS)
+    imports      wait until no import of the tenant is in flight: those that started before the marks finish
+    memberships  erase every membership and tombstone of each subject, sizes exact (the one write path)
+    copies       every object of the tenant: the archive and member lists rewritten without the subjects,
+                 applied changes and uploaded files holding them deleted; an access request only counts them
+    export       an access request's export (a ZIP in the data bucket)
+    verify       erase again what a write in flight during the purge may have left
+
+A step that must wait returns how long; the handler queues the job again with that delay. Statuses only
+move forward: queued -> running -> done (or failed, when its attempts run out; or cancelled, while queued).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from itertools import batched
+
+from aws_lambda_powertools import Logger
+
+from audiences import catalog, memberships, screening
+from audiences.domain import DAY_SECONDS, UserRef
+from audiences.ports.objects import Bucket, UploadReplaced
+from audiences.ports.privacy import FOREVER, Kind, PrivacyRequest, Status, Subject
+from audiences.privacy import copies
+from audiences.privacy.requests import queue_job, subjects_of
+from audiences.settings import get_settings
+from audiences.wiring import stores
+
+logger = Logger(child=True)
+
+LEASE_WAIT_SECONDS = 30  # how often a job waiting for the tenant's imports looks again
+STUCK_SECONDS = 30 * 60  # a job not advanced for this long lost its message: the sweep queues it again
+EXPORT_URL_SECONDS = 3600
+MIN_SECONDS_LEFT = 20  # a step stops and checkpoints when its invocation has less left than this
+ERASE_BATCH = 100  # subjects erased between two checks of the time left
+MARK_BATCH, MARK_WRITERS = 100, 10  # marks written a batch a writer, several at once
+
+Seconds = Callable[[], float]
+
+
+def steps_of(kind: Kind) -> tuple[str, ...]:
+    if kind.erases:
+        return ("mark", "settle", "imports", "memberships", "copies", "verify")
+    if kind is Kind.PURGE:
+        return ("settle", "imports", "copies")
+    if kind is Kind.SUPPRESS:
+        return ("mark", "settle")
+    if kind is Kind.UNSUPPRESS:
+        return ("mark",)
+    if kind is Kind.ACCESS:
+        return ("copies", "export")
+    return ()
+
+
+@dataclass
+class _Job:
+    tenant_id: str
+    request: PrivacyRequest
+    subjects: list[Subject]
+    seconds_left: Seconds
+    now: Callable[[], float]
+    results: dict = field(default_factory=dict)
+    changes: dict = field(default_factory=dict)  # what the next checkpoint records besides the step
+
+    @property
+    def values(self) -> frozenset[str]:
+        return frozenset(subject.value for subject in self.subjects)
+
+    def save(self, step: str, position: str = "", **changes) -> None:
+        updated = stores().privacy.update_request(
+            self.tenant_id,
+            self.request.request_id,
+            {Status.RUNNING},
+            step=step,
+            position=position,
+            results=self.results,
+            updated_at=self.now(),
+            **(self.changes | changes),
+        )
+        if updated is None:
+            raise _Ended
+        self.request, self.changes = updated, {}
+
+    def hashes(self) -> list[str]:
+        secret = stores().privacy.secret(self.tenant_id)
+        return [screening.subject_hash(secret, s.field, s.value) for s in self.subjects]
+
+
+class _Ended(Exception):
+    """The request left RUNNING under us (given up, or finished by a duplicate message): nothing to do."""
+
+
+def run(tenant_id: str, request_id: str, seconds_left: Seconds, now: Callable[[], float] = time.time) -> float | None:
+    """Go on with the request from its checkpoint; seconds to wait before the next go, or None if it is over."""
+    request = stores().privacy.get_request(tenant_id, request_id)
+    if request is None or request.status.terminal:
+        return None
+    if request.status is Status.QUEUED:
+        started = stores().privacy.update_request(
+            tenant_id, request_id, {Status.QUEUED}, status=Status.RUNNING, updated_at=now()
+        )
+        if started is None:  # cancelled meanwhile, or a duplicate message started it
+            return run(tenant_id, request_id, seconds_left, now)
+        request = started
+    job = _Job(tenant_id, request, subjects_of(tenant_id, request), seconds_left, now, dict(request.results))
+    steps = steps_of(request.kind)
+    try:
+        for index in range(steps.index(request.step) if request.step in steps else 0, len(steps)):
+            wait = _STEPS[steps[index]](job)
+            if wait is not None:  # recorded as advanced, so the sweep leaves a waiting job alone
+                job.save(steps[index], job.request.position)
+                return wait
+            if index + 1 < len(steps):
+                job.save(steps[index + 1])
+        job.save("", status=Status.DONE, finished_at=now())
+    except _Ended:
+        return None
+    logger.info("privacy request done", extra={"request": request_id, "kind": request.kind.value})
+    return None
+
+
+def _mark(job: _Job) -> float | None:
+    kind, days = job.request.kind, job.request.suppress_days
+    if kind is Kind.UNSUPPRESS:
+        how = {"suppressed_until": 0}
+    else:
+        until = job.request.created_at + days * DAY_SECONDS if days else FOREVER
+        how = {
+            "suppressed_until": until if kind.suppresses else None,
+            "erased_at": job.request.created_at if kind.erases else None,
+        }
+    with ThreadPoolExecutor(MARK_WRITERS) as writers:
+        list(
+            writers.map(
+                lambda batch: stores().privacy.mark(job.tenant_id, list(batch), **how),
+                batched(job.hashes(), MARK_BATCH),
+            )
+        )
+    screening.forget(job.tenant_id)
+    job.changes["not_before"] = job.now() + get_settings().privacy_settle_seconds
+    return None
+
+
+def _settle(job: _Job) -> float | None:
+    # a purge marks nothing: it waits for the archive from its start
+    not_before = job.request.not_before or job.request.created_at + get_settings().privacy_settle_seconds
+    left = not_before - job.now()
+    return left if left > 0 else None
+
+
+def _imports(job: _Job) -> float | None:
+    return LEASE_WAIT_SECONDS if stores().imports.leases_held(job.tenant_id) else None
+
+
+def _memberships(job: _Job) -> float | None:
+    """The subjects erased a batch at a time (each batch's users at once), the position saved between."""
+    for start in range(int(job.request.position or 0), len(job.subjects), ERASE_BATCH):
+        if job.seconds_left() < MIN_SECONDS_LEFT:
+            job.save("memberships", str(start))
+            return 0
+        batch = job.subjects[start : start + ERASE_BATCH]
+        users = [UserRef(s.field, s.value) for s in batch]
+        _count(job, "memberships", memberships.erase(job.tenant_id, users, job.request.created_at))
+    return None
+
+
+def _verify(job: _Job) -> float | None:
+    users = [UserRef(s.field, s.value) for s in job.subjects]
+    _count(job, "memberships", memberships.erase(job.tenant_id, users, job.request.created_at))
+    return None
+
+
+def _locations(tenant_id: str) -> list[tuple[Bucket, str]]:
+    return [
+        (Bucket.DATA, f"events/tenant={tenant_id}/"),
+        (Bucket.DATA, f"imports/tenant={tenant_id}/"),
+        (Bucket.DATA, f"changes/tenant={tenant_id}/"),
+        (Bucket.IMPORTS, f"{tenant_id}/"),
+    ]
+
+
+def _copies(job: _Job) -> float | None:
+    """Every object of the tenant read once for all the request's subjects, in key order, checkpointed."""
+    rewrite = job.request.kind.purges
+    where, _, after = job.request.position.partition("|")
+    locations = _locations(job.tenant_id)
+    start = int(where or 0)
+    for n in range(start, len(locations)):
+        bucket, prefix = locations[n]
+        for stored in stores().objects.stored_objects(bucket, prefix, after if n == start else ""):
+            if job.seconds_left() < MIN_SECONDS_LEFT:
+                job.save("copies", f"{n}|{after}")
+                return 0
+            _one_object(job, bucket, stored.key, rewrite)
+            after = stored.key
+        after = ""
+    return None
+
+
+def _count(job: _Job, name: str, by: int = 1) -> None:
+    job.results[name] = job.results.get(name, 0) + by
+
+
+def _one_upload(job: _Job, key: str, rewrite: bool) -> None:
+    """An uploaded file, streamed (it may be gigabytes, or a bomb): erased whole if it holds a subject."""
+    for _ in range(5):  # replaced while read: read the new one
+        [found] = stores().objects.source_objects(key, folder=False) or [None]
+        if found is None:
+            return
+        try:
+            body = stores().objects.open_upload(get_settings().imports_bucket, key, found.etag)
+            rows = copies.text_rows(iter(partial(body.read, copies.PIECE_BYTES), b""), job.values)
+        except UploadReplaced:
+            continue
+        _count(job, "objects_read")
+        if rows.records:
+            _count(job, "import_files")
+            if rewrite:
+                stores().objects.erase_object(Bucket.IMPORTS, key)
+                _count(job, "objects_erased")
+        return
+    raise RuntimeError("an upload kept being replaced while it was read; the job's retry goes on")
+
+
+def _one_object(job: _Job, bucket: Bucket, key: str, rewrite: bool) -> None:
+    if bucket is Bucket.IMPORTS:
+        _one_upload(job, key, rewrite)
+        return
+    for _ in range(5):  # a concurrent rewrite of the same object (another request's) makes the PUT refuse
+        held = stores().objects.read_object(bucket, key)
+        if held is None:
+            return
+        data, etag = held
+        _count(job, "objects_read")
+        handling, found = copies.find(key, data, job.values, rewrite)
+        if not found.records:
+            return
+        if key.startswith("events/"):
+            _count(job, "events", found.records)
+        else:
+            _count(job, "import_files")
+        if not rewrite:
+            return
+        if handling is copies.Handling.ERASE:
+            stores().objects.erase_object(bucket, key)
+            _count(job, "objects_erased")
+            return
+        if stores().objects.replace_object(bucket, key, found.without, etag):
+            _count(job, "objects_rewritten")
+            return
+    raise RuntimeError("an object kept changing while it was rewritten; the job's retry goes on")
+
+
+def _export(job: _Job) -> float | None:
+    """The access export: what is held about each subject, as a ZIP in the data bucket."""
+    now = job.now()
+    documents = [_held_about(job, subject, now) for subject in job.subjects]
+    first, *others = documents
+    document = {**first, "others": others} if others else first
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(job.request.export_name or "export.json", json.dumps(document, indent=2))
+    key = f"privacy/tenant={job.tenant_id}/{job.request.request_id}/export.zip"
+    stores().objects.put_data(key, out.getvalue())
+    job.results["export"] = key
+    return None
+
+
+def _held_about(job: _Job, subject: Subject, now: float) -> dict:
+    entries = stores().memberships.user_memberships(job.tenant_id, UserRef(subject.field, subject.value))
+    audiences = catalog.audiences_by_external_id(job.tenant_id, set(entries))
+    digest = job.hashes()[job.subjects.index(subject)]
+    mark = stores().privacy.screening(job.tenant_id).marks.get(digest)
+    listed = []
+    for external_id, (state, ts) in sorted(entries.items()):
+        audience = audiences.get(external_id)
+        expires = audience.expires_at(ts) if audience and state.value == "qualified" else None
+        listed.append(
+            {
+                "audienceId": audience.id if audience else None,
+                "key": audience.key if audience else external_id,
+                "name": audience.display_name if audience else None,
+                "state": state.value,
+                "since": _iso(ts),
+                "expiresAt": _iso(expires) if expires is not None else None,
+            }
+        )
+    return {
+        "subject": {"namespace": subject.field, "value": subject.value},
+        "memberships": listed,
+        "suppressed": bool(mark and mark.suppressed(now)),
+        "storedCopies": {"events": job.results.get("events", 0), "importFiles": job.results.get("import_files", 0)},
+    }
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def download_url(request: PrivacyRequest) -> str | None:
+    """A fresh URL of an access request's export, once it is done."""
+    key = request.results.get("export")
+    if request.status is not Status.DONE or not key:
+        return None
+    return stores().objects.download_url(Bucket.DATA, key, EXPORT_URL_SECONDS)
+
+
+def give_up(tenant_id: str, request_id: str, now: float | None = None) -> None:
+    """End a request whose job's attempts ran out (its message dead-lettered) as FAILED."""
+    now = time.time() if now is None else now
+    stores().privacy.update_request(
+        tenant_id, request_id, {Status.QUEUED, Status.RUNNING}, status=Status.FAILED, updated_at=now, finished_at=now
+    )
+
+
+def sweep(now: float | None = None) -> int:
+    """Queue again every job not advanced for STUCK_SECONDS (its message was lost); how many."""
+    now = time.time() if now is None else now
+    queued = 0
+    for tenant in stores().tenants.list_tenants():
+        after = None
+        while True:
+            page, more = stores().privacy.requests(tenant.tenant_id, after, 100)
+            for request in page:
+                if not request.status.terminal and request.updated_at < now - STUCK_SECONDS:
+                    queue_job(tenant.tenant_id, request.request_id)
+                    queued += 1
+            if not more:
+                break
+            after = page[-1].request_id
+    return queued
+
+
+_STEPS: dict[str, Callable[[_Job], float | None]] = {
+    "mark": _mark,
+    "settle": _settle,
+    "imports": _imports,
+    "memberships": _memberships,
+    "copies": _copies,
+    "export": _export,
+    "verify": _verify,
+}

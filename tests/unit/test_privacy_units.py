@@ -1,0 +1,96 @@
+"""The privacy job's pure parts: stored copies found and rewritten by format, sealed subjects, request ids."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import random
+
+import polars as pl
+import pytest
+
+from audiences.member_files import MEMBER
+from audiences.ports.privacy import Subject
+from audiences.privacy import copies
+from audiences.privacy.requests import REQUEST_ID, new_request_id
+from audiences.privacy.sealing import SealBroken, new_secret, seal, unseal
+
+ANN = frozenset({"ann@x.com"})
+
+
+def records(*users: str) -> bytes:
+    return b"".join(json.dumps({"tenant": "t", "event": {"identifiers": {"email": u}}}).encode() + b"\n" for u in users)
+
+
+def test_archive_lines_naming_a_subject_go_and_the_rest_stay_as_they_were():
+    data = gzip.compress(records("bob@x.com", "ann@x.com", "carl@x.com"))
+    found = copies.json_lines(data, ANN, rewrite=True)
+    assert found.records == 1
+    assert gzip.decompress(found.without) == records("bob@x.com", "carl@x.com")
+    assert copies.json_lines(data, frozenset({"nobody"}), rewrite=True) == copies.Found(0)
+    assert copies.json_lines(data, ANN, rewrite=False) == copies.Found(1)  # an access request only counts
+
+
+def test_a_value_is_matched_whole_anywhere_in_an_event_never_as_part_of_another():
+    nested = json.dumps({"event": {"traits": {"emails": ["x", {"primary": "ann@x.com"}]}}}).encode() + b"\n"
+    near = json.dumps({"event": {"email": "joann@x.com", "note": "ann@x.com!"}}).encode() + b"\n"
+    assert copies.json_lines(gzip.compress(nested + near), ANN, rewrite=False).records == 1
+
+
+def test_uploads_are_read_a_piece_at_a_time_whatever_they_hold():
+    rows = b"email,tier\nbob@x.com,gold\n ann@x.com ,silver\n"
+    two_members = gzip.compress(rows[:20]) + gzip.compress(rows[20:])
+    assert copies.text_rows([two_members], ANN).records == 1
+    assert copies.text_rows([rows[:7], rows[7:]], ANN).records == 1  # plain text, in pieces
+    noise = random.Random(1).randbytes(100_000)  # does not compress: cutting 2,000 bytes cuts into the noise
+    broken = gzip.compress(rows + noise)[:-2000]  # cut off: searched as far as it decodes
+    assert copies.text_rows([broken], ANN).records == 1
+    long_line = gzip.compress(b"a" * (3 * copies.PIECE_BYTES) + b"\nann@x.com\n")  # cut, never held whole
+    assert copies.text_rows([long_line], ANN).records == 1
+    assert copies.text_rows([b"\x1f\x8bnot gzip at all"], ANN).records == 0
+
+
+def test_member_lists_are_rewritten_without_the_subject():
+    out = io.BytesIO()
+    pl.DataFrame({MEMBER: ["bob@x.com", "ann@x.com"]}).write_parquet(out)
+    handling, found = copies.find("imports/tenant=t/snapshots/vip/1.parquet", out.getvalue(), ANN, rewrite=True)
+    assert (handling, found.records) == (copies.Handling.REWRITE, 1)
+    assert pl.read_parquet(io.BytesIO(found.without))[MEMBER].to_list() == ["bob@x.com"]
+
+
+def test_planned_changes_are_erased_whole_and_their_index_holds_nobody():
+    chunks = gzip.compress(json.dumps({"values": ["bob@x.com"]}).encode()) + gzip.compress(
+        json.dumps({"values": ["ann@x.com"]}).encode()
+    )
+    assert copies.find("changes/tenant=t/vip/i/changes.bin", chunks, ANN, True) == (
+        copies.Handling.ERASE,
+        copies.Found(1),
+    )
+    assert copies.find("changes/tenant=t/vip/i/index.json", b"[[0, 10]]", ANN, True)[1].records == 0
+
+
+def test_sealed_subjects_open_only_under_their_key_and_unchanged():
+    secret, subjects = new_secret(), [Subject("email", "ann@x.com"), Subject("fs_user_id", "ü-7" * 40)]
+    sealed = seal(secret, subjects)
+    assert b"ann@x.com" not in sealed and unseal(secret, sealed) == subjects
+    assert seal(secret, subjects) != sealed  # a fresh nonce each time
+    with pytest.raises(SealBroken):
+        unseal(new_secret(), sealed)
+    with pytest.raises(SealBroken):
+        unseal(secret, sealed[:20] + bytes([sealed[20] ^ 1]) + sealed[21:])
+
+
+def test_request_ids_are_uuid7_and_sort_by_creation_even_within_a_millisecond():
+    ids = [new_request_id(1_800_000_000.0005) for _ in range(5000)]
+    assert ids == sorted(ids) and len(set(ids)) == 5000
+    assert all(REQUEST_ID.fullmatch(i) for i in ids)
+    assert new_request_id(1_800_000_001.0) > ids[-1]
+
+
+@pytest.mark.parametrize("ascii_only", [False, True])
+def test_a_value_needing_escapes_is_found_however_its_writer_escaped_it(ascii_only):
+    odd = 'a"b\\c ü 😀'
+    line = json.dumps({"event": {"id": odd, "other": odd + "x"}}, ensure_ascii=ascii_only).encode() + b"\n"
+    found = copies.json_lines(gzip.compress(line + records("bob@x.com")), frozenset({odd}), rewrite=True)
+    assert found.records == 1 and gzip.decompress(found.without) == records("bob@x.com")
