@@ -189,8 +189,9 @@ def requests(service: str, operation: str, params: dict) -> list[Request]:
             return [Request(f"dynamodb:{_TRANSACT_ITEMS[kind]}", _table(item["TableName"])) for kind, item in items]
     elif service == "s3":
         action = _S3_ACTIONS.get(operation, operation)
-        if operation == "DeleteObject" and params.get("VersionId"):
-            return [Request("s3:DeleteObjectVersion", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+        if operation in ("DeleteObject", "GetObject") and params.get("VersionId"):
+            versioned = {"DeleteObject": "s3:DeleteObjectVersion", "GetObject": "s3:GetObjectVersion"}[operation]
+            return [Request(versioned, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
         if action in _S3_OBJECT:
             return [Request(f"s3:{action}", f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
         if operation == "DeleteObjects":

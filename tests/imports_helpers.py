@@ -58,13 +58,15 @@ def drain(functions, limit: int = 1000) -> int:
     return received
 
 
-def crash_then_redeliver(functions, fault: tuple[int, str] | None, chunk: bool = False) -> list[str]:
-    """Take the one queued import message (or, with `chunk`, the last chunk its import queues), process
-    it with `fault` armed (a crash before or after that AWS call), then let the queues redeliver until
-    done; returns the AWS calls of the first try."""
+def crash_then_redeliver(
+    functions, fault: tuple[int, str] | None, chunk: bool = False, poller: QueuePoller | None = None
+) -> list[str]:
+    """Take the one queued import message (or, with `chunk`, the last chunk its import queues; or the one
+    message of `poller`'s queue), process it with `fault` armed (a crash before or after that AWS call),
+    then let the queues redeliver until done; returns the AWS calls of the first try."""
     from tests.aws_calls import AWS_CALLS, AWS_FAULTS
 
-    poller = imports_poller(functions)
+    poller = poller or imports_poller(functions)
     if chunk:  # the import, then every chunk but the last
         while poller.poll_once():
             pass
@@ -81,7 +83,7 @@ def crash_then_redeliver(functions, fault: tuple[int, str] | None, chunk: bool =
     try:
         poller.function.invoke({"Records": [poller.event_record(message)]})
     except Exception:
-        assert fault, "only an injected crash may fail the import"
+        assert fault, "only an injected crash may fail the message's work"
     finally:
         fired = AWS_FAULTS.fired
         AWS_FAULTS.disarm()

@@ -13,9 +13,9 @@ from audiences import auth, memberships
 from audiences.domain import Confidence, Principal, Scope, Tenant
 from audiences.stores import tenants as tenant_store
 from local.provision import REGION
-from tests.aws_calls import AWS_CALLS, AWS_FAULTS, crash_points
+from tests.aws_calls import crash_points
 from tests.conftest import PLAN
-from tests.imports_helpers import csv_gz, drain, privacy_poller, upload
+from tests.imports_helpers import crash_then_redeliver, csv_gz, drain, privacy_poller, upload
 from tests.integration.helpers import event, segment
 from tests.segment_client import Segment
 from tests.stored import decoded
@@ -45,24 +45,7 @@ def prepare(api, functions, tenant_id: str) -> Segment:
 
 def run_job(functions, fault: tuple[int, str] | None) -> list[str]:
     """The job's message, processed with `fault` armed, then redelivered until done; the first try's calls."""
-    poller = privacy_poller(functions)
-    [message] = poller.sqs.receive_message(QueueUrl=poller.queue_url, VisibilityTimeout=0, AttributeNames=["All"])[
-        "Messages"
-    ]
-    if fault:
-        AWS_FAULTS.arm(*fault)
-    AWS_CALLS.reset()
-    try:
-        poller.function.invoke({"Records": [poller.event_record(message)]})
-    except Exception:
-        assert fault, "only an injected crash may fail the job"
-    finally:
-        fired = AWS_FAULTS.fired
-        AWS_FAULTS.disarm()
-    calls = list(AWS_CALLS.calls)
-    assert fired or not fault, f"the crash {fault} never happened"
-    drain(functions)  # the redelivery
-    return calls
+    return crash_then_redeliver(functions, fault, poller=privacy_poller(functions))
 
 
 def everything_stored(tenant_id: str = "") -> list[bytes]:
@@ -117,3 +100,20 @@ def test_a_crash_around_every_aws_call_of_the_job_converges(api, functions, when
         client = prepare(api, functions, f"{when}{index}")
         run_job(functions, (index, when))
         assert_forgotten(client, f"crash {when} call {index} ({calls[index]})")
+
+
+def test_with_versioning_turned_on_no_version_keeps_the_subject(api, functions):
+    s3 = boto3.client("s3", region_name=REGION)
+    client = prepare(api, functions, "versioned")
+    for bucket in (PLAN.names["DataBucket"], PLAN.names["ImportsBucket"]):
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload(csv_gz([SUBJECT, "bob", "dan"]), key="versioned/audience-diffs/vip_users.csv.gz")  # a version atop the first
+    drain(functions)
+    assert (
+        client.call(
+            "POST", "/regulations", {"regulationType": "DELETE_ONLY", "subjectType": "USER_ID", "subjectIds": [SUBJECT]}
+        )[0]
+        == 200
+    )
+    drain(functions)
+    assert not [held[:200] for held in everything_stored() if SUBJECT.encode() in held]

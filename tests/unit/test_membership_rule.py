@@ -7,7 +7,7 @@ from functools import reduce
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audiences.domain import State, supersedes
+from audiences.domain import State, batched, supersedes
 
 changes = st.tuples(st.sampled_from(list(State)), st.integers(min_value=0, max_value=5).map(float))
 
@@ -38,3 +38,10 @@ def test_first_change_always_applies():
 def test_equal_replay_does_not_apply_again():
     assert not supersedes((State.QUALIFIED, 5.0), (State.QUALIFIED, 5.0))
     assert not supersedes((State.DISQUALIFIED, 5.0), (State.DISQUALIFIED, 5.0))
+
+
+@given(st.lists(st.integers(), max_size=30), st.integers(min_value=1, max_value=7))
+def test_batches_keep_every_item_in_order_and_only_the_last_is_short(items, size):
+    batches = list(batched(items, size))
+    assert [item for batch in batches for item in batch] == items
+    assert all(len(batch) == size for batch in batches[:-1]) and all(0 < len(batch) <= size for batch in batches)

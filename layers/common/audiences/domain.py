@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from itertools import islice
+from typing import TypeVar
 
 # DynamoDB keys: a partition key holds 2048 bytes (tenant and field come first), a sort key 1024.
+T = TypeVar("T")
 MAX_IDENTIFIER_BYTES = 1024
 MAX_EXTERNAL_ID_BYTES = 1024
 AUDIENCE_KEY = re.compile(r"[a-z0-9_]{1,64}")
@@ -17,6 +21,13 @@ IDENTIFIER_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # C0 and C1 controls and DEL: no identifier or audience id needs one, and in a key, a log line
 # or a CSV row they only hide what the value really is.
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
+    """`items` in tuples of `size` (the last shorter): itertools.batched, which Python 3.11 lacks."""
+    iterator = iter(items)
+    while batch := tuple(islice(iterator, size)):
+        yield batch
 
 
 def key_from_name(name: str) -> str:

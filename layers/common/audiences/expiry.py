@@ -14,12 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import batched
 
 from aws_lambda_powertools import Logger
 
 from audiences import memberships
-from audiences.domain import MembershipChange, State
+from audiences.domain import MembershipChange, State, batched
 from audiences.wiring import stores
 
 logger = Logger(child=True)

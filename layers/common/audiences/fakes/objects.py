@@ -157,7 +157,15 @@ class InMemoryObjects:
         for key in sorted(k for k in held if k.startswith(prefix) and k > after):
             yield StoredObject(key, _etag(held[key]), len(held[key]))
 
-    def read_object(self, bucket: Bucket, key: str) -> tuple[bytes, str] | None:
+    def noncurrent_versions(self, bucket: Bucket, prefix: str) -> Iterator[StoredObject]:
+        return iter(())  # the buckets in memory keep no versions
+
+    def delete_version(self, bucket: Bucket, key: str, version_id: str) -> None:
+        raise KeyError(f"no version {version_id!r} of {key!r}: the buckets in memory keep none")
+
+    def read_object(self, bucket: Bucket, key: str, version_id: str = "") -> tuple[bytes, str] | None:
+        if version_id:
+            return None
         with self._lock:
             data = self._bucket(bucket).get(key)
         return None if data is None else (data, _etag(data))

@@ -40,6 +40,7 @@ class StoredObject:
     key: str
     etag: str
     size: int
+    version_id: str = ""  # a noncurrent version's (where the bucket keeps versions)
 
 
 class ObjectStore(Protocol):
@@ -90,9 +91,15 @@ class ObjectStore(Protocol):
         """Every object under `prefix` whose key sorts after `after`, in key order, listed a page at a time."""
         ...
 
-    def read_object(self, bucket: Bucket, key: str) -> tuple[bytes, str] | None:
-        """The object's bytes and ETag; None if there is none."""
+    def read_object(self, bucket: Bucket, key: str, version_id: str = "") -> tuple[bytes, str] | None:
+        """The object's bytes and ETag (of one of its noncurrent versions, if named); None if there is none."""
         ...
+
+    def noncurrent_versions(self, bucket: Bucket, prefix: str) -> Iterator[StoredObject]:
+        """Every noncurrent version under `prefix`, where the bucket keeps versions (none where it does not)."""
+        ...
+
+    def delete_version(self, bucket: Bucket, key: str, version_id: str) -> None: ...
 
     def replace_object(self, bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
         """Overwrite the object only if it is still the one of `etag`; whether it was."""

@@ -8,6 +8,7 @@ on the request, so a crash anywhere followed by the redelivery goes on from the 
     memberships  erase every membership and tombstone of each subject, sizes exact (the one write path)
     copies       every object of the tenant: the archive and member lists rewritten without the subjects,
                  applied changes and uploaded files holding them deleted; an access request only counts them
+    versions     where a bucket keeps versions, every noncurrent one holding a subject deleted
     export       an access request's export (a ZIP in the data bucket)
     verify       erase again what a write in flight during the purge may have left
 
@@ -26,12 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from itertools import batched
 
 from aws_lambda_powertools import Logger
 
 from audiences import catalog, memberships, screening
-from audiences.domain import DAY_SECONDS, UserRef
+from audiences.domain import DAY_SECONDS, UserRef, batched
 from audiences.ports.objects import Bucket, UploadReplaced
 from audiences.ports.privacy import FOREVER, Kind, PrivacyRequest, Status, Subject
 from audiences.privacy import copies
@@ -53,9 +53,9 @@ Seconds = Callable[[], float]
 
 def steps_of(kind: Kind) -> tuple[str, ...]:
     if kind.erases:
-        return ("mark", "settle", "imports", "memberships", "copies", "verify")
+        return ("mark", "settle", "imports", "memberships", "copies", "versions", "verify")
     if kind is Kind.PURGE:
-        return ("settle", "imports", "copies")
+        return ("settle", "imports", "copies", "versions")
     if kind is Kind.SUPPRESS:
         return ("mark", "settle")
     if kind is Kind.UNSUPPRESS:
@@ -264,6 +264,27 @@ def _one_object(job: _Job, bucket: Bucket, key: str, rewrite: bool) -> None:
     raise RuntimeError("an object kept changing while it was rewritten; the job's retry goes on")
 
 
+def _versions(job: _Job) -> float | None:
+    """Where a bucket keeps versions: every noncurrent version under the tenant's prefixes that holds a subject
+    is deleted (what an import deleted or a rewrite replaced). One listing pass where none are kept."""
+    for bucket, prefix in _locations(job.tenant_id):
+        for version in stores().objects.noncurrent_versions(bucket, prefix):
+            if job.seconds_left() < MIN_SECONDS_LEFT:  # the next message lists again: what went is gone
+                job.save("versions")
+                return 0
+            held = stores().objects.read_object(bucket, version.key, version.version_id)
+            if held is None:
+                continue
+            if bucket is Bucket.DATA:
+                found = copies.find(version.key, held[0], job.values, rewrite=False)[1]
+            else:
+                found = copies.text_rows([held[0]], job.values)
+            if found.records:
+                stores().objects.delete_version(bucket, version.key, version.version_id)
+                _count(job, "versions_deleted")
+    return None
+
+
 def _export(job: _Job) -> float | None:
     """The access export: what is held about each subject, as a ZIP in the data bucket."""
     now = job.now()
@@ -350,6 +371,7 @@ _STEPS: dict[str, Callable[[_Job], float | None]] = {
     "imports": _imports,
     "memberships": _memberships,
     "copies": _copies,
+    "versions": _versions,
     "export": _export,
     "verify": _verify,
 }

@@ -118,9 +118,10 @@ def stored_objects(bucket: Bucket, prefix: str, after: str = "") -> Iterator[Sto
             yield StoredObject(item["Key"], item["ETag"], item["Size"])
 
 
-def read_object(bucket: Bucket, key: str) -> tuple[bytes, str] | None:
+def read_object(bucket: Bucket, key: str, version_id: str = "") -> tuple[bytes, str] | None:
+    version = {"VersionId": version_id} if version_id else {}
     try:
-        answer = clients.s3().get_object(Bucket=_name(bucket), Key=key)
+        answer = clients.s3().get_object(Bucket=_name(bucket), Key=key, **version)
     except ClientError as error:
         if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
             return None
@@ -129,9 +130,10 @@ def read_object(bucket: Bucket, key: str) -> tuple[bytes, str] | None:
 
 
 def replace_object(bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
-    """One conditional PUT (If-Match): a concurrent rewrite, or a removal, makes it refuse."""
+    """One conditional PUT (If-Match): a concurrent rewrite, or a removal, makes it refuse. Where the bucket
+    keeps versions, the ones before it are deleted: the rewrite is there to leave nothing of the old."""
     try:
-        clients.s3().put_object(Bucket=_name(bucket), Key=key, Body=body, IfMatch=etag)
+        written = clients.s3().put_object(Bucket=_name(bucket), Key=key, Body=body, IfMatch=etag)
     except ClientError as error:
         if error.response["Error"]["Code"] in (
             "PreconditionFailed",
@@ -142,17 +144,44 @@ def replace_object(bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
         ):
             return False
         raise
+    if written.get("VersionId"):
+        _delete_versions(bucket, key, keep=written["VersionId"])
     return True
 
 
-def erase_object(bucket: Bucket, key: str) -> None:
-    """Every version and delete marker of exactly `key`, each deleted by its version id; then the key itself."""
+def _delete_versions(bucket: Bucket, key: str, keep: str = "") -> None:
+    """Every version and delete marker of exactly `key` but `keep`, each deleted by its version id; in a
+    bucket that never kept versions there is only the one a plain delete removes ("null")."""
     s3, name = clients.s3(), _name(bucket)
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name, Prefix=key):
-        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-            if version["Key"] == key and version["VersionId"] != "null":
-                s3.delete_object(Bucket=name, Key=key, VersionId=version["VersionId"])
-    s3.delete_object(Bucket=name, Key=key)
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=name, Prefix=key)
+    versions = [
+        v["VersionId"]
+        for page in pages
+        for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if v["Key"] == key
+    ]
+    if versions == ["null"]:
+        return
+    for version_id in versions:
+        if version_id != keep:  # "null" too: an object from before versioning was turned on
+            s3.delete_object(Bucket=name, Key=key, VersionId=version_id)
+
+
+def noncurrent_versions(bucket: Bucket, prefix: str) -> Iterator[StoredObject]:
+    for page in clients.s3().get_paginator("list_object_versions").paginate(Bucket=_name(bucket), Prefix=prefix):
+        for version in page.get("Versions", []):
+            if not version["IsLatest"]:
+                yield StoredObject(version["Key"], version["ETag"], version["Size"], version["VersionId"])
+
+
+def delete_version(bucket: Bucket, key: str, version_id: str) -> None:
+    clients.s3().delete_object(Bucket=_name(bucket), Key=key, VersionId=version_id)
+
+
+def erase_object(bucket: Bucket, key: str) -> None:
+    """Every version and delete marker of exactly `key`; then the key itself."""
+    _delete_versions(bucket, key)
+    clients.s3().delete_object(Bucket=_name(bucket), Key=key)
 
 
 def download_url(bucket: Bucket, key: str, expires_seconds: int) -> str:

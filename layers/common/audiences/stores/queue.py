@@ -4,8 +4,8 @@ visibility timeout."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from itertools import batched
 
+from audiences.domain import batched
 from audiences.settings import get_settings
 from audiences.stores import clients
 
