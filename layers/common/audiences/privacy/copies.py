@@ -39,23 +39,6 @@ class Found:
     without: bytes | None = None  # the object without them (REWRITE), when there were any
 
 
-def _strings(value: object) -> Iterator[str]:
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-
-
-def _names(value: object, values: frozenset[str]) -> bool:
-    return any(s in values for s in _strings(value))
-
-
 Pieces = Iterable[bytes]  # an object's bytes, as read a piece at a time
 
 

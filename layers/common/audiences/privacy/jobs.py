@@ -31,7 +31,7 @@ from functools import partial
 from aws_lambda_powertools import Logger
 
 from audiences import catalog, memberships, screening
-from audiences.domain import DAY_SECONDS, UserRef, batched
+from audiences.domain import DAY_SECONDS, State, UserRef, batched
 from audiences.ports.objects import Bucket, UploadReplaced
 from audiences.ports.privacy import FOREVER, Kind, PrivacyRequest, Status, Subject
 from audiences.privacy import copies
@@ -308,7 +308,7 @@ def _held_about(job: _Job, subject: Subject, now: float) -> dict:
     listed = []
     for external_id, (state, ts) in sorted(entries.items()):
         audience = audiences.get(external_id)
-        expires = audience.expires_at(ts) if audience and state.value == "qualified" else None
+        expires = audience.expires_at(ts) if audience and state is State.QUALIFIED else None
         listed.append(
             {
                 "audienceId": audience.id if audience else None,

@@ -130,17 +130,6 @@ def subjects_of(tenant_id: str, request: PrivacyRequest) -> list[Subject]:
     return unseal(secret, request.sealed_subjects) if secret else []
 
 
-def page(
-    tenant_id: str, after: str | None, limit: int, newest_first: bool = False, now: float | None = None
-) -> tuple[list[Submitted], bool]:
-    """A page of the tenant's live requests (not past their window), and whether more follow."""
-    now = time.time() if now is None else now
-    secret = stores().privacy.secret(tenant_id)
-    found, more = stores().privacy.requests(tenant_id, after, limit, newest_first)
-    live = [r for r in found if r.expires_at is None or r.expires_at > now]
-    return [Submitted(r, unseal(secret, r.sealed_subjects) if secret else []) for r in live], more
-
-
 def cancel(tenant_id: str, request_id: str, now: float | None = None) -> PrivacyRequest | None:
     """Withdraw a request still queued; None if it has started (or ended) already. NotFound if none."""
     now = time.time() if now is None else now
