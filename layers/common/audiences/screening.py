@@ -22,9 +22,12 @@ from audiences.ports.privacy import Mark, Screening
 from audiences.settings import get_settings
 from audiences.wiring import stores
 
-MAX_STRINGS_PER_EVENT = 1_000  # an event's strings hashed at most: beyond them, none can be an identifier sent here
+MAX_STRINGS_PER_EVENT = 1_000  # an event's strings hashed at most: a bound on what one event costs (events hold tens)
+# Tenants' marks kept: as many as the catalog copies, since a tenant's marks may be a few MB (Segment's quota
+# lets a workspace suppress 110,000 users a month, about 20 MB of marks).
+SCREENINGS_KEPT = 64
 
-_screenings: BoundedCache[Screening] = BoundedCache(1_000, lambda: get_settings().privacy_cache_seconds)
+_screenings: BoundedCache[Screening] = BoundedCache(SCREENINGS_KEPT, lambda: get_settings().privacy_cache_seconds)
 
 
 def subject_hash(secret: bytes, field: str, value: str) -> str:
