@@ -197,7 +197,7 @@ def privacy_requests(
     found = requests.every(principal.tenant_id)
     if field is not None:
         subject = Subject(field, value)
-        found = [r for r in found if subject in requests.subjects_of(principal.tenant_id, r)]
+        found = [s.request for s in requests.with_subjects(principal.tenant_id, found) if subject in s.subjects]
     return views.PrivacyList(requests=[views.privacy_row(r) for r in reversed(found)])
 
 

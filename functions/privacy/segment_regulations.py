@@ -118,7 +118,9 @@ def list_regulations():
     every = [r for r in requests.every(principal.tenant_id) if regulation.selected(r, listing)]
     following = [r for r in every if listing.after is None or r.request_id > listing.after]
     page = following[: listing.count]
-    subjects = {r.request_id: [s.value for s in requests.subjects_of(principal.tenant_id, r)] for r in page}
+    subjects = {
+        s.request.request_id: [x.value for x in s.subjects] for s in requests.with_subjects(principal.tenant_id, page)
+    }
     pagination = {
         "current": listing.cursor or segment.cursor("after", "", principal.tenant_id),
         "totalEntries": len(every),

@@ -15,6 +15,7 @@ import hmac
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from audiences.cache import BoundedCache
 from audiences.domain import MembershipChange
@@ -54,6 +55,11 @@ class Screen:
     def active(self) -> bool:
         return bool(self.screening.marks)
 
+    @cached_property  # asked for each event of an upload: the marks are looked through once
+    def suppressing(self) -> bool:
+        """Whether any subject is suppressed now: only then are an upload's events hashed."""
+        return any(mark.suppressed(self.now) for mark in self.screening.marks.values())
+
     def mark_of(self, field: str, value: str) -> Mark | None:
         secret = self.screening.secret
         return self.screening.marks.get(subject_hash(secret, field, value)) if secret else None
@@ -81,7 +87,7 @@ class Screen:
     def event_suppressed(self, event: object, fields: Iterable[str]) -> bool:
         """Whether an event (any JSON value, whatever its dialect) names a suppressed subject: any string in it,
         as any of the tenant's identifier fields."""
-        if not self.active:
+        if not self.suppressing:
             return False
         fields = list(fields)
         return any(self.suppresses(f, s) for s in _strings(event) for f in fields)

@@ -33,7 +33,7 @@ from aws_lambda_powertools import Logger
 from audiences import catalog, memberships, screening
 from audiences.domain import DAY_SECONDS, State, UserRef, batched
 from audiences.ports.objects import Bucket, UploadReplaced
-from audiences.ports.privacy import FOREVER, Kind, PrivacyRequest, Status, Subject
+from audiences.ports.privacy import FOREVER, Kind, Mark, PrivacyRequest, Status, Subject
 from audiences.privacy import copies
 from audiences.privacy.requests import queue_job, subjects_of
 from audiences.settings import get_settings
@@ -287,8 +287,11 @@ def _versions(job: _Job) -> float | None:
 
 def _export(job: _Job) -> float | None:
     """The access export: what is held about each subject, as a ZIP in the data bucket."""
-    now = job.now()
-    documents = [_held_about(job, subject, now) for subject in job.subjects]
+    now, marks = job.now(), stores().privacy.screening(job.tenant_id).marks
+    documents = [
+        _held_about(job, subject, marks.get(digest), now)
+        for subject, digest in zip(job.subjects, job.hashes(), strict=True)
+    ]
     first, *others = documents
     document = {**first, "others": others} if others else first
     out = io.BytesIO()
@@ -300,11 +303,9 @@ def _export(job: _Job) -> float | None:
     return None
 
 
-def _held_about(job: _Job, subject: Subject, now: float) -> dict:
+def _held_about(job: _Job, subject: Subject, mark: Mark | None, now: float) -> dict:
     entries = stores().memberships.user_memberships(job.tenant_id, UserRef(subject.field, subject.value))
     audiences = catalog.audiences_by_external_id(job.tenant_id, set(entries))
-    digest = job.hashes()[job.subjects.index(subject)]
-    mark = stores().privacy.screening(job.tenant_id).marks.get(digest)
     listed = []
     for external_id, (state, ts) in sorted(entries.items()):
         audience = audiences.get(external_id)

@@ -126,8 +126,13 @@ def get(tenant_id: str, request_id: str, now: float | None = None) -> Submitted:
 
 
 def subjects_of(tenant_id: str, request: PrivacyRequest) -> list[Subject]:
-    secret = stores().privacy.secret(tenant_id)
-    return unseal(secret, request.sealed_subjects) if secret else []
+    return with_subjects(tenant_id, [request])[0].subjects
+
+
+def with_subjects(tenant_id: str, found: list[PrivacyRequest]) -> list[Submitted]:
+    """The requests with their subjects unsealed, the tenant's secret read once for all of them."""
+    secret = stores().privacy.secret(tenant_id) if found else None
+    return [Submitted(r, unseal(secret, r.sealed_subjects) if secret else []) for r in found]
 
 
 def cancel(tenant_id: str, request_id: str, now: float | None = None) -> PrivacyRequest | None:
