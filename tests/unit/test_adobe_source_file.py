@@ -6,6 +6,8 @@ import gzip
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audiences.adobe.audiences import Definition
 from audiences.adobe.source_file import SourceFile
@@ -22,11 +24,13 @@ FIELDS = [
 ]
 
 
-def read(data: bytes, fields=FIELDS) -> SourceFile:
+def read(data: bytes, fields=FIELDS, at_once: bool = True) -> SourceFile:
     definition = Definition("prod", fields, {"path": "a.csv", "type": "file"}, False, [], [], "people", "X", "N", None)
     audience = Audience("aud", "aud", dialect_attributes=definition.attributes())
     context = FileContext(Tenant.of("demo", email=Confidence.HIGH), audience, 1_800_000_000, 300)
     source = SourceFile(io.BytesIO(data), len(data), context)
+    if not at_once:
+        source._plain_block = lambda block: None  # every block judged by the csv module
     source.values = list(source.members())
     return source
 
@@ -38,7 +42,7 @@ def test_columns_in_any_order_typed_values_and_empty_optionals():
         ",,,,,b@example.com\n"
     )
     source = read(text.encode())
-    assert source.values == ["a@example.com", "b@example.com"]
+    assert sorted(source.values) == ["a@example.com", "b@example.com"]
     assert (source.identifier, source.rows, source.errors.count) == ("email", 2, 0)
 
 
@@ -92,3 +96,80 @@ def test_an_empty_file_and_bad_utf8_are_rejected_saying_why():
         read(b"")
     with pytest.raises(FileRejected, match="line 2 is not UTF-8"):
         read(b"ppid,score,visits,since,seen,vip\n\xff,1,1,,,\n")
+
+
+# Per type, valid values, and the edges the fast path must judge as the row-by-row rules do.
+VALID = {
+    "string": ["a@example.com", "b"],
+    "number": ["", "12.5", "-3", "007", "-0"],
+    "long": ["", "1", "-1", "9" * 18, "-" + "9" * 18],
+    "integer": ["", "7", "999999999", "2147483647", "-2147483648"],
+    "boolean": ["", "true", "FALSE", "True"],
+    "date": ["", "2025-05-13"],
+    "datetime": ["", "2025-05-23T20:19:00"],
+}
+EDGES = {
+    "string": st.one_of(
+        st.sampled_from(["", "x" * 1100, "tab\there"]),
+        st.text(st.characters(codec="ascii", exclude_characters=',"\r\n'), max_size=12),
+    ),
+    "number": st.sampled_from(["1e5", "NaN", "inf", " 4", "1.", ".5", "+1", "x"]),
+    "long": st.sampled_from(["9" * 19, "-" + "9" * 19, "+1", " 1", "1.0", "x"]),
+    "integer": st.sampled_from(["2147483648", "-2147483649", "9999999999", "+7"]),
+    "boolean": st.sampled_from(["yes", "0", "tru"]),
+    "date": st.sampled_from(["2025-02-30", "0000-01-01", "20250513"]),
+    "datetime": st.sampled_from(["yesterday"]),
+}
+TYPED = [
+    {**field, "type": kind}
+    for field, kind in zip(FIELDS, ["string", "number", "long", "integer", "boolean", "number"], strict=True)
+]
+
+
+@st.composite
+def files(draw):
+    """A header in any order and rows of the audience's types, each valid but for at most one edge
+    (so a row the fast path should doubt is otherwise one it accepts), some of another width."""
+    fields = draw(st.sampled_from([FIELDS, TYPED]))
+    header = draw(st.permutations([field["name"] for field in fields]))
+    kinds = [{field["name"]: field["type"] for field in fields}[name] for name in header]
+    lines = []
+    for _ in range(draw(st.integers(0, 30))):
+        values = [draw(st.sampled_from(VALID[kind])) for kind in kinds]
+        if draw(st.booleans()):
+            column = draw(st.integers(0, len(kinds) - 1))
+            values[column] = draw(EDGES[kinds[column]])
+        if draw(st.integers(0, 20)) == 0:
+            values = values[: draw(st.integers(1, len(values) - 1))] or [*values, "extra"]
+        lines.append(",".join(values) + "\n")
+    return fields, ",".join(header) + "\n" + "".join(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(files())
+def test_a_plain_block_is_judged_at_once_exactly_as_row_by_row(file):
+    """What the fast path accepts, the errors, their lines and the row count equal the csv module's reading."""
+    fields, text = file
+    at_once, row_by_row = read(text.encode(), fields), read(text.encode(), fields, at_once=False)
+    assert sorted(at_once.values) == sorted(row_by_row.values)
+    assert (at_once.errors.first, at_once.errors.count) == (row_by_row.errors.first, row_by_row.errors.count)
+    assert at_once.rows == row_by_row.rows
+
+
+def test_a_one_field_audience_skips_blank_lines_in_a_plain_block_as_row_by_row():
+    fields = [FIELDS[0]]
+    text = "ppid\na@example.com\n\nb@example.com\n"
+    at_once, row_by_row = read(text.encode(), fields), read(text.encode(), fields, at_once=False)
+    assert at_once.values == row_by_row.values == ["a@example.com", "b@example.com"]
+    assert at_once.rows == row_by_row.rows == 2 and at_once.errors.count == 0
+
+
+def test_many_blocks_name_lines_across_blocks_and_read_a_quoted_block_row_by_row(monkeypatch):
+    monkeypatch.setattr("audiences.member_files.BLOCK_BYTES", 256)
+    rows = [f"u{n}@example.com,{n}.5,{n},,,true" for n in range(200)]
+    rows[150] = "bad@example.com,soon,1,,,"
+    rows[60] = '"quoted@example.com",1,1,,,'
+    source = read(("ppid,score,visits,since,seen,vip\n" + "\n".join(rows) + "\n").encode())
+    expected = {f"u{n}@example.com" for n in range(200)} - {"u150@example.com", "u60@example.com"}
+    assert sorted(source.values) == sorted(expected | {"quoted@example.com"})
+    assert source.errors.first == [(152, "score must be a number, got 'soon'")] and source.rows == 200

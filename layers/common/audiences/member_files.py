@@ -64,7 +64,8 @@ class MemberFile(Protocol):
     identifier: str  # the identifier field the values are of; known once blocks() has started
 
     def blocks(self) -> Iterator[pl.Series]:
-        """Every valid row's identifier value, in file order, a block at a time; raises FileRejected."""
+        """Every valid row's identifier value, a block of the file at a time (in no set order within a
+        block: a fast path yields what it accepts at once first); raises FileRejected."""
         ...
 
 

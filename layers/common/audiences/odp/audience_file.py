@@ -30,7 +30,6 @@ from audiences.domain import (
     identifier_value_problem,
 )
 from audiences.member_files import (
-    MAX_LINE_BYTES,
     MEMBER,
     FileContext,
     FileRejected,
@@ -41,6 +40,7 @@ from audiences.member_files import (
     line_blocks,
     read_ahead,
 )
+from audiences.plain_csv import judge, no_control_characters, plain_table
 
 REQUIRED_COLUMNS = ("type", "action", "audience_id", "ts")
 
@@ -88,61 +88,37 @@ class AudienceFile:
         self._columns_at = self._columns(header)
 
     def _plain_block(self, block: LineBlock) -> pl.Series | None:
-        """The block's values judged at once, or None if it is not plain: ASCII text without quotes,
-        carriage returns or blank lines, every row of the header's width. There a row is its fields
-        split at commas, as the csv module reads it; the rows the predicate doubts are judged again
-        one by one (`row_problem`), so errors, their line numbers and what is accepted are the same."""
-        data, width = block.data, len(self._columns_at)
-        if not data or not data.isascii() or b'"' in data or b"\r" in data or data.startswith(b"\n"):
-            return None if data else pl.Series(MEMBER, [], pl.String)
-        rows = data.count(b"\n") + (not data.endswith(b"\n"))
-        if b"\n\n" in data or data.count(b",") != rows * (width - 1):
+        """The block's values judged at once if it is plain (audiences.plain_csv), else None; the rows
+        the predicate doubts are judged again one by one (`row_problem`), so errors, their line
+        numbers and what is accepted are the same as the csv module's way."""
+        if not block.data:
+            return pl.Series(MEMBER, [], pl.String)
+        table = plain_table(block.data, sorted(self._columns_at, key=self._columns_at.get))
+        if table is None:
             return None
-        order = sorted(self._columns_at, key=self._columns_at.get)
-        try:
-            table = pl.read_csv(
-                data,
-                has_header=False,
-                new_columns=order,
-                infer_schema=False,
-                quote_char=None,
-                empty_string_is_null=False,
-                raise_if_empty=False,
-            )
-        except pl.exceptions.PolarsError:
-            return None
-        longest = table.select(pl.sum_horizontal(pl.all().str.len_bytes()).max()).item() or 0
-        if table.height != rows or longest + width - 1 > MAX_LINE_BYTES:
-            return None  # the csv module's reading names what is wrong
-        self.rows += rows
+        self.rows += table.height
         audience = self.context.audience
         value = pl.col(self.identifier)
         seconds = pl.col("ts").str.to_integer(strict=False)  # digits only, as Python's int() of a plain ts
-        latest = self.context.now + self.context.max_future_skew
         plain = (
             (pl.col("type") == "passthrough")
             & (pl.col("action") == "qualify")
             & pl.col("audience_id").is_in([audience.key, audience.external_id])
             & (value.str.len_bytes() > 0)
             & (value.str.len_bytes() <= MAX_IDENTIFIER_BYTES)
-            & ~value.str.contains(r"[\x00-\x1f\x7f]")
+            & no_control_characters(self.identifier)
             & pl.col("ts").str.contains(r"^[0-9]+$")
             & (seconds < MILLISECONDS_FROM)
-            & (seconds <= latest)
-        ).fill_null(False)
-        judged = table.with_columns(plain.alias("plain"), pl.int_range(pl.len()).alias("index"))
-        accepted = judged.filter("plain")[self.identifier]
-        doubted = judged.filter(~pl.col("plain"))
-        if doubted.is_empty():
-            return accepted.rename(MEMBER)
+            & (seconds <= self.context.now + self.context.max_future_skew)
+        )
+        judged = judge(table, plain, self.identifier, (*REQUIRED_COLUMNS, self.identifier))
         also = []
-        fields = doubted.select(*REQUIRED_COLUMNS, self.identifier, "index").iter_rows()
-        for kind, action, audience_id, ts, value_, index in fields:
+        for index, kind, action, audience_id, ts, value_ in judged.doubted:
             if message := self.row_problem(kind, action, audience_id, ts, value_):
                 self.errors.add(block.first_line + index, message)
             else:
                 also.append(value_)
-        return pl.concat([accepted, pl.Series(self.identifier, also, pl.String)]).rename(MEMBER)
+        return pl.concat([judged.accepted, pl.Series(MEMBER, also, pl.String)]) if also else judged.accepted
 
     def _rows(self, block: LineBlock) -> Iterator[str]:
         """The block's values judged row by row, as the csv module reads them."""
