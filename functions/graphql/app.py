@@ -10,7 +10,7 @@ from audiences import (
     tracing,
 )
 from audiences.domain import Scope
-from audiences.odp import graphql, http
+from audiences.odp import graphql_api, http
 from audiences.openapi import json_body
 
 logger = Logger()
@@ -33,8 +33,8 @@ http.install_error_handlers(app, {"/": http.graphql_error})
 @tracer.capture_method
 def query():
     principal = http.authenticate(app, Scope.PUBLIC)
-    body = http.json_text(app, graphql.MAX_BODY_BYTES, "send a smaller query")
-    return graphql.execute(body, auth.tenant_of(principal))
+    body = http.json_text(app, graphql_api.MAX_BODY_BYTES, "send a smaller query")
+    return graphql_api.execute(body, auth.tenant_of(principal))
 
 
 @app.get(
@@ -47,7 +47,7 @@ def query():
 )
 def explorer():
     """A static GraphiQL page: it holds no data, so it needs no key (queries it sends do)."""
-    return Response(status_code=200, content_type=content_types.TEXT_HTML, body=graphql.EXPLORER_HTML)
+    return Response(status_code=200, content_type=content_types.TEXT_HTML, body=graphql_api.explorer_html())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -1,4 +1,7 @@
-"""ODP's GraphQL API: a per-tenant schema (one customer argument per identifier field)."""
+"""ODP's GraphQL API on graphql-core: a per-tenant schema (one customer argument per identifier field).
+
+`audiences.odp.graphql_api` answers the SDKs' fixed queries itself and hands every other here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from ariadne import ObjectType, QueryType, graphql_sync, make_executable_schema
-from ariadne.explorer import ExplorerGraphiQL
 from aws_lambda_powertools import Logger
 from graphql import GraphQLError, GraphQLSchema, get_argument_values
 from graphql.error import GraphQLSyntaxError
@@ -20,8 +22,8 @@ from graphql.language import (
 from audiences import catalog, memberships
 from audiences.cache import BoundedCache
 from audiences.domain import Audience, State, Tenant, UserRef
-from audiences.errors import InvalidInput, NotFound
-from audiences.json_bodies import decode_json
+from audiences.errors import NotFound
+from audiences.odp.graphql_api import MAX_SUBSET, RESOLVER_FAILED, invalid_identifier_message
 from audiences.odp.graphql_queries import PREPARED, PREPARED_SECONDS
 
 logger = Logger(child=True)
@@ -30,9 +32,7 @@ logger = Logger(child=True)
 _ariadne_log = logging.getLogger("audiences.odp.graphql.ariadne")
 _ariadne_log.disabled = True
 
-MAX_BODY_BYTES = 64 * 1024
 SCHEMAS_KEPT = 64  # schemas a container keeps, one per set of identifier fields
-MAX_SUBSET = 100
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
@@ -108,7 +108,7 @@ class InvalidIdentifier(GraphQLError):
 
     def __init__(self, field: str) -> None:
         super().__init__(
-            f"could not resolve customer by {field}: no audience membership is recorded for it",
+            invalid_identifier_message(field),
             extensions={"classification": "DataFetchingException", "code": "INVALID_IDENTIFIER_EXCEPTION"},
         )
 
@@ -259,7 +259,7 @@ def _classified(error: GraphQLError, debug: bool = False) -> dict:
     unexpected = error.original_error is not None and not isinstance(error.original_error, GraphQLError)
     if unexpected:  # a failure of ours, not of the query: log it, tell the client only to retry
         logger.error("resolver failed", exc_info=error.original_error)
-        formatted["message"] = "internal error while fetching data: retrying the same query is safe"
+        formatted["message"] = RESOLVER_FAILED
     extensions = dict(formatted.get("extensions") or {})
     if "classification" not in extensions:
         if isinstance(error, GraphQLSyntaxError):
@@ -272,11 +272,9 @@ def _classified(error: GraphQLError, debug: bool = False) -> dict:
     return formatted
 
 
-def execute(body: str | None, tenant: Tenant) -> dict:
-    """Run one GraphQL request for `tenant`; GraphQL errors are part of the result, as the spec says."""
-    request = decode_json(body)
-    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
-        raise InvalidInput('the body must be a JSON object with a "query" string')
+def run(request: dict, tenant: Tenant) -> dict:
+    """Run one GraphQL request (a JSON object with a "query" string) for `tenant`; GraphQL errors are
+    part of the result, as the spec says."""
     _, result = graphql_sync(
         schema_for(tuple(sorted(tenant.identifiers))),
         request,
@@ -288,13 +286,6 @@ def execute(body: str | None, tenant: Tenant) -> dict:
         introspection=True,
     )
     return result
-
-
-EXPLORER_HTML = ExplorerGraphiQL(
-    title="Passthrough Audiences GraphQL",
-    default_query='# Add your key as a header: {"x-api-key": "..."}\n'
-    "query {\n  audiences(first: 5) {\n    edges { node { name size } }\n  }\n}\n",
-).html(None)
 
 
 if __name__ == "__main__":  # python -m audiences.odp.graphql [identifier fields…]: the SDL docs/api.md shows
