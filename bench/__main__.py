@@ -37,7 +37,19 @@ def versions() -> dict:
 
 def main() -> None:
     harness.setup()  # before any AWS client exists
-    from bench import cold_start, concurrency, engines, expiry, imports, ingest, listing, physics, privacy, queries
+    from bench import (
+        cold_start,
+        concurrency,
+        engines,
+        expiry,
+        imports,
+        ingest,
+        listing,
+        own_cpu,
+        physics,
+        privacy,
+        queries,
+    )
 
     started = time.perf_counter()
     functions = harness.handlers()
@@ -52,6 +64,7 @@ def main() -> None:
     results["ingest_in_region"] = ingest.bench_ingest(functions, latency=IN_REGION_SECONDS)
     print("ingest: requests of 1, 10 and 500 events …", flush=True)
     results["ingest_request_sizes"] = ingest.bench_ingest_request_sizes(functions)
+    results["small_uploads"] = ingest.small_uploads(results["ingest_request_sizes"])
     print("ingest: where the write units land, one audience and one tenant …", flush=True)
     results["ingest_heat"] = physics.bench_ingest_heat(functions)
     print("tracking: the 10,000 transitions as Engage calls to Segment's Tracking API …", flush=True)
@@ -83,7 +96,9 @@ def main() -> None:
     results["audience_listing"] = listing.bench_audience_listing(functions)
     print("privacy: a 1,000-subject delete over 10^6 archived events …", flush=True)
     results["privacy_delete"] = privacy.bench_privacy_delete()
-    print("cold start …", flush=True)
+    print("own CPU: events, queries and an import with AWS's answers replayed …", flush=True)
+    results["own_cpu"] = own_cpu.bench_own_cpu(functions)
+    print("cold start: INIT and first response of each API function …", flush=True)
     results["cold_start"] = cold_start.bench_cold_start()
     results["key_heat"] = {
         "ingest": results["ingest_heat"]["one_audience"],

@@ -15,12 +15,15 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 
+import polars as pl
+
 from audiences.adobe.audiences import Definition
 from audiences.adobe.source_file import SourceFile
-from audiences.compute import MemberSet, difference, read_snapshot
+from audiences.compute import DiffCounts, MemberSet, difference, read_snapshot
 from audiences.domain import Audience, Confidence, Tenant
 from audiences.member_files import FileContext, MemberFiles
 from audiences.odp.audience_file import AudienceFile
@@ -30,6 +33,17 @@ ADOBE_FIELDS = [{"name": "email", "type": "string", "identityNs": "email"}, {"na
 
 def _open(path: str, reader, context: FileContext):
     return reader(open(path, "rb"), Path(path).stat().st_size, context)
+
+
+def diffed(members, previous_blocks: Iterable[pl.Series], scratch: Path) -> DiffCounts:
+    """The members (a MemberFile or MemberFiles) read and diffed with the previous list, as the importer does."""
+    current = MemberSet(scratch / "current")
+    current.add_all(members.blocks())
+    if members.errors.count:
+        raise SystemExit(f"invalid bench file: {members.errors.first}")
+    previous = MemberSet(scratch / "previous", distinct=True)
+    previous.add_all(previous_blocks)
+    return difference(previous, current, scratch).counts
 
 
 def main(kind: str, snapshot_file: str, *files: str) -> None:
@@ -47,13 +61,7 @@ def main(kind: str, snapshot_file: str, *files: str) -> None:
         context = FileContext(tenant, audience, time.time(), 300)
         members = MemberFiles([(Path(path).name, partial(_open, path, SourceFile, context)) for path in files])
     with tempfile.TemporaryDirectory() as scratch:
-        current = MemberSet(Path(scratch) / "current")
-        current.add_all(members.blocks())
-        if members.errors.count:
-            raise SystemExit(f"invalid bench file: {members.errors.first}")
-        previous = MemberSet(Path(scratch) / "previous", distinct=True)
-        previous.add_all(read_snapshot(Path(snapshot_file)))
-        counts = difference(previous, current, Path(scratch)).counts
+        counts = diffed(members, read_snapshot(Path(snapshot_file)), Path(scratch))
     print(
         json.dumps(
             {

@@ -64,17 +64,18 @@ def compute_files(scratch: Path, members_total: int, seed: int) -> tuple[Path, P
 
 
 def compute_compared(scratch: Path, members_total: int, seed: int) -> dict:
-    """Our compute path, DuckDB's (today's snapshots, and Parquet ones) and coreutils, same files."""
+    """Our compute path, one DuckDB statement, one lazy Polars query and coreutils, on the same files."""
     new_file, snapshot_file, parquet_file = compute_files(scratch, members_total, seed)
-    arms = {  # our snapshots are Parquet
+    arms = {  # the snapshots are Parquet, as ours are; coreutils' is the same members as sorted text
         "ours": [sys.executable, "-m", "bench.compute", "odp", str(parquet_file), str(new_file)],
-        "duckdb_text_snapshots": [sys.executable, "-m", "bench.duckdb_compute", str(snapshot_file), str(new_file)],
-        "duckdb_parquet_snapshots": [sys.executable, "-m", "bench.duckdb_compute", str(parquet_file), str(new_file)],
+        "duckdb": [sys.executable, "-m", "bench.duckdb_compute", str(parquet_file), str(new_file)],
+        "polars_lazy": [sys.executable, "-m", "bench.polars_compute", str(parquet_file), str(new_file)],
     }
     results = {}
     for name, command in arms.items():
         out, wall, peak = measured(command)
         answer = json.loads(out)
+        assert not answer.get("also_accepted"), answer  # an engine's predicate narrower than ours: widen it
         results[name] = {"seconds": wall, "peak_rss_mb": peak, "changes": answer["joined"] + answer["left"]}
     shell = fair_coreutils(f"zcat {new_file} | {ODP_ROWS}", snapshot_file, scratch)
     out, wall, peak = measured(["bash", "-c", shell])
@@ -85,10 +86,13 @@ def compute_compared(scratch: Path, members_total: int, seed: int) -> dict:
     return {"rows": members_total, **results}
 
 
-def engine_errors_match(scratch: Path) -> bool:
-    """DuckDB's errors equal ours (line numbers and messages) on a file with bad rows of every kind."""
+def engine_errors_match(scratch: Path) -> dict[str, bool]:
+    """Each engine's errors equal ours (their messages, in any order: the engines read in parallel) on a
+    file with bad rows of every kind, and it accepts what ours accepts."""
+    import polars as pl
+
     from audiences.domain import Audience, Confidence, Tenant
-    from audiences.member_files import FileContext
+    from audiences.member_files import MEMBER, FileContext
     from audiences.odp.audience_file import AudienceFile
 
     rows = [
@@ -105,16 +109,20 @@ def engine_errors_match(scratch: Path) -> bool:
         "passthrough,qualify,bench,1748851070," + "x" * 1100,
         "passthrough,qualify,bench,1748851070,tab\there",
     ]
-    path, snapshot = scratch / "bad.csv.gz", scratch / "empty.txt.gz"
+    path, snapshot = scratch / "bad.csv.gz", scratch / "empty.parquet"
     path.write_bytes(gzip.compress(("type,action,audience_id,ts,fs_user_id\n" + "\n".join(rows) + "\n").encode()))
-    snapshot.write_bytes(gzip.compress(b""))
+    pl.DataFrame({MEMBER: []}, schema={MEMBER: pl.String}).write_parquet(snapshot)
     now = time.time()
     context = FileContext(Tenant.of("bench", fs_user_id=Confidence.HIGH), Audience("bench_audience", "bench"), now, 300)
     ours = AudienceFile(path.open("rb"), path.stat().st_size, context)
     accepted = list(ours.members())
-    command = [sys.executable, "-m", "bench.duckdb_compute", str(snapshot), str(path), repr(now)]
-    engine = json.loads(measured(command)[0])
-    return [list(error) for error in ours.errors.first] == engine["errors"] and engine["joined"] == len(accepted)
+    matches = {}
+    for engine in ("duckdb", "polars"):
+        command = [sys.executable, "-m", f"bench.{engine}_compute", str(snapshot), str(path), repr(now)]
+        answer = json.loads(measured(command)[0])
+        same_errors = sorted(message for _, message in ours.errors.first) == sorted(answer["errors"])
+        matches[engine] = same_errors and answer["joined"] + answer["also_accepted"] == len(accepted)
+    return matches
 
 
 def bench_import_compute(scratch: Path) -> dict:
@@ -129,7 +137,7 @@ def bench_import_compute(scratch: Path) -> dict:
         "peak_rss_mb": ours["peak_rss_mb"],
         "baseline_peak_rss_mb": base["peak_rss_mb"],
         "engines": {"1000000": million, "10000000": ten_million},
-        "duckdb_errors_equal_ours": engine_errors_match(scratch),
+        "engine_errors_equal_ours": engine_errors_match(scratch),
         "target": "ratio <= 1.0 and peak RSS <= 512 MB",
     }
 
@@ -164,5 +172,5 @@ def bench_run_compute(scratch: Path) -> dict:
         "ratio": ours_wall / base_wall,
         "peak_rss_mb": ours_peak,
         "baseline_peak_rss_mb": base_peak,
-        "target": "ratio <= 2 and peak RSS <= 256 MB",
+        "target": "ratio <= 1.5 and peak RSS <= 256 MB",
     }

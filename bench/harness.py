@@ -7,15 +7,18 @@ is created); `python -m bench` runs it first. Nothing here changes global state 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
 import subprocess
 import sys
+import threading
 import time
+from collections import defaultdict, deque
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import moto  # noqa: F401  (patches botocore before any client exists)
 from botocore.handlers import BUILTIN_HANDLERS
@@ -51,7 +54,89 @@ class ModeledLatency:
             time.sleep(self.seconds)
 
 
+class MotoAnswers:
+    """moto's answers recorded as it sends them, then handed back in their place, moto doing nothing: what
+    remains of a scenario is this process's own CPU (ours, PynamoDB's, botocore's serializing, signing
+    and parsing), without moto's milliseconds of Python per item. Answers are kept per kind of request
+    (the JSON protocols' target, or S3's method and query names), in order: requests of one kind sent
+    by several threads at once may take one another's answers, so a scenario replayed is one whose
+    answers of a kind are alike (fresh writes all succeed)."""
+
+    def __init__(self) -> None:
+        self.mode = "pass"  # or "record", "replay"
+        self.answers: dict[str, deque] = defaultdict(deque)
+        self.requests: list[tuple[str, str, dict]] = []  # what was asked while recording: service, operation, params
+        self.keep_requests = False
+        self._lock = threading.Lock()
+
+    def asked(self, params, model, **_) -> None:
+        if self.mode == "record" and self.keep_requests:
+            with self._lock:
+                self.requests.append((model.service_model.service_name, model.name, copy.deepcopy(params)))
+
+    @staticmethod
+    def kind(request) -> str:
+        target = request.headers.get("X-Amz-Target")
+        if target:
+            return target.decode() if isinstance(target, bytes) else target
+        url = urlsplit(request.url)
+        return f"{request.method} {url.hostname.split('.')[0]} {sorted(name for name, _ in parse_qsl(url.query, True))}"
+
+    def install(self) -> None:
+        from moto.core.models import botocore_stubber
+
+        process = botocore_stubber.process_request
+
+        def answered(request):
+            with self._lock:
+                mode = self.mode
+            if mode == "replay":
+                with self._lock:
+                    queue = self.answers.get(self.kind(request))
+                    if not queue:
+                        raise AssertionError(f"no recorded answer left for {self.kind(request)}")
+                    return queue.popleft()
+            answer = process(request)
+            if mode == "record" and answer is not None:
+                status, headers, body = answer
+                with self._lock:
+                    self.answers[self.kind(request)].append((status, dict(headers), body))
+            return answer
+
+        botocore_stubber.process_request = answered
+        BUILTIN_HANDLERS.append(("provide-client-params", self.asked))
+
+    @contextmanager
+    def recording(self, requests: bool = False):
+        """Record the answers, and with `requests` what was asked (parameters copied: no file bodies)."""
+        self.answers.clear()
+        self.requests.clear()
+        self.mode, self.keep_requests = "record", requests
+        try:
+            yield
+        finally:
+            self.mode = "pass"
+
+    def kept(self) -> dict[str, deque]:
+        """A copy of the answers, to replay them once more (`restore`)."""
+        return {kind: deque(queue) for kind, queue in self.answers.items()}
+
+    def restore(self, answers: dict[str, deque]) -> None:
+        self.answers = defaultdict(deque, {kind: deque(queue) for kind, queue in answers.items()})
+
+    @contextmanager
+    def replaying(self):
+        self.mode = "replay"
+        try:
+            yield
+        finally:
+            self.mode = "pass"
+        left = {kind: len(queue) for kind, queue in self.answers.items() if queue}
+        assert not left, f"the replay asked for fewer answers than were recorded: {left}"
+
+
 LATENCY = ModeledLatency()
+MOTO_ANSWERS = MotoAnswers()
 _set_up = False
 
 
@@ -61,6 +146,7 @@ def setup() -> None:
     if _set_up:
         return
     BUILTIN_HANDLERS.append(("before-call", LATENCY))  # before any session copies the handlers
+    MOTO_ANSWERS.install()
     configure_process(PLAN, FUNCTIONS, endpoint_url=None)
     # A warm container for the whole run: its key and catalog copies do not expire mid-scenario.
     os.environ |= {"AUTH_CACHE_SECONDS": "3600", "CATALOG_CACHE_SECONDS": "3600"}

@@ -107,10 +107,38 @@ def bench_ingest_request_sizes(functions) -> dict:
             "aws_requests_per_event": per_upload["aws_requests"] / size,
             "write_units_per_event": per_upload["write_units"] / size,
             "cost_per_million_events": costs.per_million_events(size, per_upload),
+            "cost_per_million_events_archived_in_the_transaction": costs.per_million_events(
+                size, per_upload, archive_in_transaction=True
+            ),
         }
     results["target"] = "1-event requests: <= 1.1 AWS req/event; cost per million events reported"
     results["prices"] = costs.PRICES
     return results
+
+
+def small_uploads(sizes: dict) -> dict:
+    """The SDKs' uploads of 1 and 10 events: AWS requests per event and round trips on the request path,
+    today (the archive's Firehose call, then the membership transaction) and in the one design of one
+    request (the archive record inside the transaction), with what a million events cost each way."""
+    result = {}
+    for size in ("1", "10"):
+        entry = sizes[size]
+        result[size] = {
+            "requests_per_event": entry["aws_requests_per_event"],
+            "round_trips": 1 + entry["per_upload"]["transaction_rounds"],  # the archive first, then the writes
+            "cost_per_million_events": entry["cost_per_million_events"]["total"],
+            "one_request_design": {
+                "requests_per_event": (entry["per_upload"]["aws_requests"] - 1) / int(size),
+                "round_trips": entry["per_upload"]["transaction_rounds"],
+                "cost_per_million_events": entry["cost_per_million_events_archived_in_the_transaction"]["total"],
+            },
+        }
+    return {
+        "requests_per_event": result["1"]["requests_per_event"],
+        "by_events_per_request": result,
+        "target": "one round trip and <= 1.1 AWS req/event, or an argument that no design reaches it at equal "
+        "or lower cost per million events",
+    }
 
 
 def engage_call(event: dict) -> dict:
