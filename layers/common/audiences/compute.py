@@ -4,8 +4,9 @@ Members (identifier values) arrive in blocks, unsorted and possibly repeated. Ea
 by a hash of its values into partitions as it arrives, held in memory and, past `spill_members`,
 written to Parquet under the scratch directory (Lambda's /tmp is 10 GB). Every list of one diff
 is partitioned by the same hash, so each partition is diffed alone: made distinct, anti-joined
-both ways and appended to the next snapshot. Memory is bounded by a partition even when nothing
-spilled, which matters: a hash table over 10^6 strings takes several times their bytes.
+both ways and appended to the next snapshot, two at a time. Memory is bounded by a few partitions
+even when nothing spilled, which matters: a hash table over 10^6 strings takes several times their
+bytes.
 A snapshot is one Parquet file of distinct members in no order (the format Polars reads
 fastest); snapshots of earlier releases are sorted gzip text and are still read.
 
@@ -16,7 +17,9 @@ when it computes.
 from __future__ import annotations
 
 import gzip
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from audiences.member_files import MEMBER, line_blocks
 
 SPILL_MEMBERS = 4_000_000  # about 200 MB of values held before they go to disk
 PARTITIONS = 32  # 10^6 members diff in partitions of about 31,000; 10^8 in about 3 * 10^6
+DIFF_THREADS = 2  # the imports function's 3,008 MB buy it two vCPUs
 _PARTITION = "partition"
 _READ_ROWS = 1_000_000
 _EMPTY = pl.Series(MEMBER, [], pl.String)
@@ -151,18 +155,34 @@ def difference(
     on_disk = any(members.spilled for members in sets)
     results = {name: _Result(directory / f"{name}.parquet", on_disk) for name in ("joined", "left", "snapshot")}
     counts = DiffCounts()
-    for number in range(current.partitions):
+
+    def diffed(number: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         now, before = current.partition(number), previous.partition(number)
         joined, left = now.join(before, on=MEMBER, how="anti"), before.join(now, on=MEMBER, how="anti")
         if in_doubt is not None:
             doubt = in_doubt.partition(number)
             joined = pl.concat([joined, doubt.join(now, on=MEMBER, how="semi")]).unique()
             left = pl.concat([left, doubt.join(now, on=MEMBER, how="anti")]).unique()
+        return joined, left, now
+
+    def kept(joined: pl.DataFrame, left: pl.DataFrame, now: pl.DataFrame) -> None:
         counts.joined += joined.height
         counts.left += left.height
         counts.unchanged += now.height - joined.height
         for name, frame in (("joined", joined), ("left", left), ("snapshot", now)):
             results[name].add(frame)
+
+    # DIFF_THREADS partitions at a time (Polars lets go of the GIL, and one partition's operations are
+    # too small to keep every core busy), and no more done ahead of the writing: memory stays bounded
+    # by a few partitions.
+    with ThreadPoolExecutor(max_workers=DIFF_THREADS, thread_name_prefix="diff") as pool:
+        running: deque[Future] = deque()
+        for number in range(current.partitions):
+            running.append(pool.submit(diffed, number))
+            if len(running) > DIFF_THREADS:
+                kept(*running.popleft().result())
+        while running:
+            kept(*running.popleft().result())
     files = {name: result.write() for name, result in results.items()}
     return Difference(files["joined"], files["left"], files["snapshot"], counts)
 
