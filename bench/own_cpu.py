@@ -21,7 +21,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bench.harness import (
-    CUSTOMER_QUERY,
     MOTO_ANSWERS,
     T,
     call,
@@ -30,6 +29,7 @@ from bench.harness import (
     passthrough,
     timed,
 )
+from bench.queries import one_user_in_five
 from local import lambdas, provision
 from local.gateway import Router, proxy_event
 
@@ -101,13 +101,7 @@ def per_query(functions) -> dict:
     """1,000 warm customer queries, as the SDKs ask them, of a user in 5 audiences."""
     with fresh_aws() as keys:
         router = Router(list(functions.values()))
-        for n in range(5):
-            body = {"definition": {"external": {"external_audience_id": f"aud{n}"}}}
-            call(router, "PUT", f"/v3/segments/seg_{n}", keys["DEMO_PRIVATE_KEY"], body)
-        events = [passthrough("qualify", "solo", f"aud{n}", T) for n in range(5)]
-        call(router, "POST", "/v3/events", keys["DEMO_PUBLIC_KEY"], events)
-        query = {"query": CUSTOMER_QUERY, "variables": {"userId": "solo"}}
-        call(router, "POST", "/v3/graphql", keys["DEMO_PUBLIC_KEY"], query)  # warm: key, tenant, catalog
+        query = one_user_in_five(router, keys)
         ask = invocation(router, "POST", "/v3/graphql", keys["DEMO_PUBLIC_KEY"], query)
         seconds, floor = recorded_then_replayed(lambda: [ask() for _ in range(1000)])
     return {"queries": 1000, "seconds": seconds, "ms_per_query": seconds, "botocore_ms_per_query": floor}

@@ -211,6 +211,21 @@ def line_blocks(data: BinaryIO) -> Iterator[LineBlock]:
         first_line += block.count(b"\n")
 
 
+def header_and_rest(blocks: Iterator[LineBlock]) -> tuple[LineBlock, Iterator[LineBlock]]:
+    """The file's first line as a block of its own (the header), and the blocks of every line after it."""
+    first = next(blocks)
+    end = first.data.find(b"\n") + 1 or len(first.data)
+    return LineBlock(1, first.data[:end], last=first.last and end == len(first.data)), _after_header(first, end, blocks)
+
+
+def _after_header(first: LineBlock, end: int, blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
+    rest = LineBlock(2, first.data[end:], first.last)
+    del first  # hold one copy of the first block's lines, not two
+    yield rest
+    del rest
+    yield from blocks
+
+
 def read_ahead(blocks: Iterator[LineBlock]) -> Iterator[LineBlock]:
     """The same blocks, the next one read (decompressed, which frees the GIL) on a thread while the
     caller judges this one; an exception of the reading is raised where its block would have been."""

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import chain
 from typing import BinaryIO
 
 import polars as pl
@@ -32,6 +31,7 @@ from audiences.member_files import (
     RowErrors,
     TextLines,
     decompressed,
+    header_and_rest,
     line_blocks,
     read_ahead,
 )
@@ -99,12 +99,9 @@ class SourceFile:
     def blocks(self) -> Iterator[pl.Series]:
         """Every valid row's identity value, a block of lines at a time; errors are collected, not raised."""
         with closing(read_ahead(line_blocks(decompressed(self.body, self.size)))) as blocks:
-            first = next(blocks)
-            header_end = first.data.find(b"\n") + 1 or len(first.data)
-            self._read_header(LineBlock(1, first.data[:header_end], last=first.last and header_end == len(first.data)))
-            rest, first = LineBlock(2, first.data[header_end:], first.last), None  # hold one copy, not two
-            for block in chain([rest], blocks):
-                rest = None
+            header, rest = header_and_rest(blocks)
+            self._read_header(header)
+            for block in rest:
                 values = self._plain_block(block)
                 yield values if values is not None else pl.Series(MEMBER, list(self._rows(block)), pl.String)
 
@@ -142,9 +139,9 @@ class SourceFile:
         plain = (value.str.len_bytes() > 0) & (value.str.len_bytes() <= MAX_IDENTIFIER_BYTES)
         plain &= no_control_characters(self.identity)
         for field_ in self.fields:
-            if field_["type"] in PARSERS:
-                typed = pl.col(field_["name"])
-                plain &= (typed == "") | _PLAIN_TYPED.get(field_["type"], lambda _: pl.lit(False))(typed)
+            if field_["type"] in PARSERS:  # empty, or a value the bulk check accepts (none for dates)
+                typed, bulk = pl.col(field_["name"]), _PLAIN_TYPED.get(field_["type"])
+                plain &= (typed == "") | (bulk(typed) if bulk else pl.lit(False))
         judged = judge(table, plain, self.identity, names)
         also = []
         for index, *row in judged.doubted:

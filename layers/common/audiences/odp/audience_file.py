@@ -15,7 +15,6 @@ import csv
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from itertools import chain
 from operator import itemgetter
 from typing import BinaryIO
 
@@ -37,6 +36,7 @@ from audiences.member_files import (
     RowErrors,
     TextLines,
     gunzipped,
+    header_and_rest,
     line_blocks,
     read_ahead,
 )
@@ -61,13 +61,9 @@ class AudienceFile:
     def blocks(self) -> Iterator[pl.Series]:
         """Every valid row's identifier value, a block of lines at a time; errors are collected, not raised."""
         with closing(read_ahead(line_blocks(gunzipped(self.body, self.compressed_size)))) as blocks:
-            first = next(blocks)
-            header_end = first.data.find(b"\n") + 1 or len(first.data)
-            header = LineBlock(1, first.data[:header_end], last=first.last and header_end == len(first.data))
+            header, rest = header_and_rest(blocks)
             self._read_header(header)
-            rest, first = LineBlock(2, first.data[header_end:], first.last), None  # hold one copy, not two
-            for block in chain([rest], blocks):
-                rest = None
+            for block in rest:
                 values = self._plain_block(block)
                 yield values if values is not None else pl.Series(MEMBER, list(self._rows(block)), pl.String)
 
