@@ -19,6 +19,7 @@ bytecode pip compiled at install, in both. Nothing is written while measuring.
 from __future__ import annotations
 
 import compileall
+import gzip
 import json
 import os
 import shutil
@@ -30,10 +31,12 @@ import threading
 import time
 from pathlib import Path
 
-from bench.harness import CUSTOMER_QUERY
+from bench.harness import CUSTOMER_QUERY, T
 from local import lambdas, provision, template
+from local.poller import QueuePoller
 
 RUNS = 7
+WORKER_ROWS = 1_000
 LAMBDA_LIKE = {
     "AWS_LAMBDA_FUNCTION_NAME": "bench",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
@@ -58,7 +61,7 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 30000
 answer = handler(json.loads({event!r}), Context())
-sys.stdout.write("ANSWER " + str(answer.get("statusCode")) + "\\n")
+sys.stdout.write("ANSWER " + json.dumps(answer.get("statusCode", answer)) + "\\n")
 sys.stdout.flush()
 {after}
 os._exit(0)
@@ -124,10 +127,13 @@ def first_requests(keys: dict[str, str]) -> dict[str, tuple[str, str, dict, obje
 
 
 def _serve_moto(plan: provision.Plan) -> str:
+    """moto as `make run` serves it: a threaded server with DynamoDB's concurrency and transactions."""
     from werkzeug.serving import make_server
 
+    from local import moto_fidelity
     from local.stack import HOST, MotoRequestHandler, _aws
 
+    moto_fidelity.install()
     server = make_server(HOST, 0, _aws(plan), threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     return f"http://{HOST}:{server.server_port}"
@@ -160,7 +166,7 @@ def _answer_seconds(code: str, env: dict[str, str]) -> tuple[float, str]:
         pass
     seconds = time.perf_counter() - started
     child.wait()
-    return seconds, line.removeprefix("ANSWER ").strip()
+    return seconds, json.loads(line.removeprefix("ANSWER "))
 
 
 def main() -> dict:
@@ -184,7 +190,8 @@ def main() -> dict:
     env = os.environ | LAMBDA_LIKE | {"POWERTOOLS_TRACE_DISABLED": "true"}
     results: dict = {"environment": LAMBDA_LIKE, "runs": RUNS}
     with tempfile.TemporaryDirectory() as scratch:
-        copies = _copies([by_id[name] for name in first_requests(keys)], Path(scratch))
+        workers = [by_id["ImportsFunction"], by_id["ApplyFunction"]]
+        copies = _copies([by_id[name] for name in first_requests(keys)] + workers, Path(scratch))
         for name, (method, path, headers, body) in first_requests(keys).items():
             function = by_id[name]
             target, params = router.match(method, path)
@@ -232,8 +239,60 @@ def main() -> dict:
                 }
             entry |= {key: entry["bytecode"][key] for key in ("seconds", "baseline_seconds", "ratio")}
             results[name] = entry
+        results["upload_to_success"] = upload_to_success(copies, env, plan, by_id)
     results["target"] = "ratio <= 1.5 for every API function (INIT + first response, with bytecode as shipped)"
     return results
+
+
+def upload_to_success(copies, env: dict[str, str], plan: provision.Plan, by_id: dict) -> dict:
+    """An ODP audience file of WORKER_ROWS members uploaded, then imported and applied by cold workers: from
+    the upload to SUCCESS, each worker a fresh interpreter (INIT and its one message), the messages taken
+    from the queues as an event source mapping takes them (its own polling delay is not modeled). The
+    median of 3, each the first import of an audience of its own."""
+    import boto3
+
+    from audiences import catalog
+    from audiences.domain import OPERATOR, Audience
+    from audiences.stores import imports as import_store
+
+    s3 = boto3.client("s3", region_name=provision.REGION)
+    runs = []
+    for run in range(3):  # each a first import of an audience of its own
+        segment = f"cold_import_{run}"
+        catalog.create_audience("demo", Audience(segment, segment), OPERATOR)
+        rows = "".join(f"passthrough,qualify,{segment},{T},user-{n}\n" for n in range(WORKER_ROWS))
+        data = gzip.compress(("type,action,audience_id,ts,fs_user_id\n" + rows).encode())
+        started = time.perf_counter()
+        s3.put_object(Bucket=plan.names["ImportsBucket"], Key=f"demo/audience-diffs/{segment}.csv.gz", Body=data)
+        workers = {
+            name: _one_message(by_id[name], queue, copies["bytecode"][name], env, plan)
+            for name, queue in (("ImportsFunction", "ImportsQueue"), ("ApplyFunction", "ApplyQueue"))
+        }
+        seconds = time.perf_counter() - started
+        [latest], _ = import_store.page("demo", segment, None, None, 1)
+        assert latest.status.value == "SUCCESS" and latest.qualified == WORKER_ROWS, latest
+        runs.append({"seconds": seconds, **{f"{name}_seconds": worker for name, worker in workers.items()}})
+    median = sorted(runs, key=lambda run: run["seconds"])[1]
+    return {"rows": WORKER_ROWS, **median, "runs": runs}
+
+
+def _one_message(function: template.Function, queue: str, path: list[str], env, plan: provision.Plan) -> float:
+    """A cold worker's INIT and its handling of the one message waiting on `queue`: its seconds."""
+    poller = QueuePoller(lambdas.load(function), plan.names[queue], retry_after_seconds=60)
+    messages = poller.sqs.receive_message(
+        QueueUrl=poller.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5, AttributeNames=["All"]
+    )["Messages"]
+    event = {"Records": [poller.event_record(message) for message in messages]}
+    module, attribute = function.handler.rsplit(".", 1)
+    code = RUNTIME.format(
+        path=path, before="", after="", module=module, attribute=attribute, function=function.logical_id,
+        event=json.dumps(event),
+    )  # fmt: skip
+    seconds, answer = _answer_seconds(code, env)
+    assert answer == {"batchItemFailures": []}, answer
+    entries = [{"Id": str(n), "ReceiptHandle": message["ReceiptHandle"]} for n, message in enumerate(messages)]
+    poller.sqs.delete_message_batch(QueueUrl=poller.queue_url, Entries=entries)
+    return seconds
 
 
 def bench_cold_start() -> dict:
