@@ -38,7 +38,7 @@ class _SharedSession(botocore.session.Session):
         self._clients: dict[tuple, object] = {}
 
     def create_client(self, service_name, region_name=None, endpoint_url=None, config=None, **kwargs):
-        options = tuple(sorted(config._user_provided_options.items())) if config else ()
+        options = sorted(vars(config).items()) if config else []  # PynamoDB makes an equal Config per table
         key = (service_name, region_name, endpoint_url, repr(options), repr(sorted(kwargs.items())))
         with self._making:
             if key not in self._clients:
