@@ -73,18 +73,17 @@ def sdk_answer(request: dict, tenant: Tenant) -> dict | None:
     user, subset = variables.get("userId"), variables.get("audiences")
     if not isinstance(user, str) or not (subset is None or _strings(subset)):
         return None  # null and coerced values, and their errors, are graphql-core's to make
+    wanted = None if subset is None else set(subset)
     try:
-        found = memberships.customer_audiences(
-            tenant.tenant_id, UserRef(shape["field"], user), keys=None if subset is None else set(subset)
-        )
+        found = memberships.customer_audiences(tenant.tenant_id, UserRef(shape["field"], user), keys=wanted)
     except Exception:  # as graphql-core reports a resolver's failure: in the result
         logger.exception("resolver failed")
         return _customer_error(text, RESOLVER_FAILED, {"classification": "DataFetchingException"})
     if found is None:
         extensions = {"classification": "DataFetchingException", "code": "INVALID_IDENTIFIER_EXCEPTION"}
         return _customer_error(text, invalid_identifier_message(shape["field"]), extensions)
-    if subset is not None:
-        found = [qualification for qualification in found if qualification.audience.key in set(subset)]
+    if wanted is not None:
+        found = [qualification for qualification in found if qualification.audience.key in wanted]
     return {"data": {"customer": {"audiences": {"edges": _edges(found)}}}}
 
 
