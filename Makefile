@@ -14,7 +14,7 @@ PYTEST_WORKERS ?= 2
 SEGMENT_SDK := tests/e2e/segment_sdk
 NODE_VENV := .tools/node
 
-.PHONY: help run test browser bench fuzz lint tests-in-process unit rules contract integration template e2e sam-validate sam-build invoke admin validate deploy clean
+.PHONY: help run test browser bench fuzz oracle lint tests-in-process unit rules contract integration template e2e sam-validate sam-build invoke admin validate deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ sam-build: $(SAM_VENV)/.installed ## sam build with bytecode (needs python3.13, 
 
 fuzz: $(VENV)/.installed ## the hostile-JSON fuzz suite with many random examples (FUZZ_EXAMPLES, default 2000)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} $(PY) -m pytest -n $(PYTEST_WORKERS) tests/rules/test_fuzz.py
+
+oracle: $(VENV)/.installed ## the erasure oracle with many random histories (ORACLE_EXAMPLES, default 500; ORACLE_INVARIANTS=a,b,c,d)
+	ORACLE_EXAMPLES=$${ORACLE_EXAMPLES:-500} $(PY) -m pytest -n 0 tests/rules/test_privacy_oracle.py
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt

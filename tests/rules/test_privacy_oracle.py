@@ -26,8 +26,8 @@ privacy jobs), aging by that clock. The invariants, in the words of the intended
     (d) done means in effect: an event sent through a warm container right after "done" obeys the marks; every
         request ends done.
 
-`make test` runs a fixed, derandomized set of examples; ORACLE_EXAMPLES=500 explores new random ones each run, and
-ORACLE_INVARIANTS=a,c checks only those (to find a minimal history per invariant).
+`make test` runs a fixed, derandomized set of examples; `make oracle` (ORACLE_EXAMPLES=500) explores new random ones
+each run, and ORACLE_INVARIANTS=a,c checks only those (to find a minimal history per invariant).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import itertools
 import json
 import logging
 import os
+import time
 import uuid
 import zipfile
 from collections import Counter
@@ -381,9 +382,7 @@ class Containers:
 
 
 def _now() -> float:
-    import time
-
-    return time.time()
+    return time.time()  # the simulated clock (time-machine patches time.time itself)
 
 
 # -- what a stored record names, structurally ---------------------------------------------------------------------
