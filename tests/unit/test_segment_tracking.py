@@ -161,7 +161,7 @@ def test_the_docs_identify_payloads():
         (track(properties={"audience_key": "v" * 1025}), "properties.audience_key is longer than 1024 bytes"),
         (track(userId="u\n1"), "userId contains the control character U+000A"),
         (track(userId="u" * 1025), "userId is longer than 1024 bytes"),
-        (track(timestamp="2025-12-03T13:00:00Z"), "the call's time: ts 1764766800.0 is 3600 s in the future"),
+        (track(timestamp="2025-12-03T13:00:00Z"), "the call's time: ts is more than 300 s in the future"),
         ("not a call", "a call must be a JSON object"),
     ],
 )

@@ -95,7 +95,9 @@ class PrivacyRequest:
     effective_at: float = 0.0  # its marks are in effect in every container from then (0: not marked yet)
     suppress_days: int = 0  # how long a suppression lasts from the request (0: until lifted)
     export_name: str = ""  # the file an access export's ZIP holds
-    attributes: str = "{}"  # what the dialect keeps of the request (JSON the core never reads)
+    # What the dialect keeps of the request, as JSON the core never reads, sealed under the tenant's key as the
+    # subjects are: it may name people (Adobe's user key and ids), and the record outlives the job by months.
+    sealed_attributes: bytes = b""
     results: dict = field(default_factory=dict)  # counts of what was done, the export's key
     expires_at: float | None = None  # the record is forgotten then
 

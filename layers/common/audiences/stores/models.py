@@ -117,7 +117,7 @@ class PrivacyRequestItem(_Table):
     effective_at = NumberAttribute(default=0)
     suppress_days = NumberAttribute(default=0)
     export_name = UnicodeAttribute(default="")
-    attributes = UnicodeAttribute(default="{}")
+    sealed_attributes = BinaryAttribute(legacy_encoding=False)
     results = UnicodeAttribute(default="{}")  # JSON
     expires_at = NumberAttribute(null=True)
 

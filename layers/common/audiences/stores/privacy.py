@@ -100,7 +100,7 @@ def _request(item: PrivacyRequestItem) -> PrivacyRequest:
         effective_at=float(item.effective_at),
         suppress_days=int(item.suppress_days),
         export_name=item.export_name,
-        attributes=item.attributes,
+        sealed_attributes=item.sealed_attributes,
         results=json.loads(item.results),
         expires_at=float(item.expires_at) if item.expires_at is not None else None,
     )
