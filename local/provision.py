@@ -82,15 +82,15 @@ class Plan:
         return merged
 
 
-# Parameters the local stack sets otherwise than their defaults: its functions share one process (a privacy
-# mark is seen at once) and its Firehose delivers at once, so a privacy job has nothing to wait for.
-LOCAL_PARAMETERS = {"PrivacySettleSeconds": 0}
+# Parameters the local stack sets otherwise than their defaults: its Firehose delivers at once, so a privacy job
+# waits only for the containers' copies of the marks, kept a second here.
+LOCAL_PARAMETERS = {"PrivacySettleSeconds": 1, "PrivacyCacheSeconds": 1}
 
 
-def plan(template: dict) -> Plan:
+def plan(template: dict, parameters: dict[str, object] = LOCAL_PARAMETERS) -> Plan:
     refs = dict(_PSEUDO)
     refs.update({name: spec.get("Default", "") for name, spec in template.get("Parameters", {}).items()})
-    refs.update(LOCAL_PARAMETERS)
+    refs.update(parameters)
     attributes: dict[tuple[str, str], str] = {}
     names: dict[str, str] = {}
     intrinsics = Intrinsics(refs, attributes)

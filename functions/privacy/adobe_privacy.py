@@ -65,9 +65,9 @@ def create_jobs():
     return http.respond({"jobs": created, "requestStatus": 1, "totalRecords": len(created)})
 
 
-def _job_object(request) -> dict:
+def _job_object(request, kept: dict) -> dict:
     url = jobs.download_url(request) if request.kind is Kind.ACCESS else None
-    return adobe.job_object(request, url)
+    return adobe.job_object(request, kept, url)
 
 
 @router.get(f"{PREFIX}/jobs/<job_id>", summary="Get a job", **DOCS)
@@ -75,12 +75,12 @@ def get_job(job_id: str):
     principal = http.caller(router, HEADERS).principal
     now = time.time()
     try:
-        request = requests.get(principal.tenant_id, job_id, now).request
+        found = requests.get(principal.tenant_id, job_id, now)
     except NotFound:
         raise adobe.job_not_found(job_id) from None
-    if not adobe.readable(request, now):
+    if not adobe.readable(found.request, now):
         raise adobe.job_not_found(job_id)
-    return http.respond(_job_object(request))
+    return http.respond(_job_object(found.request, found.attributes))
 
 
 LISTING = query_parameters(
@@ -98,6 +98,8 @@ def list_jobs():
     principal = http.caller(router, HEADERS).principal
     now = time.time()
     listing = adobe.parse_listing(router.current_event.query_string_parameters or {}, now)
-    found = [r for r in reversed(requests.every(principal.tenant_id, now)) if adobe.listed(r, listing, now)]
+    every = requests.every(principal.tenant_id, now)[::-1]
+    kept = requests.attributes_of(principal.tenant_id, every)
+    found = [(r, k) for r, k in zip(every, kept, strict=True) if adobe.listed(r, k, listing, now)]
     page = found[listing.page * listing.size : (listing.page + 1) * listing.size]
-    return http.respond({"jobs": [_job_object(r) for r in page], "requestStatus": 1, "totalRecords": len(found)})
+    return http.respond({"jobs": [_job_object(r, k) for r, k in page], "requestStatus": 1, "totalRecords": len(found)})

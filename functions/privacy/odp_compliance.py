@@ -1,6 +1,5 @@
 """/v3/compliance: ODP's Compliance API (GDPR, CCPA and LGPD deletes, CCPA opt-outs, their status)."""
 
-import json
 from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -63,6 +62,6 @@ def status(framework: str, request_id: str):
     if framework not in compliance.FRAMEWORKS:
         raise _unknown(router.current_event.path)
     found = requests.get(principal.tenant_id, request_id)
-    if found.request.origin != compliance.ORIGIN or json.loads(found.request.attributes)["framework"] != framework:
+    if found.request.origin != compliance.ORIGIN or found.attributes["framework"] != framework:
         raise NotFound(f"privacy request {request_id!r} does not exist", "privacy request")
     return edge.json_response(HTTPStatus.OK, compliance.status_word(found.request))

@@ -115,22 +115,23 @@ def list_regulations():
     principal = _caller("list")
     query = router.current_event.multi_value_query_string_parameters or {}
     listing = regulation.parse_listing(query, principal.tenant_id)
-    every = [r for r in requests.every(principal.tenant_id) if regulation.selected(r, listing)]
+    held = requests.every(principal.tenant_id)
+    kept = requests.attributes_of(principal.tenant_id, held)
+    every = [r for r, k in zip(held, kept, strict=True) if regulation.selected(r, k, listing)]
     following = [r for r in every if listing.after is None or r.request_id > listing.after]
-    page = following[: listing.count]
-    subjects = {
-        s.request.request_id: [x.value for x in s.subjects] for s in requests.with_subjects(principal.tenant_id, page)
-    }
+    page = requests.with_subjects(principal.tenant_id, following[: listing.count])
     pagination = {
         "current": listing.cursor or segment.cursor("after", "", principal.tenant_id),
         "totalEntries": len(every),
     }
     if len(following) > len(page):
-        pagination["next"] = segment.cursor("after", page[-1].request_id, principal.tenant_id)
+        pagination["next"] = segment.cursor("after", page[-1].request.request_id, principal.tenant_id)
     return http.respond(
         router,
         {
-            "regulations": [regulation.list_entry(r, subjects[r.request_id]) for r in page],
+            "regulations": [
+                regulation.list_entry(s.request, s.attributes, [x.value for x in s.subjects]) for s in page
+            ],
             "pagination": pagination,
         },
     )

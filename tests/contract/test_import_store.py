@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from audiences.domain import AudienceImportState, ImportRecord, ImportStatus
@@ -119,3 +121,15 @@ def test_a_lease_is_held_by_one_holder_until_released_or_expired(stores):
     stores.imports.release_lease("t1", "vip", "a")
     assert stores.imports.acquire_lease("t1", "vip", "b", -5)  # held, but already expired
     assert stores.imports.acquire_lease("t1", "vip", "c", 60)
+
+
+def test_leases_are_counted_by_when_their_holder_first_took_them(stores):
+    before = time.time() - 1
+    assert stores.imports.acquire_lease("t1", "vip", "a", 60)
+    taken = time.time() + 1
+    assert stores.imports.leases_held("t1", taken_by=taken) == 1
+    assert stores.imports.leases_held("t1", taken_by=before) == 0  # taken after: it screens by newer marks
+    assert stores.imports.acquire_lease("t1", "vip", "a", 60)  # a renewal keeps when it was taken
+    assert stores.imports.leases_held("t1", taken_by=taken) == 1 and stores.imports.leases_held("t2", taken) == 0
+    assert stores.imports.acquire_lease("t1", "old", "b", -5)  # expired: not held
+    assert stores.imports.leases_held("t1", taken_by=taken) == 1

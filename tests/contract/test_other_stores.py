@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from audiences.domain import Confidence, Identifier, IdentityMap, Principal, Scope, Tenant
+from audiences.domain import Confidence, Identifier, IdentityMap, Principal, Scope, Tenant, UserRef
 from audiences.errors import Conflict, NotFound
+from audiences.ports.archive import Event
 from audiences.ports.tenants import key_id_of
 from tests.contract.conftest import archived, received
 
@@ -63,11 +64,13 @@ def test_queued_bodies_arrive_each_once(stores):
     assert sorted(received(stores, "apply")) == sorted(f'{{"chunk": {n}}}' for n in range(23))
 
 
-def test_archived_events_keep_their_upload_index_and_source(stores):
+def test_archived_events_keep_their_upload_index_source_and_subjects(stores):
     events = [{"type": "passthrough", "n": n, "text": "é"} for n in range(3)]
-    stores.archive.put_events("t1", 1_764_000_000.0, "u" * 32, events, "odp-events")
+    named = [(UserRef("email", f"u{n}@x.com"),) * (n % 2) for n in range(3)]
+    stores.archive.put_events("t1", 1_764_000_000.0, "u" * 32, [*map(Event, events, named)], "odp-events")
     records = sorted(archived(stores), key=lambda record: record["index"])
     assert [record["event"] for record in records] == events
+    assert [record["subjects"] for record in records] == [[], [["email", "u1@x.com"]], []]
     assert {(r["tenant"], r["date"], r["source"], r["upload_id"]) for r in records} == {
         ("t1", "2025-11-24", "odp-events", "u" * 32)
     }

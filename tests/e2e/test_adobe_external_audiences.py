@@ -170,7 +170,7 @@ def test_runs_on_the_local_stack_apply_files_fail_whole_and_list(stack, admin):
     upload("4.csv", "email,n\ne@x.com,two\n")
     failed = run_to_the_end(second_start)
     assert failed["status"] == "FAILED"
-    assert failed["errors"] == [{"file": "4.csv", "line": 2, "reason": "n must be a whole number (32-bit), got 'two'"}]
+    assert failed["errors"] == [{"file": "4.csv", "line": 2, "reason": "column `n` must be a whole number (32-bit)"}]
     assert not is_member("d@x.com") and is_member("c@x.com")  # nothing of the failed run was applied
 
     upload("4.csv", "email,n\ne@x.com,2\n")  # fixed, then run again over the same window

@@ -176,5 +176,5 @@ def test_an_invalid_batch_is_neither_applied_nor_archived(api, demo):
     assert reply.status == 400
     [invalid] = reply.body["detail"]["invalids"]
     assert invalid["event"] == 1
-    assert "s in the future; at most 300 s is allowed" in invalid["message"]
+    assert "is more than 300 s in the future, the most allowed" in invalid["message"]
     assert state_of("u1", "vip") is None and archived() == {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from audiences import cache
 from audiences.domain import OPERATOR, Audience
 from audiences.stores import catalog as catalog_store
@@ -11,6 +13,13 @@ from tests.integration.helpers import audience_names, customer_query, entered, e
 
 T = 1_748_851_070
 TRANSACT, ARCHIVE = "dynamodb.TransactWriteItems", "firehose.PutRecordBatch"
+
+
+@pytest.fixture(autouse=True)
+def warm_containers_keep_the_privacy_marks(setting):
+    """As deployed: a container keeps its copy of the tenant's marks (the test processes' default is 0)."""
+    setting("PRIVACY_SETTLE_SECONDS", "60")
+    setting("PRIVACY_CACHE_SECONDS", "60")
 
 
 def upload(api, demo, aws_calls, batch) -> Counter:

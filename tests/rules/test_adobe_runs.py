@@ -61,7 +61,7 @@ def test_one_bad_row_in_the_second_of_three_files_fails_the_run_and_changes_noth
     put_source("3.csv", "email,tier\nc@x.com,\n")
     got = finished(functions, adobe, audience_id, run(adobe, audience_id, start)["runId"])
     assert got["status"] == "FAILED"
-    assert got["errors"] == [{"file": "2.csv", "line": 3, "reason": "email (the identity field) is empty"}]
+    assert got["errors"] == [{"file": "2.csv", "line": 3, "reason": "column `email` (the identity field) is empty"}]
     assert got["errorCount"] == 1 and got["counts"]["rows"] == 4
     assert adobe.call("GET", f"/external-audience/{audience_id}")[1]["size"] == 0
     assert qualified(api, demo, "a@x.com") == []

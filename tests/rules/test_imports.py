@@ -110,7 +110,7 @@ def test_one_bad_row_fails_the_file_with_line_numbers_and_nothing_is_applied(vip
     assert record.status is ImportStatus.FAILED
     assert record.message == "2 of 3 rows are invalid; nothing was applied"
     assert [line for line, _ in record.errors] == [3, 4] and record.error_count == 2
-    assert "audience_id must be 'vip_users' or 'vip', got 'other'" in record.errors[0][1]
+    assert "column `audience_id` must be 'vip_users' or 'vip'" in record.errors[0][1]
     assert member_states("a", "b", "c") == {"a": "qualified", "b": "qualified", "c": None}
     upload(csv_gz(["b"]))  # the next good file diffs against the last *successful* import
     drain(functions)

@@ -44,8 +44,23 @@ def test_other_event_types_are_accepted_and_kept_but_change_nothing():
     identify = {"type": "fullstack", "action": "identified", "identifiers": {"vuid": "v1", "fs_user_id": "u1"}}
     sdk = {"type": "fullstack", "action": "client_initialized", "identifiers": {"vuid": "v1"}, "data": {"n": None}}
     upload = parse_events(json.dumps([identify, event(), sdk]), TENANT, NOW, 300)
-    assert upload.events == [identify, event(), sdk]
+    assert [e.body for e in upload.events] == [identify, event(), sdk]
     assert [change.user for change in upload.changes] == [UserRef("fs_user_id", "u1")]
+
+
+def test_each_event_names_the_users_of_its_identifiers_of_the_tenants_fields_and_no_other_string():
+    other = {
+        "type": "qualify",  # an enum word as a type: not an identifier
+        "action": "passthrough",
+        "identifiers": {"vuid": "v1", "not_a_field": "u9", "fs_user_id": "u1"},
+        "data": {"fs_user_id": "u2", "email": "u3"},  # data fields named as identifiers: not identifiers
+    }
+    dated = event(data={"audience_id": "vip", "ts": NOW - 5})
+    upload = parse_events(json.dumps([other, dated]), TENANT, NOW, 300)
+    assert [(e.subjects, e.ts) for e in upload.events] == [
+        ((UserRef("vuid", "v1"), UserRef("fs_user_id", "u1")), None),
+        ((UserRef("fs_user_id", "u1"),), NOW - 5),
+    ]
 
 
 def test_disqualify_and_extra_sdk_data_fields():

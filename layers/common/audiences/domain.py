@@ -242,17 +242,18 @@ MILLISECONDS_FROM = 10**11
 
 
 def checked_ts(value: object, now: float, max_future_skew: float) -> float:
-    """A membership ts in epoch seconds, or ValueError saying what is wrong with it."""
+    """A membership ts in epoch seconds, or ValueError saying what is wrong with it, never quoting it: a file's
+    cell may hold anything, and a file's errors are stored."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"ts must be epoch seconds as a number, got {type(value).__name__}")
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError("ts must be a finite number of epoch seconds")
     if value < 0:
-        raise ValueError(f"ts must not be negative, got {value}")
+        raise ValueError("ts must not be negative")
     if value >= MILLISECONDS_FROM:
-        raise ValueError(f"ts {value} looks like epoch milliseconds: send epoch seconds (divide by 1000)")
+        raise ValueError("ts looks like epoch milliseconds: send epoch seconds (divide by 1000)")
     if value > now + max_future_skew:
-        raise ValueError(f"ts {value} is {value - now:.0f} s in the future; at most {max_future_skew:.0f} s is allowed")
+        raise ValueError(f"ts is more than {max_future_skew:.0f} s in the future, the most allowed")
     return float(value)
 
 

@@ -69,6 +69,12 @@ class Settings:
         # marks renewed, and every event accepted before them delivered to the archive (Firehose's buffer,
         # 60 s, and its retries of dynamic partitioning, 300 s).
         self.privacy_settle_seconds = self._whole("PRIVACY_SETTLE_SECONDS", 60 + 60 + 300)
+        if self.privacy_cache_seconds > self.privacy_settle_seconds:  # "done" would precede the effect
+            raise SettingsError(
+                f"PRIVACY_CACHE_SECONDS ({self.privacy_cache_seconds}) must not exceed PRIVACY_SETTLE_SECONDS "
+                f"({self.privacy_settle_seconds}): a privacy request would report done while containers still "
+                "screen by their old copy of the marks"
+            )
         # Deliveries of an import's notification before it is given up (the queue's maxReceiveCount).
         self.import_attempts = self._whole("IMPORT_ATTEMPTS", 10)
         # Powertools' rule: tracing runs in Lambda (not SAM's emulator) unless POWERTOOLS_TRACE_DISABLED.

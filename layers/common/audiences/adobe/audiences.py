@@ -329,6 +329,13 @@ def _field_labels(value: object, problems: list[Problem]) -> dict[str, list[str]
 _FILE_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}")
 
 
+def identity_columns(audiences: list[Audience]) -> set[tuple[str, str]]:
+    """The identity columns of the tenant's source files: each Adobe audience's identity field (a header name)
+    and the identifier field its namespace is, which a privacy request finds a subject's rows by."""
+    definitions = filter(None, map(Definition.of, audiences))
+    return {(d.identity_field["name"], d.identity_field["identityNs"].lower()) for d in definitions}
+
+
 def source_root(definition: Definition) -> str:
     """The audience's sourceSpec.path in its sandbox's area: the file, or the folder, a run reads."""
     return f"{DIALECT}/{definition.sandbox}/{definition.source_spec['path'].strip('/')}"

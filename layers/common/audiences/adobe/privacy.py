@@ -3,7 +3,6 @@ its errors (PRVCY codes). The jobs themselves are the core's privacy requests (a
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -180,8 +179,8 @@ def _ours(request: PrivacyRequest, kept: dict) -> dict:
     return _response(PRODUCT, "PRVCY-6000-200", "Success", when, {"processed": 1, "ignored": 0})
 
 
-def job_object(request: PrivacyRequest, download_url: str | None) -> dict:
-    kept = json.loads(request.attributes)
+def job_object(request: PrivacyRequest, kept: dict, download_url: str | None) -> dict:
+    """The job as Privacy Service answers it; `kept` is what `attributes` made of its create."""
     responses = [_ours(request, kept)] if kept["provisioned"] else []
     responses += [
         _response(p, "PRVCY-6051-200", "Not provisioned", request.created_at)
@@ -207,6 +206,7 @@ def job_object(request: PrivacyRequest, download_url: str | None) -> dict:
 
 
 def attributes(create: Create, job: Job, request_id: str) -> dict:
+    """What a job's answers need of its create, the user key and ids as sent among them (kept sealed)."""
     user_ids = [
         {
             "namespace": u.get("namespace"),
@@ -286,10 +286,10 @@ def parse_listing(query: Mapping[str, str], now: float) -> Listing:
     return Listing(frozenset(regulations), int(page), int(size), status, start_of, end_of)
 
 
-def listed(request: PrivacyRequest, listing: Listing, now: float) -> bool:
+def listed(request: PrivacyRequest, kept: dict, listing: Listing, now: float) -> bool:
     if not readable(request, now) or not listing.since <= request.created_at < listing.until:
         return False
-    if json.loads(request.attributes)["regulation"] not in listing.regulations:
+    if kept["regulation"] not in listing.regulations:
         return False
     return listing.status is None or STATUSES[request.status] == listing.status
 

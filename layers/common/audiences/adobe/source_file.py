@@ -7,7 +7,8 @@ UTF-8 (a byte order mark is accepted), LF or CRLF line ends, gzip-compressed or 
 the content). The identity field (the one with `identityNs`) is required on every row; other
 fields may be empty, and a non-empty value must parse as its field's `type`. Rows are checked
 as they stream past; errors are collected with their line numbers, and nothing is applied
-unless every file of the run is valid.
+unless every file of the run is valid. An error names the line, the column and what is wrong,
+never a cell's value: errors are stored on the run's record, where no erasure reaches.
 """
 
 from __future__ import annotations
@@ -174,6 +175,11 @@ class SourceFile:
     def _columns(self, header: list[str]) -> dict[str, int]:
         names = [name.strip() for name in header]
         expected = [f["name"] for f in self.fields]
+        if not set(expected) & set(names):  # a member row, most likely: its values are not quoted
+            raise FileRejected(
+                f"line 1 must be the header naming the audience's fields ({', '.join(expected)}), and it names "
+                "none of them: is the header missing?"
+            )
         missing = [name for name in expected if name not in names]
         repeated = sorted({name for name in names if names.count(name) > 1})
         unknown = [name for name in names if name not in expected]
@@ -192,13 +198,13 @@ class SourceFile:
     def _row_problem(self, row: list[str], identity: int, checks) -> str | None:
         value = row[identity]
         if not value:
-            return f"{self.identity} (the identity field) is empty"
+            return f"column `{self.identity}` (the identity field) is empty"
         if problem := identifier_value_problem(value):
-            return f"{self.identity} {problem}"
+            return f"column `{self.identity}` {problem}"
         for index, name, (parse, expected) in checks:
             if row[index]:
                 try:
                     parse(row[index])
                 except ValueError:
-                    return f"{name} must be {expected}, got {row[index][:64]!r}"
+                    return f"column `{name}` must be {expected}"
         return None

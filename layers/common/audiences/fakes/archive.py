@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Callable
 
-from audiences.ports.archive import MAX_RECORD_BYTES, records
+from audiences.ports.archive import MAX_RECORD_BYTES, Event, records
 
 
 class InMemoryArchive:
@@ -19,7 +19,7 @@ class InMemoryArchive:
         self._numbers = itertools.count()
         self.delivered: list[bytes] = []
 
-    def put_events(self, tenant_id: str, received_at: float, upload_id: str, events: list[dict], source: str) -> None:
+    def put_events(self, tenant_id: str, received_at: float, upload_id: str, events: list[Event], source: str) -> None:
         made = records(tenant_id, received_at, upload_id, events, source)
         if too_large := [record for record in made if len(record) > MAX_RECORD_BYTES]:
             raise ValueError(f"{len(too_large)} records are over the archive's {MAX_RECORD_BYTES} bytes")

@@ -23,7 +23,7 @@ class InMemoryImports:
         self._chunks: dict[tuple[str, str], set[int]] = {}
         self._states: dict[tuple[str, str], AudienceImportState] = {}
         self._unsettled: dict[tuple[str, str], list[dict]] = {}
-        self._leases: dict[tuple[str, str], tuple[str, int]] = {}  # holder, expires at
+        self._leases: dict[tuple[str, str], tuple[str, int, float]] = {}  # holder, expires at, taken at
 
     def begin(self, tenant_id: str, record: ImportRecord) -> ImportRecord:
         with self._lock:
@@ -167,7 +167,10 @@ class InMemoryImports:
             lease = self._leases.get((tenant_id, segment_id))
             if lease is not None and lease[1] >= now and lease[0] != holder:
                 return False
-            self._leases[tenant_id, segment_id] = (holder, now + seconds)
+            taken_at = (
+                lease[2] if lease is not None else time.time()
+            )  # kept by a renewal, as the table's update keeps it
+            self._leases[tenant_id, segment_id] = (holder, now + seconds, taken_at)
             return True
 
     def release_lease(self, tenant_id: str, segment_id: str, holder: str) -> None:
@@ -175,7 +178,11 @@ class InMemoryImports:
             if self._leases.get((tenant_id, segment_id), (None,))[0] == holder:
                 del self._leases[tenant_id, segment_id]
 
-    def leases_held(self, tenant_id: str) -> int:
+    def leases_held(self, tenant_id: str, taken_by: float) -> int:
         now = int(time.time())
         with self._lock:
-            return sum(1 for (tenant, _), (_, until) in self._leases.items() if tenant == tenant_id and until >= now)
+            return sum(
+                1
+                for (tenant, _), (_, until, taken_at) in self._leases.items()
+                if tenant == tenant_id and until >= now and taken_at <= taken_by
+            )

@@ -41,7 +41,10 @@ class InMemoryPrivacy:
             marks = self._marks.setdefault(tenant_id, {})
             for digest in hashes:
                 held = marks.get(digest, Mark())
-                until = held.suppressed_until if suppressed_until is None else suppressed_until
+                if suppressed_until is None:
+                    until = held.suppressed_until
+                else:  # raised, never lowered, unless lifted (0)
+                    until = suppressed_until and max(suppressed_until, held.suppressed_until)
                 erased = held.erased_at if erased_at is None else max(erased_at, held.erased_at or erased_at)
                 if until == 0 and erased is None:
                     marks.pop(digest, None)

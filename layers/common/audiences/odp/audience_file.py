@@ -6,7 +6,8 @@
 Columns in any order: type, action, audience_id, ts and exactly one identifier column that
 is high-confidence for the tenant. A file is read as a stream; its rows are checked as they
 pass, the first errors are kept with their line numbers, and the caller decides nothing is
-applied unless the whole file was valid.
+applied unless the whole file was valid. An error names the line, the column and what is wrong,
+never a cell's value: errors are stored on the import record, where no erasure reaches.
 """
 
 from __future__ import annotations
@@ -154,6 +155,11 @@ class AudienceFile:
 
     def _columns(self, header: list[str]) -> dict[str, int]:
         names = [name.strip() for name in header]
+        if not set(REQUIRED_COLUMNS) & set(names):  # a member row, most likely: its values are not quoted
+            raise FileRejected(
+                "line 1 must be the header (type, action, audience_id, ts and one identifier column), and it names "
+                "none of them: is the header missing?"
+            )
         missing = [name for name in REQUIRED_COLUMNS if name not in names]
         duplicated = sorted({name for name in names if names.count(name) > 1})
         extra = [name for name in names if name not in REQUIRED_COLUMNS]
@@ -184,14 +190,14 @@ class AudienceFile:
     def row_problem(self, kind: str, action: str, audience_id: str, ts: str, value: str) -> str | None:
         """What is wrong with a row, or None."""
         if kind != "passthrough":
-            return f"type must be 'passthrough', got {kind!r}"
+            return "column `type` must be 'passthrough'"
         if action != "qualify":
-            return f"action must be 'qualify' (the file lists members; who is missing is disqualified), got {action!r}"
+            return "column `action` must be 'qualify' (the file lists members; who is missing is disqualified)"
         audience = self.context.audience
         if audience_id not in (audience.key, audience.external_id):
-            return f"audience_id must be {audience.key!r} or {audience.external_id!r}, got {audience_id!r}"
+            return f"column `audience_id` must be {audience.key!r} or {audience.external_id!r}, the file's audience"
         if problem := identifier_value_problem(value):
-            return f"{self.identifier} {problem}"
+            return f"column `{self.identifier}` {problem}"
         return self._ts_problem(ts)
 
     def _ts_problem(self, raw: str) -> str | None:
@@ -206,9 +212,9 @@ class AudienceFile:
         try:
             number = float(raw) if any(c in raw for c in ".eE") else int(raw)
         except ValueError:
-            return f"ts must be epoch seconds, got {raw!r}"
+            return "column `ts` must be epoch seconds"
         try:
             checked_ts(number, self.context.now, self.context.max_future_skew)
         except ValueError as error:
-            return str(error)
+            return f"column `ts` {str(error).removeprefix('ts ')}"
         return None

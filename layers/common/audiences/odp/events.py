@@ -18,6 +18,7 @@ from audiences.domain import (
 from audiences.errors import InvalidInput, Problem
 from audiences.ingest import MAX_EVENT_BYTES
 from audiences.json_bodies import decode_json
+from audiences.ports.archive import Event
 
 MAX_EVENTS = 500
 MAX_BODY_BYTES = 1024 * 1024
@@ -33,7 +34,7 @@ class _Invalid(ValueError):
 
 @dataclass(frozen=True)
 class Upload:
-    events: list[dict]  # every event as sent: the archive keeps them all
+    events: list[Event]  # every event as sent, with whom it names: the archive keeps them all
     changes: list[MembershipChange]  # what the passthrough events among them ask for
 
 
@@ -51,6 +52,7 @@ def parse_events(body: str | None, tenant: Tenant, now: float, max_future_skew: 
     if len(events) > MAX_EVENTS:
         raise InvalidInput(f"a request holds at most {MAX_EVENTS} events, got {len(events)}: split the batch")
 
+    accepted: list[Event] = []
     changes: list[MembershipChange] = []
     problems: list[Problem] = []
     may_hold_a_huge_event = len(body.encode()) > MAX_EVENT_BYTES  # else no event can be too large
@@ -60,12 +62,21 @@ def parse_events(body: str | None, tenant: Tenant, now: float, max_future_skew: 
             if may_hold_a_huge_event and len(json.dumps(event, ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
                 raise _Invalid(f"an event is at most {MAX_EVENT_BYTES} bytes of JSON: send less data with it")
             if event["type"] == PASSTHROUGH:
-                changes.append(_passthrough_change(event, tenant, now, max_future_skew))
+                change = _passthrough_change(event, tenant, now, max_future_skew)
+                changes.append(change)
+                accepted.append(Event(event, (change.user,), change.ts))
+            else:
+                accepted.append(Event(event, _named(event["identifiers"], tenant)))
         except _Invalid as invalid:
             problems.append(Problem(index, str(invalid)))
     if problems:
         raise InvalidInput(f"{len(problems)} of {len(events)} events are invalid; none was applied", tuple(problems))
-    return Upload(events=events, changes=changes)
+    return Upload(events=accepted, changes=changes)
+
+
+def _named(identifiers: dict[str, str], tenant: Tenant) -> tuple[UserRef, ...]:
+    """The users an event names: its identifiers of the tenant's fields, whatever their confidence."""
+    return tuple(UserRef(field, value) for field, value in identifiers.items() if field in tenant.identifiers)
 
 
 def _check_event(event: object) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+
+from audiences.domain import UserRef
 
 MAX_RECORD_BYTES = 1000 * 1024  # Firehose's largest record: the archive on AWS takes none larger
 
@@ -13,16 +16,36 @@ class ArchiveUnavailable(RuntimeError):
     """The archive kept refusing some of the upload's records; the upload must be retried."""
 
 
-def records(tenant_id: str, received_at: float, upload_id: str, events: list[dict], source: str) -> list[bytes]:
-    """The archive's records of an upload: one JSON line per event, with its tenant, day, source, upload id and
-    index in the upload (a reader keeps one record per upload id and index)."""
+@dataclass(frozen=True)
+class Event:
+    """An accepted event as it came, with whom it names and when it happened, as its dialect reads them."""
+
+    body: dict
+    subjects: tuple[UserRef, ...] = ()  # the users it names by the tenant's identifier fields, and only those
+    ts: float | None = None  # of the membership change it asks for; None: it happened when it was received
+
+    def happened(self, received_at: float) -> float:
+        return received_at if self.ts is None else self.ts
+
+
+def records(tenant_id: str, received_at: float, upload_id: str, events: list[Event], source: str) -> list[bytes]:
+    """The archive's records of an upload: one JSON line per event, with its tenant, day, source, upload id,
+    index in the upload (a reader keeps one record per upload id and index) and the subjects it names (what a
+    privacy request matches, never the event's other strings)."""
     received = datetime.fromtimestamp(received_at, UTC)
     common = {"tenant": tenant_id, "date": received.strftime("%Y-%m-%d"), "source": source, "upload_id": upload_id}
     return [
         # UTF-8 JSON (not \u escapes), so a record is the size of its event plus a short envelope
         (
             json.dumps(
-                common | {"index": index, "received_at": received.isoformat(), "event": event}, ensure_ascii=False
+                common
+                | {
+                    "index": index,
+                    "received_at": received.isoformat(),
+                    "subjects": [[subject.field, subject.value] for subject in event.subjects],
+                    "event": event.body,
+                },
+                ensure_ascii=False,
             )
             + "\n"
         ).encode()
@@ -31,6 +54,6 @@ def records(tenant_id: str, received_at: float, upload_id: str, events: list[dic
 
 
 class EventArchive(Protocol):
-    def put_events(self, tenant_id: str, received_at: float, upload_id: str, events: list[dict], source: str) -> None:
+    def put_events(self, tenant_id: str, received_at: float, upload_id: str, events: list[Event], source: str) -> None:
         """Archive an upload's events (at most 500); ArchiveUnavailable if some were refused, safe to retry."""
         ...

@@ -130,6 +130,7 @@ class ImportStore(Protocol):
         """Free the lease if `holder` holds it; another holder's lease stays."""
         ...
 
-    def leases_held(self, tenant_id: str) -> int:
-        """How many of the tenant's audiences an import holds now (expired leases are free)."""
+    def leases_held(self, tenant_id: str, taken_by: float) -> int:
+        """How many of the tenant's audiences an import holds now that took its lease by `taken_by` (expired
+        leases are free; a renewal keeps when the lease was taken)."""
         ...

@@ -92,9 +92,12 @@ class PrivacyRequest:
     step: str = ""  # the step a running request is at
     position: str = ""  # how far that step got: its checkpoint
     not_before: float = 0.0  # the step waits until then
+    effective_at: float = 0.0  # its marks are in effect in every container from then (0: not marked yet)
     suppress_days: int = 0  # how long a suppression lasts from the request (0: until lifted)
     export_name: str = ""  # the file an access export's ZIP holds
-    attributes: str = "{}"  # what the dialect keeps of the request (JSON the core never reads)
+    # What the dialect keeps of the request, as JSON the core never reads, sealed under the tenant's key as the
+    # subjects are: it may name people (Adobe's user key and ids), and the record outlives the job by months.
+    sealed_attributes: bytes = b""
     results: dict = field(default_factory=dict)  # counts of what was done, the export's key
     expires_at: float | None = None  # the record is forgotten then
 
@@ -120,8 +123,9 @@ class PrivacyStore(Protocol):
         suppressed_until: float | None = None,
         erased_at: float | None = None,
     ) -> None:
-        """Set the suppression's end (0 lifts it; None leaves it), and raise `erased_at` to at least the one
-        given (None leaves it). A mark left with neither is removed."""
+        """Raise the suppression's end to at least `suppressed_until` (0 lifts it; None leaves it), and
+        `erased_at` to at least the one given (None leaves it): a later request never shortens an earlier one's
+        mark. A mark left with neither is removed."""
         ...
 
     def put_request(self, tenant_id: str, request: PrivacyRequest) -> None:

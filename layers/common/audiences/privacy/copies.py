@@ -2,9 +2,10 @@
 
 Which formats live where (docs/architecture.md, "Privacy"): the event archive is gzip JSON Lines, one
 record per event; snapshots and an import's joined and left lists are Parquet member lists; an import's
-changes are gzip members of JSON back to back; uploads are text files (CSV), gzip or not. A record names a
-subject if any string in it equals one of the subject values: an identifier is a whole value wherever a
-dialect puts it, so nothing is parsed by dialect, and an event is one person's, so its whole record goes.
+changes are gzip members of JSON back to back; uploads are text files (CSV), gzip or not; access exports are
+ZIPs. Matching is structural: a record names a subject only where it holds that identifier field's value (an
+archived event's `subjects`, as its dialect read them; a file's identifier column; a list's identifier), never
+because some other string of it is equal.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import io
 import itertools
 import json
 import re
+import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from audiences.member_files import MEMBER
+from audiences.ports.privacy import Subject
 
 _GZIP_MAGIC = b"\x1f\x8b"
 PIECE_BYTES = 1 << 20  # decompressed at a time
@@ -37,6 +41,12 @@ class Handling(StrEnum):
 class Found:
     records: int  # records naming a subject
     without: bytes | None = None  # the object without them (REWRITE), when there were any
+    lines: tuple[bytes, ...] = ()  # the records themselves, when asked for (an access export)
+
+
+Subjects = frozenset[Subject]
+# A file's columns that hold identifiers: a header name, and the identifier field its values are of.
+Columns = frozenset[tuple[str, str]]
 
 
 Pieces = Iterable[bytes]  # an object's bytes, as read a piece at a time
@@ -88,26 +98,41 @@ def _as_json_strings(values: frozenset[str]) -> frozenset[bytes]:
     return frozenset(json.dumps(v, ensure_ascii=ascii)[1:-1].encode() for v in values for ascii in (False, True))
 
 
-def json_lines(data: bytes, values: frozenset[str], rewrite: bool) -> Found:
-    """Gzip JSON Lines (the event archive): the lines naming a subject, and the object without them,
-    decompressed and compressed a piece at a time. A line names a subject if one of its JSON strings is
-    the value: its strings are tokenized, not parsed into objects (the cost of a delete is this loop)."""
-    escaped = _as_json_strings(values)
-    deflate, out, removed = zlib.compressobj(6, zlib.DEFLATED, 31), [], 0
+def json_lines(
+    data: bytes, subjects: Subjects, rewrite: bool, received_by: float | None = None, collect: bool = False
+) -> Found:
+    """Gzip JSON Lines (the event archive): the records naming a subject (received by `received_by`, when
+    given), and the object without them, decompressed and compressed a piece at a time. Only a line holding a
+    subject's value as a JSON string is parsed (the cost of a delete is this loop); it names the subject if its
+    `subjects` hold the pair."""
+    escaped = _as_json_strings(frozenset(subject.value for subject in subjects))
+    deflate, out, found = zlib.compressobj(6, zlib.DEFLATED, 31), [], []
     for line in _lines([data]):
-        if line.strip() and not escaped.isdisjoint(_JSON_STRING.findall(line)):
-            removed += 1
+        if not escaped.isdisjoint(_JSON_STRING.findall(line)) and _names(line, subjects, received_by):
+            found.append(line)
         elif rewrite:
             out.append(deflate.compress(line))
-    return Found(removed, b"".join(out) + deflate.flush() if rewrite and removed else None)
+    without = b"".join(out) + deflate.flush() if rewrite and found else None
+    return Found(len(found), without, tuple(found) if collect else ())
 
 
-def member_list(data: bytes, values: frozenset[str], rewrite: bool) -> Found:
+def _names(line: bytes, subjects: Subjects, received_by: float | None) -> bool:
+    try:
+        record = json.loads(line)
+        named = {Subject(field, value) for field, value in record.get("subjects", ())}
+        if subjects.isdisjoint(named):
+            return False
+        return received_by is None or datetime.fromisoformat(record["received_at"]).timestamp() <= received_by
+    except (ValueError, TypeError, KeyError, AttributeError):  # a line broken off: no record of anyone
+        return False
+
+
+def member_list(data: bytes, subjects: Subjects, rewrite: bool) -> Found:
     """A Parquet member list: the members that are subjects, and the list without them."""
     import polars as pl  # the engine's layer: the imports and privacy functions carry it
 
     frame = pl.read_parquet(io.BytesIO(data))
-    named = frame[MEMBER].is_in(list(values))
+    named = frame[MEMBER].is_in([subject.value for subject in subjects])
     removed = int(named.sum())
     if not (rewrite and removed):
         return Found(removed)
@@ -116,38 +141,65 @@ def member_list(data: bytes, values: frozenset[str], rewrite: bool) -> Found:
     return Found(removed, out.getvalue())
 
 
-def json_members(data: bytes, values: frozenset[str]) -> Found:
-    """Gzip members of JSON back to back (an import's changes, written by the importer): the values among
-    them that are subjects."""
+def json_members(data: bytes, subjects: Subjects) -> Found:
+    """Gzip members of JSON back to back (an import's changes, written by the importer, each of one
+    identifier): the values among them that are subjects."""
     text, decoder, position, removed = gzip.decompress(data).decode(), json.JSONDecoder(), 0, 0
     while position < len(text):
         document, position = decoder.raw_decode(text, position)
-        removed += sum(1 for value in document.get("values", []) if value in values)
+        field = document.get("identifier")
+        removed += sum(1 for value in document.get("values", []) if Subject(field, value) in subjects)
     return Found(removed)
 
 
-def text_rows(data: Pieces, values: frozenset[str]) -> Found:
+def text_rows(data: Pieces, subjects: Subjects, columns: Columns) -> Found:
     """An uploaded file (CSV, gzip or not, whole or broken off), read a piece at a time: its rows holding a
-    subject as a whole field."""
-    rows = 0
-    for line in _lines(data):
-        text = line.decode("utf-8", errors="replace")
-        try:
-            fields = next(csv.reader([text]), [])
-        except csv.Error:  # not CSV (a stray carriage return, a NUL): its comma-separated parts
-            fields = text.split(",")
-        rows += any(field.strip() in values for field in fields)
+    subject's value in a column of that subject's field, as its header names the columns."""
+    lines, rows = _lines(data), 0
+    header = _fields(next(lines, b""))
+    named = [(n, field) for n, name in enumerate(header) for column, field in columns if name.strip() == column]
+    if not named:
+        return Found(0)
+    for line in lines:
+        fields = _fields(line)
+        rows += any(n < len(fields) and Subject(field, fields[n].strip()) in subjects for n, field in named)
     return Found(rows)
 
 
-def find(key: str, data: bytes, values: frozenset[str], rewrite: bool) -> tuple[Handling, Found]:
+def _fields(line: bytes) -> list[str]:
+    text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:  # not CSV (a stray carriage return, a NUL): its comma-separated parts
+        return text.split(",")
+
+
+def export_names(data: bytes, subjects: Subjects) -> bool:
+    """Whether an access export (a ZIP of one JSON document per request) is of one of the subjects."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            document = json.loads(archive.read(name))
+            for held in [document, *document.get("others", [])]:
+                subject = held.get("subject", {})
+                if Subject(subject.get("namespace"), subject.get("value")) in subjects:
+                    return True
+    return False
+
+
+def find(
+    key: str, data: bytes, subjects: Subjects, rewrite: bool, received_by: float | None = None, collect: bool = False
+) -> tuple[Handling, Found]:
     """The subjects' records in an object of the data bucket (by its kind, from its key and bytes)."""
     if key.endswith("/index.json"):  # byte ranges, no identifiers
         return Handling.ERASE, Found(0)
+    if key.startswith("privacy/"):  # an access export, or the records gathered for one: a copy to erase whole
+        if key.endswith(".zip"):
+            return Handling.ERASE, Found(int(export_names(data, subjects)))
+        return Handling.ERASE, json_lines(data, subjects, rewrite=False)
     if data[:4] == _PARQUET_MAGIC:
-        return Handling.REWRITE, member_list(data, values, rewrite)
+        return Handling.REWRITE, member_list(data, subjects, rewrite)
     if key.endswith("/changes.bin") or key.endswith(".json.gz"):
-        return Handling.ERASE, json_members(data, values)
+        return Handling.ERASE, json_members(data, subjects)
     if key.startswith("events/"):
-        return Handling.REWRITE, json_lines(data, values, rewrite)
-    return Handling.ERASE, text_rows([data], values)
+        return Handling.REWRITE, json_lines(data, subjects, rewrite, received_by, collect)
+    return Handling.ERASE, Found(0)  # nothing else of the data bucket holds identifiers

@@ -1,5 +1,6 @@
 """Privacy requests, whoever asks: submitted here, run as jobs (`audiences.privacy.jobs`), read back with their
-subjects unsealed. Dialects name the kinds and statuses in their own words; this knows none of them."""
+subjects and the dialect's attributes unsealed. Dialects name the kinds and statuses in their own words; this
+knows none of them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from audiences.domain import DAY_SECONDS, Tenant, identifier_value_problem
 from audiences.errors import InvalidInput, NotFound, Problem
 from audiences.ports.privacy import Kind, PrivacyRequest, Status, Subject
-from audiences.privacy.sealing import new_secret, seal, unseal
+from audiences.privacy.sealing import new_secret, seal, seal_json, unseal, unseal_json
 from audiences.wiring import stores
 
 MAX_SUBJECTS = 5_000  # Segment's most subjects per regulation, the largest any dialect sends
@@ -59,6 +60,7 @@ def subject_problems(tenant: Tenant, subjects: list[Subject], where: str = "subj
 class Submitted:
     request: PrivacyRequest
     subjects: list[Subject]
+    attributes: dict  # what the dialect kept of the request
 
 
 def submit(
@@ -76,7 +78,8 @@ def submit(
     now: float | None = None,
 ) -> Submitted:
     """Record a request and queue its job (a request born terminal, as an opt-out, runs no job). Subjects are
-    checked first: InvalidInput names every one refused, and nothing is recorded."""
+    checked first: InvalidInput names every one refused, and nothing is recorded. The subjects and the
+    dialect's `attributes` are kept sealed: whatever a client sent may name a person."""
     now = time.time() if now is None else now
     subjects = list(dict.fromkeys(subjects))  # a subject named twice is asked for once
     if problems := subject_problems(tenant, subjects):
@@ -89,6 +92,7 @@ def submit(
             (Problem("subjects", f"name 1 to {MAX_SUBJECTS} subjects"),),
         )
     key = tenant_key(tenant.tenant_id, now)
+    attributes = attributes or {}
     request = PrivacyRequest(
         request_id=new_request_id(now),
         kind=kind,
@@ -102,13 +106,13 @@ def submit(
         finished_at=now if status.terminal else None,
         suppress_days=suppress_days,
         export_name=export_name,
-        attributes=json.dumps(attributes or {}),
+        sealed_attributes=seal_json(key, attributes),
         expires_at=now + keep_days * DAY_SECONDS,
     )
     stores().privacy.put_request(tenant.tenant_id, request)
     if not status.terminal:
         queue_job(tenant.tenant_id, request.request_id)
-    return Submitted(request, subjects)
+    return Submitted(request, subjects, attributes)
 
 
 def queue_job(tenant_id: str, request_id: str, delay_seconds: float = 0) -> None:
@@ -122,7 +126,7 @@ def get(tenant_id: str, request_id: str, now: float | None = None) -> Submitted:
     request = stores().privacy.get_request(tenant_id, request_id) if REQUEST_ID.fullmatch(request_id) else None
     if request is None or (request.expires_at is not None and request.expires_at <= now):
         raise NotFound(f"privacy request {request_id!r} does not exist", "privacy request")
-    return Submitted(request, subjects_of(tenant_id, request))
+    return with_subjects(tenant_id, [request])[0]
 
 
 def subjects_of(tenant_id: str, request: PrivacyRequest) -> list[Subject]:
@@ -130,9 +134,20 @@ def subjects_of(tenant_id: str, request: PrivacyRequest) -> list[Subject]:
 
 
 def with_subjects(tenant_id: str, found: list[PrivacyRequest]) -> list[Submitted]:
-    """The requests with their subjects unsealed, the tenant's secret read once for all of them."""
+    """The requests with their subjects and attributes unsealed, the tenant's secret read once for all of them."""
     secret = stores().privacy.secret(tenant_id) if found else None
-    return [Submitted(r, unseal(secret, r.sealed_subjects) if secret else []) for r in found]
+    return [
+        Submitted(r, unseal(secret, r.sealed_subjects), unseal_json(secret, r.sealed_attributes))
+        if secret
+        else Submitted(r, [], {})
+        for r in found
+    ]
+
+
+def attributes_of(tenant_id: str, found: list[PrivacyRequest]) -> list[dict]:
+    """The requests' attributes alone, unsealed (a listing filters on them before it needs any subject)."""
+    secret = stores().privacy.secret(tenant_id) if found else None
+    return [unseal_json(secret, r.sealed_attributes) if secret else {} for r in found]
 
 
 def cancel(tenant_id: str, request_id: str, now: float | None = None) -> PrivacyRequest | None:

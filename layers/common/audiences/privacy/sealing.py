@@ -1,4 +1,5 @@
-"""A tenant's privacy key, and the subjects of its requests sealed under it.
+"""A tenant's privacy key, and what its requests name of people (their subjects, what a dialect keeps of
+them) sealed under it.
 
 Sealing is encrypt-then-MAC from the standard library's HMAC-SHA256 alone: a keystream of HMAC blocks over a
 random nonce and a counter (HMAC as a pseudo-random function in counter mode), then an HMAC tag over the nonce
@@ -41,17 +42,24 @@ def _xor(data: bytes, stream: bytes) -> bytes:
     return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
 
 
-def seal(secret: bytes, subjects: list[Subject]) -> bytes:
-    plain = json.dumps([[s.field, s.value] for s in subjects], ensure_ascii=False).encode()
+def seal_json(secret: bytes, value: object) -> bytes:
+    plain = json.dumps(value, ensure_ascii=False).encode()
     nonce = secrets.token_bytes(_NONCE_BYTES)
     sealed = nonce + _xor(plain, _keystream(_key(secret, "seal"), nonce, len(plain)))
     return sealed + hmac.digest(_key(secret, "tag"), sealed, "sha256")
 
 
-def unseal(secret: bytes, sealed: bytes) -> list[Subject]:
+def unseal_json(secret: bytes, sealed: bytes) -> object:
     body, tag = sealed[:-_TAG_BYTES], sealed[-_TAG_BYTES:]
     if len(body) < _NONCE_BYTES or not hmac.compare_digest(tag, hmac.digest(_key(secret, "tag"), body, "sha256")):
-        raise SealBroken("the subjects were not sealed under this tenant's key")
+        raise SealBroken("the value was not sealed under this tenant's key")
     nonce, cipher = body[:_NONCE_BYTES], body[_NONCE_BYTES:]
-    plain = _xor(cipher, _keystream(_key(secret, "seal"), nonce, len(cipher)))
-    return [Subject(field, value) for field, value in json.loads(plain)]
+    return json.loads(_xor(cipher, _keystream(_key(secret, "seal"), nonce, len(cipher))))
+
+
+def seal(secret: bytes, subjects: list[Subject]) -> bytes:
+    return seal_json(secret, [[s.field, s.value] for s in subjects])
+
+
+def unseal(secret: bytes, sealed: bytes) -> list[Subject]:
+    return [Subject(field, value) for field, value in unseal_json(secret, sealed)]

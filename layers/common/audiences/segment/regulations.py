@@ -3,7 +3,6 @@ parameters. The requests themselves are the core's (audiences.privacy); this is 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -107,8 +106,8 @@ def regulation_object(request: PrivacyRequest, tenant_id: str) -> dict:
     return body
 
 
-def list_entry(request: PrivacyRequest, subjects: list[str]) -> dict:
-    kept = json.loads(request.attributes)
+def list_entry(request: PrivacyRequest, kept: dict, subjects: list[str]) -> dict:
+    """A listed regulation; `kept` is what `attributes` made of its create."""
     entry = {
         "id": request.request_id,
         "subjectType": kept["subjectType"],
@@ -176,9 +175,9 @@ def is_suppression_position(text: str) -> bool:
     return bool(_SUPPRESSION.fullmatch(text))
 
 
-def selected(request: PrivacyRequest, listing: Listing) -> bool:
+def selected(request: PrivacyRequest, kept: dict, listing: Listing) -> bool:
     if request.origin != ORIGIN or request.status is Status.CANCELLED:
         return False
     if listing.status is not None and status_of(request) != listing.status:
         return False
-    return listing.types is None or json.loads(request.attributes)["regulationType"] in listing.types
+    return listing.types is None or kept["regulationType"] in listing.types

@@ -23,6 +23,7 @@ from audiences.domain import (
     identifier_value_problem,
 )
 from audiences.errors import InvalidInput, Problem
+from audiences.ports.archive import Event
 
 CALL_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_CALL_BYTES = 32 * 1024  # Segment's limits: a call, and a batch of calls
@@ -49,7 +50,7 @@ class AudienceCall:
 
 @dataclass(frozen=True)
 class Calls:
-    calls: list[dict]  # every call as sent, of its endpoint's type, without the write key: the archive keeps them
+    calls: list[Event]  # every call as sent, of its endpoint's type, without the write key: the archive keeps them
     audience_calls: list[AudienceCall]
     anonymous: list[Problem]  # audience calls naming the user only by anonymousId: archived, changing nothing
 
@@ -76,7 +77,7 @@ def parse_calls(
             )
         calls = [document | {"type": endpoint}]
 
-    accepted: list[dict] = []
+    accepted: list[Event] = []
     audience_calls: list[AudienceCall] = []
     anonymous: list[Problem] = []
     problems: list[Problem] = []
@@ -84,12 +85,15 @@ def parse_calls(
     for index, call in enumerate(calls):
         try:
             _check_call(call, may_hold_a_huge_call)
-            accepted.append({name: value for name, value in call.items() if name != "writeKey"})
+            kept = {name: value for name, value in call.items() if name != "writeKey"}
+            named = _named(call, tenant)
             if (asked := _audience_asked(call)) is None:
+                accepted.append(Event(kept, named))
                 continue
             key, state = asked
             user = _user(call, tenant)
             ts = _ts(call, batch_sent_at, now, max_future_skew)
+            accepted.append(Event(kept, named, ts))
             if user is None:
                 anonymous.append(Problem(index, _anonymous_message(key, tenant)))
             else:
@@ -204,6 +208,26 @@ def _user(call: dict, tenant: Tenant) -> UserRef | None:
                     raise _Invalid(f"{where}.{trait} names the user: it must be a non-empty string")
                 return _user_ref(tenant, field, value, f"{where}.{trait}")
     return None
+
+
+def _named(call: dict, tenant: Tenant) -> tuple[UserRef, ...]:
+    """Every user a call names through the identity map (its userId, each mapped trait it holds as text), of the
+    tenant's identifier fields only: whom a privacy request finds the call by."""
+    identity_map, named = tenant.identity_map, []
+    user_id = call.get("userId")
+    if isinstance(user_id, int) and not isinstance(user_id, bool):
+        user_id = str(user_id)
+    if isinstance(user_id, str) and user_id:
+        named.append(UserRef(identity_map.user_id, user_id))
+    context = call.get("context")
+    for values in (call.get("traits"), context.get("traits") if isinstance(context, dict) else None):
+        if isinstance(values, dict):
+            named += [
+                UserRef(field, values[trait])
+                for trait, field in identity_map.traits
+                if isinstance(values.get(trait), str) and values[trait]
+            ]
+    return tuple(dict.fromkeys(user for user in named if user.field in tenant.identifiers))
 
 
 def _user_ref(tenant: Tenant, field: str, value: str, where: str) -> UserRef:

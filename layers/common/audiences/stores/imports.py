@@ -281,12 +281,19 @@ def advance(tenant_id: str, segment_id: str, new: AudienceImportState, previous_
 
 def acquire_lease(tenant_id: str, segment_id: str, holder: str, seconds: int) -> bool:
     now = int(time.time())
-    lease = ImportLeaseItem(tenant_id, f"LEASE#{segment_id}", holder=holder, expires_at=now + seconds)
+    lease = ImportLeaseItem(tenant_id, f"LEASE#{segment_id}")
     free = ImportLeaseItem.pk.does_not_exist() | (ImportLeaseItem.expires_at < now) | (ImportLeaseItem.holder == holder)
-    try:
-        lease.save(condition=free)
+    try:  # an update, not a put: a renewal keeps when the lease was first taken (a privacy job waits by it)
+        lease.update(
+            actions=[
+                ImportLeaseItem.holder.set(holder),
+                ImportLeaseItem.expires_at.set(now + seconds),
+                ImportLeaseItem.taken_at.set(ImportLeaseItem.taken_at | time.time()),
+            ],
+            condition=free,
+        )
         return True
-    except PutError as error:
+    except UpdateError as error:
         if condition_failed(error):
             return False
         raise
@@ -300,10 +307,12 @@ def release_lease(tenant_id: str, segment_id: str, holder: str) -> None:
             raise
 
 
-def leases_held(tenant_id: str) -> int:
-    """One Query of the tenant's lease items, those not yet expired counted."""
+def leases_held(tenant_id: str, taken_by: float) -> int:
+    """One Query of the tenant's lease items: those not yet expired and taken by `taken_by` counted."""
     now = int(time.time())
     leases = ImportLeaseItem.query(
-        tenant_id, ImportLeaseItem.sk.startswith("LEASE#"), filter_condition=ImportLeaseItem.expires_at >= now
+        tenant_id,
+        ImportLeaseItem.sk.startswith("LEASE#"),
+        filter_condition=(ImportLeaseItem.expires_at >= now) & (ImportLeaseItem.taken_at <= taken_by),
     )
     return sum(1 for _ in leases)

@@ -114,9 +114,10 @@ class PrivacyRequestItem(_Table):
     step = UnicodeAttribute(default="")
     position = UnicodeAttribute(default="")
     not_before = NumberAttribute(default=0)
+    effective_at = NumberAttribute(default=0)
     suppress_days = NumberAttribute(default=0)
     export_name = UnicodeAttribute(default="")
-    attributes = UnicodeAttribute(default="{}")
+    sealed_attributes = BinaryAttribute(legacy_encoding=False)
     results = UnicodeAttribute(default="{}")  # JSON
     expires_at = NumberAttribute(null=True)
 
@@ -317,6 +318,7 @@ class ImportLeaseItem(_Table):
 
     holder = UnicodeAttribute()
     expires_at = NumberAttribute()
+    taken_at = NumberAttribute(null=True)  # when its holder first took it; a renewal keeps it
 
 
 class RateCounter(_Table):

@@ -60,26 +60,26 @@ def mark(
 ) -> None:
     for digest in hashes:
         item = PrivacyItem(_marks_pk(tenant_id), _MARK + digest)
-        if suppressed_until == 0 and erased_at is None:
+        if suppressed_until == 0:
             try:  # lifted, and never erased: nothing is left to keep
                 item.delete(condition=PrivacyItem.erased_at.does_not_exist())
                 continue
             except DeleteError as error:
                 if not condition_failed(error):
                     raise
-        actions = [] if suppressed_until is None else [PrivacyItem.suppressed_until.set(suppressed_until)]
-        if erased_at is not None:
-            try:  # raised, never lowered: a second erasure keeps the later time
-                item.update(
-                    actions=[*actions, PrivacyItem.erased_at.set(erased_at)],
-                    condition=PrivacyItem.erased_at.does_not_exist() | (PrivacyItem.erased_at < erased_at),
-                )
-                continue
-            except UpdateError as error:
-                if not condition_failed(error):
-                    raise
-        if actions:
-            item.update(actions=actions)
+            item.update(actions=[PrivacyItem.suppressed_until.set(0)])
+        elif suppressed_until is not None:  # raised, never lowered: a later, shorter request keeps the longer
+            _raise(item, PrivacyItem.suppressed_until, suppressed_until)
+        if erased_at is not None:  # raised, never lowered: a second erasure keeps the later time
+            _raise(item, PrivacyItem.erased_at, erased_at)
+
+
+def _raise(item: PrivacyItem, attribute, value: float) -> None:
+    try:
+        item.update(actions=[attribute.set(value)], condition=attribute.does_not_exist() | (attribute < value))
+    except UpdateError as error:
+        if not condition_failed(error):
+            raise
 
 
 def _request(item: PrivacyRequestItem) -> PrivacyRequest:
@@ -97,9 +97,10 @@ def _request(item: PrivacyRequestItem) -> PrivacyRequest:
         step=item.step,
         position=item.position,
         not_before=float(item.not_before),
+        effective_at=float(item.effective_at),
         suppress_days=int(item.suppress_days),
         export_name=item.export_name,
-        attributes=item.attributes,
+        sealed_attributes=item.sealed_attributes,
         results=json.loads(item.results),
         expires_at=float(item.expires_at) if item.expires_at is not None else None,
     )
