@@ -56,7 +56,7 @@ from cachetools import TLRUCache
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from audiences import cache, expiry, wiring
+from audiences import cache, catalog, expiry, wiring
 from audiences.domain import DAY_SECONDS, State, UserRef
 from audiences.fakes import in_memory
 from audiences.fakes.queues import InMemoryQueues
@@ -405,15 +405,14 @@ def names_of(source: str, event: dict) -> set[Subject]:
     return named
 
 
-def change_ts(source: str, event: dict, received: float) -> float | None:
-    """The ts of the membership change an archived event or call asked for; None if it asked for none."""
+def dated(source: str, event: dict, received: float) -> float:
+    """When an event or call happened, as an erasure dates it: the ts of the membership change it asks for,
+    else its receipt."""
     if source.startswith("odp"):
-        if event.get("type") != "passthrough":
-            return None
         ts = (event.get("data") or {}).get("ts")
-        return float(ts) if isinstance(ts, int | float) else received
+        return float(ts) if event.get("type") == "passthrough" and isinstance(ts, int | float) else received
     if (event.get("context") or {}).get("personas", {}).get("computation_class") != "audience":
-        return None
+        return received
     return _epoch(event["timestamp"]) if event.get("timestamp") else received
 
 
@@ -545,6 +544,7 @@ def kept_blobs(value: object, where: str, seen: set[int]) -> Iterator[tuple[str,
 @dataclass
 class Mark:
     at: float  # M: when the marks were written
+    order: int  # the job invocation that wrote them: marks written at one instant apply in this order
     request: str
     kind: Kind
     # A suppression's end, as early and as late as it may be (days from the request, or from its marks); 0 lifts
@@ -562,7 +562,7 @@ class Held:
     created: float
     kind: Kind
     suppress_days: int
-    started: float | None = None
+    started: tuple[float, int] | None = None  # the first job invocation: when, and which
     marked: float | None = None
     done: float | None = None
     failures: int = 0
@@ -627,10 +627,10 @@ class Run:
 
     # -- ingest
 
-    def names_sent(self, named: set[Subject], ts: float | None, change: bool) -> None:
+    def names_sent(self, source: str, event: dict) -> None:
         """Note the subjects an accepted event stored lawfully again (not dropped by a mark in effect)."""
-        for subject in named:
-            if not self.expected_dropped(subject, self.now, ts if change else None):
+        for subject in names_of(source, event):
+            if not self.expected_dropped(subject, self.now, dated(source, event, self.now)):
                 self.legit.setdefault(subject, []).append(self.now)
 
     def send_odp(self, container: int, body: str) -> None:
@@ -639,8 +639,7 @@ class Run:
         )
         assert status == 202, (status, answer)
         for event in json.loads(body):
-            ts = (event.get("data") or {}).get("ts", self.now)
-            self.names_sent(names_of("odp-events", event), ts, event["type"] == "passthrough")
+            self.names_sent("odp-events", event)
 
     def odp(self, step: Odp) -> None:
         events = []
@@ -693,8 +692,7 @@ class Run:
         status, answer = self.call(step.container, "POST", "/v1/batch", {"batch": sent}, headers)
         assert status == 200, (status, answer)
         for call in sent:
-            ts = _epoch(call["timestamp"]) if "timestamp" in call else self.now
-            self.names_sent(names_of("segment-tracking", call), ts, True)
+            self.names_sent("segment-tracking", call)
 
     def upload(self, key: str, data: bytes, field_name: str, members: tuple[str, ...]) -> None:
         stores().objects.upload(key, data)
@@ -845,7 +843,7 @@ class Run:
             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:privacy",
             "awsRegion": "us-east-1",
         }
-        marks_before = self.marks_now()
+        marks_before, go = self.marks_now(), next(self.order)
         with self.containers.inside(PRIVACY_CONTAINER):
             try:
                 failed = bool(
@@ -855,10 +853,9 @@ class Run:
                 failed = True
         if held is None:
             return
-        if held.started is None:
-            held.started = self.now
+        held.started = held.started or (self.now, go)
         if held.marked is None and self.marks_now() != marks_before:
-            self.marked(held)
+            self.marked(held, self.now, go)
         if failed:
             held.failures += 1
             if held.failures >= 5:  # the queue's maxReceiveCount: dead-lettered, the job given up
@@ -870,21 +867,21 @@ class Run:
         if request is not None and request.status is Status.DONE and held.done is None:
             self.finished(held)
 
-    def marked(self, held: Held) -> None:
-        """The request's marks are written now (M): the model holds them from here on."""
-        held.marked = self.now
+    def marked(self, held: Held, at: float, order: int) -> None:
+        """The request's marks were written at `at` (M), by invocation `order`: the model holds them from then."""
+        held.marked = at
         until, days = None, held.suppress_days * DAY_SECONDS
         if held.kind.suppresses:
-            until = (held.created + days, self.now + days) if days else (FOREVER, FOREVER)
+            until = (held.created + days, at + days) if days else (FOREVER, FOREVER)
         elif held.kind is Kind.UNSUPPRESS:
             until = (0.0, 0.0)
         for subject in held.subjects:
-            self.marks.setdefault(subject, []).append(Mark(self.now, held.request_id, held.kind, until))
+            self.marks.setdefault(subject, []).append(Mark(at, order, held.request_id, held.kind, until))
 
     def finished(self, held: Held) -> None:
         held.done = self.now
-        if held.marked is None and held.kind in MARKING:  # marks equal to those held change nothing
-            self.marked(held)
+        if held.marked is None and held.kind in MARKING:  # marks equal to those held: written on its first go
+            self.marked(held, *held.started)
         self.check_erased(held, at_done=True)
         self.check_in_effect(held)
         self.check_export(held)
@@ -901,7 +898,9 @@ class Run:
         text = b"".join(list(_decoded(stored[0]))[1:]).decode(errors="replace")
         for subject in held.subjects:
             entries = stores().memberships.user_memberships(TENANT, UserRef(subject.field, subject.value))
-            missing = sorted(ext for ext, (state, _) in entries.items() if json.dumps(ext) not in text)
+            audiences = catalog.audiences_by_external_id(TENANT, set(entries))
+            names = {ext: {ext} | ({a.key, a.audience_id} if (a := audiences.get(ext)) else set()) for ext in entries}
+            missing = sorted(ext for ext in entries if not any(json.dumps(name) in text for name in names[ext]))
             if json.dumps(subject.value) not in text or missing:
                 self.violate("d", f"{held.step!r}: its export leaves out {subject} or its audiences {missing}")
 
@@ -920,7 +919,7 @@ class Run:
         """Whether a suppression of the subject is in force at `at` by its marks so far (each only lengthens it,
         an unsuppress lifts it); None when it ends in between a count from the request and one from its marks."""
         early = late = 0.0
-        for mark in sorted(self.marks.get(subject, []), key=lambda m: m.at):
+        for mark in sorted(self.marks.get(subject, []), key=lambda m: (m.at, m.order)):
             if mark.at <= at and mark.until is not None:
                 lifts = mark.until == (0.0, 0.0)
                 early, late = (0.0, 0.0) if lifts else (max(early, mark.until[0]), max(late, mark.until[1]))
@@ -930,46 +929,48 @@ class Run:
         """Whether every container screens the subject by all of its marks at `at` (`besides` counts as settled)."""
         return all(m.at + CACHE_SECONDS <= at or m.at > at or m.request == besides for m in self.marks.get(subject, []))
 
-    def expected_dropped(self, subject: Subject, at: float, ts: float | None) -> bool:
+    def expected_dropped(self, subject: Subject, at: float, ts: float) -> bool:
+        """Whether an event of the subject received at `at`, dated `ts`, is sure to be dropped."""
         if self.settled(subject, at) and self.suppressed(subject, at) is True:
             return True
         erased = self.erased_at(subject, at)
-        return ts is not None and erased is not None and ts <= erased
+        return erased is not None and ts <= erased
 
     # -- probes: (c) and (d)
 
-    def probe(self, container: int, subject: Subject, ts: float, expected: bool, why: str, many: bool = False) -> None:
+    def probe(
+        self, container: int, subject: Subject, ts: float, why: str, many: bool = False, besides: str = ""
+    ) -> None:
+        """Send one event of the subject through a container; it is dropped iff a suppression is in force or an
+        erasure dates it (a change by its ts, another event by its receipt), once every mark is in effect."""
+        if not self.settled(subject, self.now, besides) or (suppressed := self.suppressed(subject, self.now)) is None:
+            return  # some container may still screen by older marks, or the suppression may be ending
         n = next(self.probes)
-        audience = f"probe-{n}"
-        bulk = {f"f{k}": "x" for k in range(MANY)} if many else {}
-        if subject.field in HIGH:
-            event = {
-                "type": "passthrough",
-                "action": "qualify",
-                "identifiers": {subject.field: subject.value},
-                "data": {"audience_id": audience, "ts": ts, "probe": f"p{n}"} | bulk,
-            }
+        audience, change = f"probe-{n}", subject.field in HIGH
+        erased, date = self.erased_at(subject, float("inf")), ts if change else self.now
+        expected = not suppressed and (erased is None or date > erased)
+        data = {"ts": ts, "probe": f"p{n}"} | ({f"f{k}": "x" for k in range(MANY)} if many else {})
+        if change:
+            event = {"type": "passthrough", "action": "qualify", "identifiers": {subject.field: subject.value},
+                     "data": data | {"audience_id": audience}}  # fmt: skip
         else:
-            event = {
-                "type": "custom",
-                "action": "probe",
-                "identifiers": {subject.field: subject.value},
-                "data": {"ts": ts, "probe": f"p{n}"} | bulk,
-            }
+            event = {"type": "custom", "action": "probe", "identifiers": {subject.field: subject.value}, "data": data}
         status, answer = self.call(
             container, "POST", "/v3/events", [event], {"x-api-key": self.keys["DEMO_PUBLIC_KEY"]}
         )
         assert status == 202, (status, answer)
         archived = any((r.event.get("data") or {}).get("probe") == f"p{n}" for r in archive())
         counted = audience in stores().memberships.user_memberships(TENANT, UserRef(subject.field, subject.value))
-        if subject.field not in HIGH:
-            counted = archived
+        counted = counted if change else archived
         if (archived, counted) != (expected, expected):
-            said = "counted" if expected else "dropped"
+            state = (
+                f"suppressed={suppressed}, erased up to {erased - T0:+.0f}" if erased else f"suppressed={suppressed}"
+            )
             self.violate(
                 why[0],
-                f"{why[2:]}: an event of {subject} (ts {ts - T0:+.0f}) sent through container {container} "
-                f"should be {said}, but it was archived={archived} applied={counted}",
+                f"{why[2:]}: an event of {subject} dated {date - T0:+.0f}{' MANY' if many else ''} sent through "
+                f"container {container} should be {'counted' if expected else 'dropped'} ({state}), "
+                f"but it was archived={archived} applied={counted}",
             )
         if archived or counted:
             self.legit.setdefault(subject, []).append(self.now)
@@ -978,31 +979,22 @@ class Run:
         """(d): right after "done", the request's effect holds in every container."""
         if held.kind in (Kind.ACCESS, Kind.PURGE):
             return
-        for subject in held.subjects:
-            if not self.settled(subject, self.now, besides=held.request_id):
-                continue  # another request's marks are still on their way
-            for container in INGESTING:
-                if held.kind.erases and subject.field in HIGH:
-                    self.probe(container, subject, held.marked - 1, False, f"d {held.step!r} done: an older change")
-                newer = self.now + SKEW_SECONDS
-                erased = self.erased_at(subject, self.now + CACHE_SECONDS)
-                if (erased is not None and newer <= erased) or (
-                    suppressed := self.suppressed(subject, self.now)
-                ) is None:
-                    continue
-                self.probe(container, subject, newer, not suppressed, f"d {held.step!r} done")
+        for subject, container in itertools.product(held.subjects, INGESTING):
+            if held.kind.erases and subject.field in HIGH:
+                self.probe(
+                    container,
+                    subject,
+                    held.marked - 1,
+                    f"d {held.step!r} done: an older change",
+                    besides=held.request_id,
+                )
+            self.probe(container, subject, self.now + SKEW_SECONDS, f"d {held.step!r} done", besides=held.request_id)
 
     def random_probe(self, container: int, many: bool) -> None:
         """(c): at a random later time, a marked subject's event is dropped iff a suppression is in force."""
         for subject in sorted(self.marks, key=str):
-            if not self.settled(subject, self.now):
-                continue
-            newer = self.now + SKEW_SECONDS
-            erased = self.erased_at(subject, self.now)
-            if (erased is not None and newer <= erased) or (suppressed := self.suppressed(subject, self.now)) is None:
-                continue
             marks = ", ".join(f"{m.kind.value}@{m.at - T0:.0f}" for m in self.marks[subject])
-            self.probe(container, subject, newer, not suppressed, f"c after the marks of {marks}", many)
+            self.probe(container, subject, self.now + SKEW_SECONDS, f"c after the marks of {marks}", many)
 
     # -- (a): nothing of an erased subject
 
@@ -1028,17 +1020,17 @@ class Run:
             for record in archive():
                 if subject not in record.names or "probe" in (record.event.get("data") or {}):
                     continue  # a probe that was kept is reported as such
-                ts = change_ts(record.source, record.event, record.received)
+                ts = dated(record.source, record.event, record.received)
                 if record.received <= cut:
                     self.violate(
                         "a",
                         f"{what}: an archive record of {subject} received at t={record.received - T0:.0f} is kept: "
                         + record.line[:300],
                     )
-                elif erased_at is not None and ts is not None and ts <= erased_at:
+                elif erased_at is not None and ts <= erased_at:
                     self.violate(
                         "a",
-                        f"{what}: a change of {subject} dated {ts - T0:+.0f} was archived after the erasure: "
+                        f"{what}: an event of {subject} dated {ts - T0:+.0f} was archived after the erasure: "
                         + record.line[:300],
                     )
             for key, uploaded, data in uploads():
