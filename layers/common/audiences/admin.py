@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     status = privacy.add_parser("status", help="the tenant's privacy requests, or one of them in full")
     status.add_argument("tenant")
     status.add_argument("request_id", nargs="?", help="a request's id (as listed)")
+    privacy.add_parser(
+        "wrap-secrets",
+        help="wrap with KMS every tenant's secret stored in clear before secrets were wrapped "
+        "(once, after upgrading; safe to run again, or from two places at once)",
+    )
     return parser
 
 
@@ -281,6 +286,12 @@ def _run(args: argparse.Namespace) -> None:
                 )
         case "privacy", "status":
             _privacy_status(args.tenant, args.request_id)
+        case "privacy", "wrap-secrets":
+            from audiences.stores import privacy as privacy_table  # a migration of the table's items
+
+            tenants = stores().tenants.list_tenants()
+            wrapped = sum(privacy_table.wrap_secret(tenant.tenant_id) for tenant in tenants)
+            print(f"{wrapped} tenant secrets wrapped with KMS; {len(tenants) - wrapped} tenants had none in clear")
         case "privacy", action:
             _privacy_request(args.tenant, action, args.subjects)
         case "audiences", "migrate":

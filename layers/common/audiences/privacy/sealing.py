@@ -1,4 +1,5 @@
-"""A tenant's privacy key, and the subjects of its requests sealed under it.
+"""The subjects of a tenant's privacy requests, sealed under the tenant's secret (which its store makes and
+keeps wrapped: audiences.stores.privacy).
 
 Sealing is encrypt-then-MAC from the standard library's HMAC-SHA256 alone: a keystream of HMAC blocks over a
 random nonce and a counter (HMAC as a pseudo-random function in counter mode), then an HMAC tag over the nonce
@@ -22,10 +23,6 @@ _BLOCK_BYTES = 32  # one HMAC-SHA256 output
 
 class SealBroken(ValueError):
     """The sealed bytes were not sealed under this key, or were changed since."""
-
-
-def new_secret() -> bytes:
-    return secrets.token_bytes(32)
 
 
 def _key(secret: bytes, purpose: str) -> bytes:
