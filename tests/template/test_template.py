@@ -220,3 +220,15 @@ def test_the_privacy_key_rotates_outlives_the_stack_and_is_granted_through_iam_p
     alias = TEMPLATE["Resources"]["PrivacyKeyAlias"]
     assert alias["Type"] == "AWS::KMS::Alias" and alias["Properties"]["TargetKeyId"] == {"Ref": "PrivacyKey"}
     assert PLAN.environment(FUNCTIONS)["PRIVACY_KEY_ID"] == PLAN.names["PrivacyKeyAlias"]
+
+
+def test_every_table_holding_items_that_expire_has_its_ttl_on_their_attribute():
+    """A privacy request is forgotten after the vendor's window: by the tenants table's TTL, not only hidden."""
+    by_name = {
+        PLAN.names[logical_id]: resource for logical_id, resource in PLAN.of_type("AWS::DynamoDB::Table").items()
+    }
+    expiring = {model.Meta.table_name for model in _table_models() if "expires_at" in model.get_attributes()}
+    assert PLAN.names["TenantsTable"] in expiring
+    for table in expiring:
+        ttl = by_name[table]["Properties"].get("TimeToLiveSpecification")
+        assert ttl == {"AttributeName": "expires_at", "Enabled": True}, table
