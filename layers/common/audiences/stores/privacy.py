@@ -222,3 +222,69 @@ def update_request(tenant_id: str, request_id: str, expected: set[Status], **cha
             return None
         raise
     return _request(item)
+
+
+# A restore of the tenants table to an earlier time (docs/operations.md, "Restoring a table"): what is saved of
+# a tenant before it, and put back after it. Operator's operations on the table's items, not the port's.
+
+
+def saved_since(tenant_id: str, since: float) -> dict | None:
+    """The tenant's privacy partition as it is now (its wrapped secret and every mark) and its requests changed
+    since `since`, as JSON; None if none changed. Nothing in it is in clear: subjects sealed, marks keyed
+    hashes, the secret wrapped by KMS. Conflict if the secret is stored in clear (wrap it first)."""
+    changed = [
+        item
+        for item in PrivacyRequestItem.query(_requests_pk(tenant_id), consistent_read=True)
+        if float(item.updated_at) >= since
+    ]
+    if not changed:
+        return None
+    partition = list(PrivacyItem.query(_marks_pk(tenant_id), consistent_read=True))
+    if any(item.secret is not None for item in partition):
+        raise Conflict(f"tenant {tenant_id!r} has its privacy secret in clear: run `privacy wrap-secrets` first")
+    return {
+        "tenant": tenant_id,
+        "privacy": [item.to_dynamodb_dict() for item in partition],
+        "requests": [item.to_dynamodb_dict() for item in changed],
+    }
+
+
+def _reruns(request: PrivacyRequest) -> bool:
+    """What a restore to before the request undid, so its job runs again: every stored copy it purged (the
+    memberships an erasure erased among them), or a job it had not finished."""
+    return not request.status.terminal or (request.kind.purges and request.status is Status.DONE)
+
+
+def restore_saved(saved: dict, now: float) -> list[str]:
+    """Make the tenant's privacy partition what `saved` holds (marks made since come back, marks lifted since
+    go), then put back each saved request unless the table holds a later version of it (this replay's, run
+    before); one whose effect the restore undid is put back queued from its first step, even where the table
+    was not restored. The ids of those, for their jobs to be queued."""
+    tenant_id = saved["tenant"]
+    partition = []
+    for raw in saved["privacy"]:
+        partition.append(item := PrivacyItem())
+        item.from_dynamodb_dict(raw)
+    kept = {item.sk for item in partition}
+    with PrivacyItem.batch_write() as batch:
+        for held in PrivacyItem.query(_marks_pk(tenant_id), consistent_read=True):
+            if held.sk not in kept:
+                batch.delete(held)
+        for item in partition:
+            batch.save(item)
+    queued = []
+    for raw in saved["requests"]:
+        (item := PrivacyRequestItem()).from_dynamodb_dict(raw)
+        saved_at, rerun = item.updated_at, _reruns(_request(item))
+        if rerun:
+            item.status, item.step, item.position, item.not_before = Status.QUEUED.value, "", "", 0
+            item.results, item.finished_at, item.updated_at = "{}", None, now
+        try:
+            item.save(condition=PrivacyRequestItem.pk.does_not_exist() | (PrivacyRequestItem.updated_at <= saved_at))
+        except PutError as error:
+            if condition_failed(error):
+                continue  # put back and run again by an earlier replay of the same file
+            raise
+        if rerun:
+            queued.append(item.sk)
+    return queued
