@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -177,8 +177,32 @@ def _queue(url_or_name: str) -> str:
     return arn("AWS::SQS::Queue", url_or_name.rstrip("/").rsplit("/", 1)[-1])
 
 
-def requests(service: str, operation: str, params: dict) -> list[Request]:
-    """The authorizations one call needs, as AWS evaluates them for the caller's role."""
+def key_aliases(plan: Plan) -> dict[str, str]:
+    """The ARN of the key each of the template's KMS aliases names (the functions name keys by alias)."""
+    return {
+        plan.names[logical_id]: arn("AWS::KMS::Key", plan.names[resource["Properties"]["TargetKeyId"]["Ref"]])
+        for logical_id, resource in plan.of_type("AWS::KMS::Alias").items()
+    }
+
+
+_KMS = {"Decrypt", "Encrypt", "GenerateDataKey"}
+
+
+def _key(params: dict, aliases: Mapping[str, str]) -> str:
+    """The key a KMS call names. Decrypt may leave it to the ciphertext, which is not read here: name it."""
+    key = params.get("KeyId")
+    if key is None:
+        raise Unsupported("local/iam.py authorizes a KMS call on the key its KeyId names: pass KeyId")
+    if key.startswith("alias/"):
+        if key not in aliases:
+            raise Unsupported(f"local/iam.py knows no key by the alias {key}: the template's are {sorted(aliases)}")
+        return aliases[key]
+    return key if key.startswith("arn:") else arn("AWS::KMS::Key", key)
+
+
+def requests(service: str, operation: str, params: dict, key_aliases: Mapping[str, str] | None = None) -> list[Request]:
+    """The authorizations one call needs, as AWS evaluates them for the caller's role (KMS aliases resolved
+    by `key_aliases`)."""
     if service == "dynamodb":
         if operation in _DYNAMODB_TABLE:
             return [Request(f"dynamodb:{operation}", _table(params["TableName"], params.get("IndexName")))]
@@ -214,6 +238,11 @@ def requests(service: str, operation: str, params: dict) -> list[Request]:
     elif service == "firehose" and operation in ("PutRecord", "PutRecordBatch"):
         stream = arn("AWS::KinesisFirehose::DeliveryStream", params["DeliveryStreamName"])
         return [Request(f"firehose:{operation}", stream)]
+    elif service == "kms" and operation in _KMS:
+        context = tuple(
+            (f"kms:EncryptionContext:{k}", v) for k, v in sorted(params.get("EncryptionContext", {}).items())
+        )
+        return [Request(f"kms:{operation}", _key(params, key_aliases or {}), context)]
     raise Unsupported(f"local/iam.py does not know which IAM action {service}.{operation} needs: add it")
 
 
@@ -236,12 +265,14 @@ class Enforcer:
 
     def __init__(self) -> None:
         self.by_function: dict[str, Policy] = {}
+        self.key_aliases: dict[str, str] = {}
         self.denied: list[Denial] = []  # every denial, for tests
         self._in_flight: Policy | None = None
         self._local = threading.local()
 
     def enforce(self, plan: Plan) -> None:
         self.by_function = policies(plan)
+        self.key_aliases = key_aliases(plan)
 
     @contextmanager
     def acting_as(self, function: str, invocation: bool = True) -> Iterator[None]:
@@ -264,7 +295,8 @@ class Enforcer:
         if policy is None:
             return
         service = model.service_model.service_name
-        for request in dict.fromkeys(requests(service, model.name, params)):  # a transaction's items repeat
+        needed = requests(service, model.name, params, self.key_aliases)
+        for request in dict.fromkeys(needed):  # a transaction's items repeat
             if not policy.allows(request):
                 self.denied.append(Denial(policy.function, request, threading.current_thread().name))
                 message = policy.denial(request)

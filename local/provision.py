@@ -1,8 +1,9 @@
-"""Create every table, queue, bucket and bucket notification of template.yaml in (moto) AWS.
+"""Create every table, queue, bucket, bucket notification and KMS key of template.yaml in (moto) AWS.
 
 Physical names are deterministic, so tests can compute the functions' environment before
-anything exists. moto enforces no policies: resource policies are not applied, and the functions'
-IAM policies are enforced in-process by local/iam.py.
+anything exists; a KMS key's id is KMS's to choose, so the functions name it by its alias. moto
+enforces no policies: resource and key policies are not applied, and the functions' IAM policies
+are enforced in-process by local/iam.py.
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ REGION = "us-east-1"
 STACK_NAME = "passthrough-audiences-local"
 STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/0c0ffee0-0000-4000-8000-00000000a11d"
 
-# What the local stack creates (tables, queues, buckets), runs in-process (functions, the API) or
+# What the local stack creates (tables, queues, buckets, streams, keys), runs in-process (functions, the API) or
 # can do without (moto enforces no policies; the layer is on sys.path). Anything else is refused.
-_CREATED = {"AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::KinesisFirehose::DeliveryStream"}
+_CREATED = {
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::S3::Bucket",
+    "AWS::KinesisFirehose::DeliveryStream",
+    "AWS::KMS::Key",
+    "AWS::KMS::Alias",
+}
 _NOT_NEEDED = {
     "AWS::Serverless::Function",
     "AWS::Serverless::Api",
@@ -38,6 +46,8 @@ _ARNS = {
     "AWS::S3::Bucket": "arn:aws:s3:::{name}",
     "AWS::KinesisFirehose::DeliveryStream": "arn:aws:firehose:{region}:{account}:deliverystream/{name}",
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+    # locally a stand-in for the id KMS chooses: only the functions' IAM policies name the key by it
+    "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
 }
 
 
@@ -101,6 +111,11 @@ def plan(template: dict, parameters: dict[str, object] = LOCAL_PARAMETERS) -> Pl
         if kind == "AWS::S3::Bucket":
             default = f"{STACK_NAME}-{logical_id}".lower()
             name = intrinsics.resolve(props["BucketName"]) if "BucketName" in props else default
+        elif kind == "AWS::KMS::Alias":
+            target = props["TargetKeyId"]
+            if not (isinstance(target, dict) and set(target) == {"Ref"}):
+                raise Unsupported(f"{logical_id}: the local stack aliases a key of the template by Ref only")
+            name = intrinsics.resolve(props["AliasName"])
         else:
             name = f"{STACK_NAME}-{logical_id}" if kind in _ARNS else logical_id
         if kind in _ARNS:
@@ -120,6 +135,7 @@ def provision(stack: Plan, session: boto3.Session | None = None) -> None:
     _create_tables(stack, session.client("dynamodb"))
     _create_buckets(stack, session.client("s3"))
     _create_delivery_streams(stack, session.client("firehose"))
+    _create_keys(stack, session.client("kms"))
 
 
 def _create_tables(stack: Plan, dynamodb) -> None:
@@ -181,3 +197,21 @@ def _create_delivery_streams(stack: Plan, firehose) -> None:
     for logical_id, resource in stack.of_type("AWS::KinesisFirehose::DeliveryStream").items():
         props = stack.intrinsics.resolve(resource["Properties"])
         firehose.create_delivery_stream(DeliveryStreamName=stack.names[logical_id], **props)
+
+
+def _create_keys(stack: Plan, kms) -> None:
+    """Each key with its policy and rotation, then each alias, onto the id KMS gave its key."""
+    key_ids = {}
+    for logical_id, resource in stack.of_type("AWS::KMS::Key").items():
+        props = stack.intrinsics.resolve(resource["Properties"])
+        made = kms.create_key(
+            Description=props.get("Description", ""),
+            KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+            Policy=json.dumps(props["KeyPolicy"]),
+        )
+        key_ids[logical_id] = made["KeyMetadata"]["KeyId"]
+        if props.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=key_ids[logical_id])
+    for logical_id, resource in stack.of_type("AWS::KMS::Alias").items():
+        target = resource["Properties"]["TargetKeyId"]["Ref"]  # plan() refuses any other form
+        kms.create_alias(AliasName=stack.names[logical_id], TargetKeyId=key_ids[target])

@@ -13,22 +13,24 @@ def request(request_id: str, **fields) -> PrivacyRequest:
     return PrivacyRequest(request_id, **(defaults | {"created_at": 1.0, "created_by": "k"} | fields))
 
 
-def test_a_tenants_secret_is_made_once_and_read_alone(stores):
+def test_a_tenants_secret_is_made_once_by_the_store_and_read_alone(stores):
     assert stores.privacy.secret("t") is None and stores.privacy.screening("t").secret is None
-    assert stores.privacy.create_secret("t", b"first", 1.0) == b"first"
-    assert stores.privacy.create_secret("t", b"second", 2.0) == b"first"  # a concurrent maker keeps the first
-    assert stores.privacy.secret("t") == b"first" and stores.privacy.secret("u") is None
+    first = stores.privacy.create_secret("t", 1.0)
+    assert len(first) == 32  # 256 random bits: the HMAC and sealing key
+    assert stores.privacy.create_secret("t", 2.0) == first  # a concurrent maker gets the first one's
+    assert stores.privacy.secret("t") == first and stores.privacy.screening("t").secret == first
+    assert stores.privacy.secret("u") is None and stores.privacy.create_secret("u", 3.0) != first
 
 
 def test_marks_raise_an_erasure_only_and_a_lifted_suppression_without_one_goes(stores):
-    stores.privacy.create_secret("t", b"s", 1.0)
+    secret = stores.privacy.create_secret("t", 1.0)
     stores.privacy.mark("t", ["a", "b"], suppressed_until=FOREVER)
     stores.privacy.mark("t", ["a"], erased_at=20.0)
     stores.privacy.mark("t", ["a"], erased_at=10.0)  # an older erasure does not lower it
     assert stores.privacy.screening("t").marks == {"a": Mark(FOREVER, 20.0), "b": Mark(FOREVER, None)}
     stores.privacy.mark("t", ["a", "b"], suppressed_until=0)
     screening = stores.privacy.screening("t")
-    assert screening.secret == b"s" and screening.marks == {"a": Mark(0.0, 20.0)}
+    assert screening.secret == secret and screening.marks == {"a": Mark(0.0, 20.0)}
     assert not screening.marks["a"].suppressed(now=5.0)
 
 

@@ -205,3 +205,30 @@ def test_the_api_functions_restore_from_snapshots_and_none_that_snapstart_refuse
         assert props.get("EphemeralStorage", {"Size": 512})["Size"] <= 512  # SnapStart's limit
         app = (template.ROOT / props["CodeUri"] / "app.py").read_text()
         assert "from audiences import" in app and "snapstart" in app  # its restore hook is registered
+
+
+def test_the_privacy_key_rotates_outlives_the_stack_and_is_granted_through_iam_policies_only():
+    """Deleting the key would leave every tenant's secret, and so every mark and sealed request, unreadable."""
+    key = TEMPLATE["Resources"]["PrivacyKey"]
+    assert key["Type"] == "AWS::KMS::Key"
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    props = key["Properties"]
+    assert props["EnableKeyRotation"] is True and props.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+    [statement] = PLAN.intrinsics.resolve(props["KeyPolicy"])["Statement"]
+    assert statement["Principal"] == {"AWS": f"arn:aws:iam::{provision.ACCOUNT_ID}:root"}  # the account's IAM
+    assert (statement["Effect"], statement["Action"], statement["Resource"]) == ("Allow", "kms:*", "*")
+    alias = TEMPLATE["Resources"]["PrivacyKeyAlias"]
+    assert alias["Type"] == "AWS::KMS::Alias" and alias["Properties"]["TargetKeyId"] == {"Ref": "PrivacyKey"}
+    assert PLAN.environment(FUNCTIONS)["PRIVACY_KEY_ID"] == PLAN.names["PrivacyKeyAlias"]
+
+
+def test_every_table_holding_items_that_expire_has_its_ttl_on_their_attribute():
+    """A privacy request is forgotten after the vendor's window: by the tenants table's TTL, not only hidden."""
+    by_name = {
+        PLAN.names[logical_id]: resource for logical_id, resource in PLAN.of_type("AWS::DynamoDB::Table").items()
+    }
+    expiring = {model.Meta.table_name for model in _table_models() if "expires_at" in model.get_attributes()}
+    assert PLAN.names["TenantsTable"] in expiring
+    for table in expiring:
+        ttl = by_name[table]["Properties"].get("TimeToLiveSpecification")
+        assert ttl == {"AttributeName": "expires_at", "Enabled": True}, table

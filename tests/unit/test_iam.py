@@ -137,3 +137,47 @@ def test_a_policy_document_may_carry_its_version_and_a_single_statement():
     policy = iam.policies(provision.plan(with_policy("IngestFunction", document)))["IngestFunction"]
     assert policy.allows(Request("dynamodb:GetItem", table("CatalogTable")))
     assert not policy.allows(Request("dynamodb:UpdateItem", table("MembershipsTable")))
+
+
+def key_arn() -> str:
+    return iam.key_aliases(PLAN)[PLAN.names["PrivacyKeyAlias"]]
+
+
+def test_a_kms_call_is_authorized_on_the_key_its_alias_names_with_its_encryption_context():
+    call = {"KeyId": PLAN.names["PrivacyKeyAlias"], "CiphertextBlob": b"", "EncryptionContext": {"tenant": "t"}}
+    assert key_arn().startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    assert iam.requests("kms", "Decrypt", call, iam.key_aliases(PLAN)) == [
+        Request("kms:Decrypt", key_arn(), (("kms:EncryptionContext:tenant", "t"),))
+    ]
+    with pytest.raises(Unsupported, match="KeyId"):  # the key a ciphertext names is not read locally
+        iam.requests("kms", "Decrypt", {"CiphertextBlob": b""}, iam.key_aliases(PLAN))
+    with pytest.raises(Unsupported, match="alias/other"):
+        iam.requests("kms", "Decrypt", call | {"KeyId": "alias/other"}, iam.key_aliases(PLAN))
+
+
+# Every function that reads a tenant's privacy secret: what screens (events, calls, files, runs, expiry), the
+# privacy APIs and job, and the console's customer lookup (it lists the requests naming the customer).
+SECRET_READERS = {
+    "IngestFunction",
+    "TrackingFunction",
+    "ImportsFunction",
+    "ApplyFunction",
+    "ExpirySweepFunction",
+    "PrivacyRequestsFunction",
+    "PrivacyFunction",
+    "ConsoleFunction",
+}
+
+
+def test_only_the_functions_that_read_the_privacy_secret_may_unwrap_it_and_only_the_privacy_api_make_one():
+    policies = iam.policies(PLAN)
+    tenant = (("kms:EncryptionContext:tenant", "t"),)
+
+    def allowed(action: str, resource: str = key_arn(), context=tenant) -> set[str]:
+        return {name for name, policy in policies.items() if policy.allows(Request(action, resource, context))}
+
+    assert allowed("kms:Decrypt") == SECRET_READERS
+    assert allowed("kms:GenerateDataKey") == {"PrivacyRequestsFunction"}  # a tenant's first privacy request
+    assert allowed("kms:Decrypt", context=()) == set()  # only with a tenant's encryption context
+    assert allowed("kms:Decrypt", resource=key_arn().replace("PrivacyKey", "OtherKey")) == set()
+    assert allowed("kms:Encrypt") == allowed("kms:ReEncryptFrom") == allowed("kms:CreateGrant") == set()

@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import random
+import secrets
 
 import polars as pl
 import pytest
@@ -14,7 +15,7 @@ from audiences.member_files import MEMBER
 from audiences.ports.privacy import Subject
 from audiences.privacy import copies
 from audiences.privacy.requests import REQUEST_ID, new_request_id
-from audiences.privacy.sealing import SealBroken, new_secret, seal, unseal
+from audiences.privacy.sealing import SealBroken, seal, unseal
 
 ANN = frozenset({Subject("email", "ann@x.com")})
 EMAIL_COLUMNS = frozenset({("email", "email")})
@@ -107,12 +108,12 @@ def test_planned_changes_are_erased_whole_and_their_index_holds_nobody():
 
 
 def test_sealed_subjects_open_only_under_their_key_and_unchanged():
-    secret, subjects = new_secret(), [Subject("email", "ann@x.com"), Subject("fs_user_id", "ü-7" * 40)]
+    secret, subjects = secrets.token_bytes(32), [Subject("email", "ann@x.com"), Subject("fs_user_id", "ü-7" * 40)]
     sealed = seal(secret, subjects)
     assert b"ann@x.com" not in sealed and unseal(secret, sealed) == subjects
     assert seal(secret, subjects) != sealed  # a fresh nonce each time
     with pytest.raises(SealBroken):
-        unseal(new_secret(), sealed)
+        unseal(secrets.token_bytes(32), sealed)
     with pytest.raises(SealBroken):
         unseal(secret, sealed[:20] + bytes([sealed[20] ^ 1]) + sealed[21:])
 

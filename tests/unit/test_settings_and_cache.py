@@ -17,6 +17,7 @@ TABLES = {
     "APPLY_QUEUE_URL": "a",
     "EVENT_ARCHIVE_STREAM": "f",
     "PRIVACY_QUEUE_URL": "p",
+    "PRIVACY_KEY_ID": "alias/k",
 }
 
 

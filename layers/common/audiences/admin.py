@@ -106,6 +106,23 @@ def _parser() -> argparse.ArgumentParser:
     status = privacy.add_parser("status", help="the tenant's privacy requests, or one of them in full")
     status.add_argument("tenant")
     status.add_argument("request_id", nargs="?", help="a request's id (as listed)")
+    privacy.add_parser(
+        "wrap-secrets",
+        help="wrap with KMS every tenant's secret stored in clear before secrets were wrapped "
+        "(once, after upgrading; safe to run again, or from two places at once)",
+    )
+    save = privacy.add_parser(
+        "save-erasures",
+        help="before restoring the tables to TIME: save every privacy request changed since, with the marks "
+        "as they are now, to FILE (no identifier in clear); see docs/operations.md",
+    )
+    save.add_argument("--since", required=True, metavar="TIME", help="the restore point, e.g. 2025-06-01T12:00:00Z")
+    save.add_argument("file", metavar="FILE")
+    replay = privacy.add_parser(
+        "replay-erasures",
+        help="after restoring: put back what FILE saved and run again every erasure the restore undid",
+    )
+    replay.add_argument("file", metavar="FILE")
     return parser
 
 
@@ -169,6 +186,49 @@ def _privacy_status(tenant_id: str, request_id: str | None) -> None:
         print(f"{name}	{value}")
     if url := jobs.download_url(request):
         print(f"download (1 hour)	{url}")
+
+
+def _instant(text: str) -> float:
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise AdminError(f"--since {text!r}: use an ISO 8601 time, e.g. 2025-06-01T12:00:00Z") from error
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _save_erasures(since: float, file: str) -> None:
+    import json
+
+    from audiences.stores import privacy as privacy_table  # the table's items, as a restore needs them
+
+    tenants = requests = 0
+    with open(file, "w") as out:
+        for tenant in stores().tenants.list_tenants():
+            if (saved := privacy_table.saved_since(tenant.tenant_id, since)) is not None:
+                out.write(json.dumps(saved) + "\n")
+                tenants, requests = tenants + 1, requests + len(saved["requests"])
+    print(f"saved {requests} privacy requests of {tenants} tenants to {file}; after restoring: replay-erasures {file}")
+
+
+def _replay_erasures(file: str) -> None:
+    import json
+    import time
+
+    from audiences.privacy import requests
+    from audiences.stores import privacy as privacy_table
+
+    try:
+        lines = Path(file).read_text().splitlines()
+    except OSError as error:
+        raise AdminError(f"cannot read {file}: {error.strerror}") from error
+    for line in lines:
+        saved = json.loads(line)
+        queued = privacy_table.restore_saved(saved, time.time())
+        for request_id in queued:
+            requests.queue_job(saved["tenant"], request_id)
+        print(f"{saved['tenant']}\t{len(saved['requests'])} requests saved\t{len(queued)} run again")
 
 
 def _point_at_target(args: argparse.Namespace) -> None:
@@ -281,6 +341,16 @@ def _run(args: argparse.Namespace) -> None:
                 )
         case "privacy", "status":
             _privacy_status(args.tenant, args.request_id)
+        case "privacy", "wrap-secrets":
+            from audiences.stores import privacy as privacy_table  # a migration of the table's items
+
+            tenants = stores().tenants.list_tenants()
+            wrapped = sum(privacy_table.wrap_secret(tenant.tenant_id) for tenant in tenants)
+            print(f"{wrapped} tenant secrets wrapped with KMS; {len(tenants) - wrapped} tenants had none in clear")
+        case "privacy", "save-erasures":
+            _save_erasures(_instant(args.since), args.file)
+        case "privacy", "replay-erasures":
+            _replay_erasures(args.file)
         case "privacy", action:
             _privacy_request(args.tenant, action, args.subjects)
         case "audiences", "migrate":

@@ -52,6 +52,7 @@ class Settings:
     apply_queue_url = Resource("APPLY_QUEUE_URL", "ApplyQueue", "ApplyQueueUrl")
     event_archive_stream = Resource("EVENT_ARCHIVE_STREAM", "EventArchiveStream", "EventArchiveStreamName")
     privacy_queue_url = Resource("PRIVACY_QUEUE_URL", "PrivacyQueue", "PrivacyQueueUrl")
+    privacy_key_id = Resource("PRIVACY_KEY_ID", "PrivacyKeyAlias", "PrivacyKeyAlias")  # KMS: wraps tenants' secrets
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)

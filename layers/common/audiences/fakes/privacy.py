@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import replace
 
@@ -25,9 +26,9 @@ class InMemoryPrivacy:
         with self._lock:
             return self._secrets.get(tenant_id, (None,))[0]
 
-    def create_secret(self, tenant_id: str, secret: bytes, now: float) -> bytes:
+    def create_secret(self, tenant_id: str, now: float) -> bytes:
         with self._lock:
-            return self._secrets.setdefault(tenant_id, (secret, now))[0]
+            return self._secrets.setdefault(tenant_id, (secrets.token_bytes(32), now))[0]
 
     def mark(
         self,

@@ -1,5 +1,6 @@
-"""The privacy store: a tenant's secret, the marks of erased and suppressed subjects (keyed hashes only,
-never an identifier) and the tenant's privacy requests (their subjects sealed under the tenant's key)."""
+"""The privacy store: a tenant's secret (kept where the store's data alone cannot read it), the marks of erased
+and suppressed subjects (keyed hashes only, never an identifier) and the tenant's privacy requests (their
+subjects sealed under the tenant's key)."""
 
 from __future__ import annotations
 
@@ -111,8 +112,9 @@ class PrivacyStore(Protocol):
         """The tenant's secret alone (one small read, whatever the marks)."""
         ...
 
-    def create_secret(self, tenant_id: str, secret: bytes, now: float) -> bytes:
-        """Store `secret` unless the tenant has one; the secret that is stored."""
+    def create_secret(self, tenant_id: str, now: float) -> bytes:
+        """Make the tenant's secret (32 random bytes) unless it has one; the tenant's secret, whoever made it.
+        The store keeps it where its own data alone cannot read it (on AWS, wrapped by KMS)."""
         ...
 
     def mark(

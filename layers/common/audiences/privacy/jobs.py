@@ -78,6 +78,11 @@ def steps_of(kind: Kind) -> tuple[str, ...]:
     return ()
 
 
+def _erased_up_to(effective_at: float) -> float:
+    """The latest ts an erasure takes: any change received before its marks took effect may be dated this late."""
+    return effective_at + get_settings().max_future_skew_seconds
+
+
 class PastDeadline(Exception):
     """The request waited for the tenant's imports past IMPORTS_DEADLINE_SECONDS: it is FAILED."""
 
@@ -111,8 +116,7 @@ class _Job:
 
     @property
     def erased_up_to(self) -> float:
-        """The latest ts the erasure takes: any change received before its marks took effect."""
-        return self.marked_at + get_settings().max_future_skew_seconds
+        return _erased_up_to(self.marked_at)
 
     @property
     def export_prefix(self) -> str:
@@ -188,7 +192,7 @@ def _mark(job: _Job) -> float | None:
         until = job.request.created_at + days * DAY_SECONDS if days else FOREVER
         how = {
             "suppressed_until": until if kind.suppresses else None,
-            "erased_at": effective_at + settings.max_future_skew_seconds if kind.erases else None,
+            "erased_at": _erased_up_to(effective_at) if kind.erases else None,
         }
     with ThreadPoolExecutor(MARK_WRITERS) as writers:
         list(
@@ -198,9 +202,8 @@ def _mark(job: _Job) -> float | None:
             )
         )
     screening.forget(job.tenant_id)
-    # an erasure also waits for the archive to hold every event accepted before the marks took effect
-    job.changes["not_before"] = marked_at + (settings.privacy_settle_seconds if kind.erases else 0)
-    job.changes["not_before"] = max(job.changes["not_before"], effective_at)
+    # an erasure also waits for the archive to hold every event accepted before then (the settle ≥ the cache)
+    job.changes["not_before"] = marked_at + settings.privacy_settle_seconds if kind.erases else effective_at
     job.changes["effective_at"] = effective_at
     return None
 

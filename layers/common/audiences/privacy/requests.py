@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from audiences.domain import DAY_SECONDS, Tenant, identifier_value_problem
 from audiences.errors import InvalidInput, NotFound, Problem
 from audiences.ports.privacy import Kind, PrivacyRequest, Status, Subject
-from audiences.privacy.sealing import new_secret, seal, seal_json, unseal, unseal_json
+from audiences.privacy.sealing import seal, seal_json, unseal, unseal_json
 from audiences.wiring import stores
 
 MAX_SUBJECTS = 5_000  # Segment's most subjects per regulation, the largest any dialect sends
@@ -42,7 +42,7 @@ def new_request_id(now: float) -> str:
 
 def tenant_key(tenant_id: str, now: float) -> bytes:
     """The tenant's secret, made on its first privacy request."""
-    return stores().privacy.secret(tenant_id) or stores().privacy.create_secret(tenant_id, new_secret(), now)
+    return stores().privacy.secret(tenant_id) or stores().privacy.create_secret(tenant_id, now)
 
 
 def subject_problems(tenant: Tenant, subjects: list[Subject], where: str = "subjects") -> list[Problem]:

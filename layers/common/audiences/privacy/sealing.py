@@ -1,5 +1,5 @@
-"""A tenant's privacy key, and what its requests name of people (their subjects, what a dialect keeps of
-them) sealed under it.
+"""What a tenant's privacy requests name of people (their subjects, what a dialect keeps of them), sealed
+under the tenant's secret (which its store makes and keeps wrapped: audiences.stores.privacy).
 
 Sealing is encrypt-then-MAC from the standard library's HMAC-SHA256 alone: a keystream of HMAC blocks over a
 random nonce and a counter (HMAC as a pseudo-random function in counter mode), then an HMAC tag over the nonce
@@ -23,10 +23,6 @@ _BLOCK_BYTES = 32  # one HMAC-SHA256 output
 
 class SealBroken(ValueError):
     """The sealed bytes were not sealed under this key, or were changed since."""
-
-
-def new_secret() -> bytes:
-    return secrets.token_bytes(32)
 
 
 def _key(secret: bytes, purpose: str) -> bytes:

@@ -76,6 +76,11 @@ def firehose():
 
 
 @cache
+def kms():
+    return _session().create_client("kms", get_settings().region)
+
+
+@cache
 def dynamodb() -> Connection:
     """PynamoDB's connection, for transactions across models."""
     return Connection(region=get_settings().region)

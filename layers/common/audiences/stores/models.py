@@ -84,11 +84,16 @@ class ApiKeyListing(_Table):
 
 
 class PrivacyItem(_Table):
-    """pk=PRIVACY#<tenant_id>: sk=SECRET, the tenant's privacy key (secret, created_at); sk=MARK#<keyed hash>,
-    a subject's mark (suppressed_until, erased_at). One partition, so one Query reads a tenant's screening."""
+    """pk=PRIVACY#<tenant_id>: sk=SECRET, the tenant's privacy key (wrapped_secret, created_at); sk=MARK#<keyed
+    hash>, a subject's mark (suppressed_until, erased_at). One partition, so one Query reads a tenant's screening.
+
+    wrapped_secret is the secret as KMS wrapped it (a CiphertextBlob under the privacy key, its encryption
+    context the tenant): the table alone cannot unwrap it. `secret` is one stored in clear before secrets were
+    wrapped, until `privacy wrap-secrets` wraps it in place."""
 
     Meta = _meta(Settings.tenants_table)
 
+    wrapped_secret = BinaryAttribute(null=True, legacy_encoding=False)
     secret = BinaryAttribute(null=True, legacy_encoding=False)
     created_at = NumberAttribute(null=True)
     suppressed_until = NumberAttribute(null=True)
