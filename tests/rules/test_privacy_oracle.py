@@ -1376,6 +1376,22 @@ FOUND = [
         Advance(SETTLE_SECONDS + 1),
         Jobs(),
     ],
+    # a replayed upload's events are archived under new indexes when the erased subject's are dropped: another user's
+    # record takes the (upload id, index) its readers deduplicate by from a record of the original upload
+    [
+        Odp(
+            0,
+            (
+                OdpEvent(True, "qualify", ANN, "vip", -60),
+                OdpEvent(True, "qualify", (("fs_user_id", "bob"),), "vip", -60),
+            ),
+        ),
+        Request("core", Kind.DELETE, ANN),
+        Jobs(),
+        Advance(SETTLE_SECONDS + 1),
+        Jobs(),
+        Replay(0, 0),
+    ],
     # a run's expired lease, taken over by the next run, keeps the first one's time: a purge made between the two
     # waits for "an import older than it" and fails at its deadline
     [AdobeRun((), False), Request("core", Kind.PURGE, ANN), Advance(DAY_SECONDS + 1), AdobeRun((), False), Jobs()],
