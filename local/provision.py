@@ -97,6 +97,13 @@ class Plan:
 LOCAL_PARAMETERS = {"PrivacySettleSeconds": 1, "PrivacyCacheSeconds": 1}
 
 
+def local_parameters(overrides: str) -> dict[str, object]:
+    """LOCAL_PARAMETERS with `Name=Value …` over them, as `sam local --parameter-overrides` takes them
+    (`make run` reads PARAMETER_OVERRIDES)."""
+    given = dict(pair.split("=", 1) for pair in overrides.split() if "=" in pair)
+    return LOCAL_PARAMETERS | given
+
+
 def plan(template: dict, parameters: dict[str, object] = LOCAL_PARAMETERS) -> Plan:
     refs = dict(_PSEUDO)
     refs.update({name: spec.get("Default", "") for name, spec in template.get("Parameters", {}).items()})

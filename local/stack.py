@@ -74,7 +74,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         spec = template.load()
         functions = template.functions(spec)
-        plan = provision.plan(spec)
+        plan = provision.plan(spec, provision.local_parameters(os.environ.get("PARAMETER_OVERRIDES", "")))
         moto_fidelity.install()
         moto = make_server(HOST, self.aws_port, _aws(plan), threaded=True, request_handler=MotoRequestHandler)
         threading.Thread(target=moto.serve_forever, name="moto", daemon=True).start()

@@ -61,7 +61,7 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
             "LOCAL_QUEUE_RETRY_SECONDS": "1",
             "LOCAL_SCHEDULE_SECONDS": "1",
             "AUTH_CACHE_SECONDS": "1",
-            "MAX_FUTURE_SKEW_SECONDS": "2",  # an erasure keeps out new events of its subject this long
+            "PARAMETER_OVERRIDES": "MaxFutureSkewSeconds=2",  # an erasure keeps out its subject's new events this long
         }
     )
     with log.open("w") as out:
