@@ -612,6 +612,29 @@ class Run:
     def private(self) -> dict:
         return {"x-api-key": self.keys["DEMO_PRIVATE_KEY"], "content-type": "application/json"}
 
+    def bearer(self) -> dict:
+        return {"authorization": f"Bearer {self.keys['DEMO_PRIVATE_KEY']}", "content-type": "application/json"}
+
+    def adobe_headers(self) -> dict:
+        return self.bearer() | {"x-api-key": "acme", "x-gw-ims-org-id": "demo@AdobeOrg"}
+
+    def says_done(self, held: Held) -> bool | None:
+        """Whether the request's own API answers that it is done (None: asked through the core, no API)."""
+        route, request_id = held.step.route, held.request_id
+        if route == "odp":
+            return (
+                self.call(0, "GET", f"/v3/compliance/gdpr/status/{request_id}", b"", self.private())[1] == "COMPLETED"
+            )
+        if route == "segment":
+            answer = self.call(0, "GET", f"/regulations/{request_id}", b"", self.bearer())[1]
+            return answer["data"]["regulation"]["overallStatus"] == "FINISHED"
+        if route == "adobe":
+            return (
+                self.call(0, "GET", f"/data/core/privacy/jobs/{request_id}", b"", self.adobe_headers())[1]["status"]
+                == "complete"
+            )
+        return None
+
     def setup(self) -> None:
         self.api = Api(Router(list(self.functions.values())))
         self.keys = seed_demo()
@@ -789,8 +812,7 @@ class Run:
                 "subjectType": "USER_ID",
                 "subjectIds": [s.value for s in subjects],
             }
-            headers = {"authorization": f"Bearer {self.keys['DEMO_PRIVATE_KEY']}", "content-type": "application/json"}
-            status, answer = self.call(0, "POST", "/regulations", body, headers)
+            status, answer = self.call(0, "POST", "/regulations", body, self.bearer())
             assert status == 200, (status, answer)
         else:
             user_ids = [{"namespace": s.field, "value": s.value, "type": "standard"} for s in subjects]
@@ -800,13 +822,7 @@ class Run:
                 "users": [{"key": "u", "action": [step.kind.value], "userIDs": user_ids}],
                 "include": ["profileService"],
             }
-            headers = {
-                "authorization": f"Bearer {self.keys['DEMO_PRIVATE_KEY']}",
-                "x-api-key": "acme",
-                "x-gw-ims-org-id": "demo@AdobeOrg",
-                "content-type": "application/json",
-            }
-            status, answer = self.call(0, "POST", "/data/core/privacy/jobs", body, headers)
+            status, answer = self.call(0, "POST", "/data/core/privacy/jobs", body, self.adobe_headers())
             assert status == 200, (status, answer)
         for made in requests.every(TENANT, self.now):
             if made.request_id not in before:
@@ -876,6 +892,9 @@ class Run:
             else:
                 self.pending.append((self.now, next(self.order), body))
         request = stores().privacy.get_request(TENANT, request_id)
+        if request is not None and self.says_done(held) not in (None, request.status is Status.DONE):
+            said = f"its API answers done={request.status is not Status.DONE} while it is {request.status.value}"
+            self.violate("d", f"{held.step!r}: {said}")
         if request is not None and request.status is Status.DONE and held.done is None:
             self.finished(held)
         if request is not None and request.status is Status.FAILED and held.done is None:
