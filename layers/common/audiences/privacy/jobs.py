@@ -364,8 +364,7 @@ def _one_member_list(job: _Job, bucket: Bucket, key: str, rewrite: bool) -> None
             path, etag = held
             _count(job, "objects_read")
             kept = path.with_name("kept")
-            removed = member_lists.without(path, job.subjects, kept if rewrite else None)
-            if not removed:
+            if not member_lists.without(path, job.subjects, kept if rewrite else None):
                 return
             _count(job, "import_files")
             if not rewrite:
@@ -387,7 +386,7 @@ def _versions(job: _Job) -> float | None:
                 return 0
             if member_lists.is_member_list(version.key):  # streamed, as the current one
                 with member_lists.downloaded(bucket, version.key, version.version_id) as held:
-                    named = held is not None and member_lists.without(held[0], job.subjects) > 0
+                    named = held is not None and member_lists.without(held[0], job.subjects)
                 if named:
                     stores().objects.delete_version(bucket, version.key, version.version_id)
                     _count(job, "versions_deleted")

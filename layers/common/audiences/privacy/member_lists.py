@@ -27,9 +27,8 @@ from audiences.ports.privacy import Subject
 from audiences.wiring import stores
 
 _PARQUET_MAGIC = b"PAR1"
-# What the privacy function gets through a member list, taken at half of what was measured
-# (docs/performance.md): a GET and a PUT at S3's ~90 MB/s a connection, the count and the rewrite at
-# ~10 MB of Parquet a second on two cores.
+# What the privacy function gets through a member list, at about half the slowest rate measured (performance.md:
+# a GET and a PUT at S3's ~90 MB/s a connection, the look and the rewrite at 12-30 MB of Parquet a second).
 BYTES_PER_SECOND = 4_000_000
 LONGEST_SECONDS = 600  # an estimate past this is held to it, so that a fresh invocation always starts the list
 _MEMBER_LIST = re.compile(
@@ -58,9 +57,9 @@ def downloaded(bucket: Bucket, key: str, version_id: str = "") -> Iterator[tuple
         yield None if etag is None else (path, etag)
 
 
-def without(path: Path, subjects: Collection[Subject], out: Path | None = None) -> int:
-    """How many members of the list in the file at `path` are subjects; if any are and `out` is named, the list
-    without them written to `out` (in the list's format)."""
+def without(path: Path, subjects: Collection[Subject], out: Path | None = None) -> bool:
+    """Whether the list in the file at `path` names a subject (read up to the first it names); if it does and
+    `out` is named, the list without the subjects written to `out`, in the list's format."""
     with path.open("rb") as held:
         magic = held.read(len(_PARQUET_MAGIC))
     if magic == _PARQUET_MAGIC:
@@ -70,17 +69,18 @@ def without(path: Path, subjects: Collection[Subject], out: Path | None = None) 
     raise ValueError("a member list is Parquet or gzip text")
 
 
-def _parquet_without(path: Path, subjects: Collection[Subject], out: Path | None) -> int:
+def _parquet_without(path: Path, subjects: Collection[Subject], out: Path | None) -> bool:
     import polars as pl  # the engine's layer: the privacy function carries it, the API functions do not
 
     identifier = pl.read_parquet_metadata(path).get(IDENTIFIER)
     values = sorted({s.value for s in subjects if identifier is None or s.field == identifier})
     if not values:
-        return 0
+        return False
     named = pl.col(MEMBER).is_in(values)
     members = pl.scan_parquet(path)
-    removed = members.filter(named).select(pl.len()).collect(engine="streaming").item()
-    if removed and out is not None:
+    if members.filter(named).head(1).collect(engine="streaming").is_empty():  # the engine stops at the first
+        return False
+    if out is not None:
         members.filter(~named).sink_parquet(
             out,
             compression="zstd",
@@ -89,14 +89,15 @@ def _parquet_without(path: Path, subjects: Collection[Subject], out: Path | None
             metadata={IDENTIFIER: identifier} if identifier else None,
             maintain_order=False,  # a list is in no order
         )
-    return removed
+    return True
 
 
-def _text_without(path: Path, values: set[bytes], out: Path | None) -> int:
+def _text_without(path: Path, values: set[bytes], out: Path | None) -> bool:
     """A snapshot of an earlier release: a value a line, sorted, gzip; read and written a line at a time."""
     with gzip.open(path, "rb") as text:
-        removed = sum(line.rstrip(b"\n") in values for line in text)
-    if removed and out is not None:
+        if not any(line.rstrip(b"\n") in values for line in text):
+            return False
+    if out is not None:
         with gzip.open(path, "rb") as text, gzip.open(out, "wb", compresslevel=1) as kept:
             kept.writelines(line for line in text if line.rstrip(b"\n") not in values)
-    return removed
+    return True
