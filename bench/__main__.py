@@ -45,6 +45,7 @@ def main() -> None:
         imports,
         ingest,
         listing,
+        member_lists,
         own_cpu,
         physics,
         privacy,
@@ -96,6 +97,8 @@ def main() -> None:
     results["audience_listing"] = listing.bench_audience_listing(functions)
     print("privacy: a 1,000-subject delete over 10^6 archived events …", flush=True)
     results["privacy_delete"] = privacy.bench_privacy_delete()
+    print("privacy: 1,000 subjects erased from a 10^7-member list, streamed through the function's /tmp …", flush=True)
+    results["member_list_erasure"] = member_lists.bench_member_list_erasure()
     print("own CPU: events, queries and an import with AWS's answers replayed …", flush=True)
     results["own_cpu"] = own_cpu.bench_own_cpu(functions)
     print("cold start: INIT and first response of each API function …", flush=True)
@@ -139,5 +142,12 @@ if __name__ == "__main__":
         last["privacy_delete"] = privacy.bench_privacy_delete()
         RESULTS.write_text(json.dumps(last, indent=2) + "\n")
         print(json.dumps(last["privacy_delete"], indent=2))
+    elif sys.argv[1:] == ["member_lists"]:  # the member list scenario alone, into the last run's results
+        from bench import member_lists
+
+        last = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        last["member_list_erasure"] = member_lists.bench_member_list_erasure()
+        RESULTS.write_text(json.dumps(last, indent=2) + "\n")
+        print(json.dumps(last["member_list_erasure"], indent=2))
     else:
         main()

@@ -126,7 +126,7 @@ def first_requests(keys: dict[str, str]) -> dict[str, tuple[str, str, dict, obje
     }
 
 
-def _serve_moto(plan: provision.Plan) -> str:
+def serve_moto(plan: provision.Plan) -> str:
     """moto as `make run` serves it: a threaded server with DynamoDB's concurrency and transactions."""
     from werkzeug.serving import make_server
 
@@ -175,7 +175,7 @@ def main() -> dict:
 
     spec = template.load()
     functions, plan = template.functions(spec), provision.plan(spec)
-    endpoint = _serve_moto(plan)
+    endpoint = serve_moto(plan)
     configure_process(plan, functions, endpoint)
     provision.provision(plan)
 

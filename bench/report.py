@@ -31,6 +31,26 @@ def privacy_rows(results: dict) -> list[tuple]:
     ]
 
 
+def member_list_rows(results: dict) -> list[tuple]:
+    erasure = results.get("member_list_erasure")
+    if erasure is None:  # a results file from before the scenario
+        return []
+    large = erasure["sizes"]["10000000"]
+    model = erasure["model_1e8"]
+    return [
+        (
+            "privacy: 1k subjects out of a 10^7 list",
+            f"{erasure['ours_seconds']:.2f}s",
+            f"{erasure['baseline_seconds']:.2f}s",
+            f"{erasure['ratio']:.2f}x",
+            f"peak RSS {erasure['peak_rss_mb']:.0f} MB (10^6: {erasure['peak_rss_mb_at_1e6']:.0f} MB; held whole "
+            f"{erasure['in_memory_peak_rss_mb']:.0f} MB); /tmp {large['tmp_bytes'] / 1e6:.0f} MB; 10^8 modeled "
+            f"{model['seconds']['total']:.0f}s, /tmp {model['tmp_bytes'] / 1e9:.1f} GB",
+            erasure["target"],
+        )
+    ]
+
+
 def engine_rows(compute: dict) -> list[tuple]:
     rows = []
     for size, label in (("1000000", "1M"), ("10000000", "10M")):
@@ -125,6 +145,7 @@ def table(results: dict) -> str:
         ),
         _row("audience listing 10 pages of 10k", listing, f"{listing['aws_requests_per_page']:.1f} AWS req/page"),
         *privacy_rows(results),
+        *member_list_rows(results),
         *physics_rows(results),
     ]
     rows += own_cpu_rows(results)

@@ -33,6 +33,9 @@ transactions, and Firehose's dynamic partitioning.
    on a table of 10^4 items. DynamoDB reads only that partition's key range; `_partition_first`
    narrows an index Query to the items in it (the table's items grouped by index key once per
    write) before moto's own Query runs, which then answers exactly as before.
+8. Conditional completion. S3 completes a multipart upload only if the object at its key is still
+   the one its If-Match names (as for a PutObject); moto completes it whatever the key holds. The
+   completion checks it here first, answering as S3 does (PreconditionFailed; NoSuchKey if none).
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.firehose.models import FirehoseBackend
 from moto.moto_api._internal import mock_random
-from moto.s3.exceptions import NoSuchUpload
+from moto.s3.exceptions import MissingKey, NoSuchUpload, PreconditionFailed
 from moto.s3.models import S3Backend, s3_backends
 from moto.s3.responses import S3Response
 
@@ -151,6 +154,11 @@ def install() -> None:
             multipart = self.backend.get_bucket(bucket_name).multiparts.get(upload_id)
             if not completed and (multipart is None or multipart.key_name != key_name):
                 raise NoSuchUpload(upload_id)
+            if if_match := request.headers.get("If-Match"):
+                if existing is None:
+                    raise MissingKey(key=key_name)
+                if existing.etag.strip('"') != if_match.strip('"'):
+                    raise PreconditionFailed("If-Match")
         return key_post(self, request, body, bucket_name, query, key_name)
 
     S3Response._key_response_post = upload_of_its_key

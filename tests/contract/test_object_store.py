@@ -5,11 +5,22 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote_plus
 
+import boto3
 import pytest
 
-from audiences.ports.objects import NoSuchUpload, PartsRejected, UploadReplaced
+from audiences.fakes.objects import InMemoryObjects
+from audiences.ports.objects import Bucket, NoSuchUpload, PartsRejected, UploadReplaced
 from audiences.settings import get_settings
+from local.provision import REGION
 from tests.contract.conftest import received, remove_upload, upload, upload_part
+
+
+def unfinished_parts(stores) -> list:
+    """Multipart uploads begun in the data bucket and neither completed nor aborted (the fake makes none)."""
+    if isinstance(stores.objects, InMemoryObjects):
+        return []
+    s3 = boto3.client("s3", region_name=REGION)
+    return s3.list_multipart_uploads(Bucket=get_settings().data_bucket).get("Uploads", [])
 
 
 def announced(stores) -> list[tuple[str, str, int]]:
@@ -85,3 +96,36 @@ def test_a_part_too_small_is_rejected(stores):
     etags = [upload_part(stores, "demo/big.csv", upload_id, n, b"small") for n in (1, 2)]
     with pytest.raises(PartsRejected, match="EntityTooSmall"):
         stores.objects.complete_multipart("demo/big.csv", upload_id, [(1, etags[0]), (2, etags[1])])
+
+
+def test_an_object_streams_to_a_file_and_is_replaced_from_one_only_while_it_is_unchanged(stores, tmp_path):
+    held, replacement = tmp_path / "held", tmp_path / "replacement"
+    stores.objects.put_data("imports/tenant=t/snapshots/a/1.parquet", b"first")
+    held_key = "imports/tenant=t/snapshots/a/1.parquet"
+    etag = stores.objects.download_object(Bucket.DATA, held_key, held)
+    assert held.read_bytes() == b"first" and etag == stores.objects.read_object(Bucket.DATA, held_key)[1]
+    replacement.write_bytes(b"second")
+    assert not stores.objects.replace_object_with_file(Bucket.DATA, held_key, replacement, '"0123"')
+    assert stores.objects.get_data(held_key) == b"first"
+    assert stores.objects.replace_object_with_file(Bucket.DATA, held_key, replacement, etag)
+    assert stores.objects.get_data(held_key) == b"second"
+    assert not stores.objects.replace_object_with_file(Bucket.DATA, held_key, replacement, etag)  # no longer that one
+    assert stores.objects.download_object(Bucket.DATA, "imports/tenant=t/never-there", held) is None
+    assert not stores.objects.replace_object_with_file(Bucket.DATA, "imports/tenant=t/never-there", replacement, etag)
+
+
+def test_a_file_past_the_largest_put_is_replaced_in_parts_still_only_while_unchanged(stores, tmp_path, monkeypatch):
+    from audiences.stores import objects as s3_objects
+
+    monkeypatch.setattr(s3_objects, "SINGLE_PUT_BYTES", 5 * 1024 * 1024)  # S3's is 5 GB
+    key, big = "imports/tenant=t/snapshots/a/1.parquet", tmp_path / "big"
+    big.write_bytes(b"x" * (5 * 1024 * 1024) + b"tail")
+    stores.objects.put_data(key, b"first")
+    etag = stores.objects.read_object(Bucket.DATA, key)[1]
+    stores.objects.put_data(key, b"changed meanwhile")
+    assert not stores.objects.replace_object_with_file(Bucket.DATA, key, big, etag)
+    assert stores.objects.get_data(key) == b"changed meanwhile"
+    assert not unfinished_parts(stores)  # a refused upload's parts are not left to cost storage
+    etag = stores.objects.read_object(Bucket.DATA, key)[1]
+    assert stores.objects.replace_object_with_file(Bucket.DATA, key, big, etag)
+    assert stores.objects.get_data(key) == big.read_bytes()

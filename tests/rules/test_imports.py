@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import io
 
+import polars as pl
 import pytest
 
 from audiences import memberships
 from audiences.domain import ImportStatus, State, UserRef
+from audiences.member_files import IDENTIFIER
+from audiences.ports.objects import Bucket
 from audiences.wiring import stores
 from tests.imports_helpers import HEADER, T, csv_gz, drain, upload
 from tests.integration.helpers import customer_query
@@ -149,3 +153,13 @@ def test_a_file_replaced_before_processing_is_skipped_for_the_newer_one(vip, fun
     statuses = sorted(r.status.value for r in records())
     assert statuses == ["SKIPPED", "SUCCESS"]
     assert member_states("old", "new") == {"old": None, "new": "qualified"}
+
+
+def test_an_imports_member_lists_name_their_identifier_field(vip, functions):
+    upload(csv_gz(["ann", "bob"]))
+    drain(functions)
+    lists = [o.key for o in stores().objects.stored_objects(Bucket.DATA, "imports/tenant=demo/")]
+    assert len(lists) == 1 and "/snapshots/" in lists[0]  # the joined and left lists went once applied
+    for key in lists:
+        data, _ = stores().objects.read_object(Bucket.DATA, key)
+        assert pl.read_parquet_metadata(io.BytesIO(data))[IDENTIFIER] == "fs_user_id", key

@@ -4,17 +4,20 @@ erases and purges, what a suppression drops, and what still counts afterwards.""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import time
 
+import polars as pl
 import pytest
 
 from audiences import memberships
 from audiences.domain import UserRef
+from audiences.member_files import MEMBER
 from audiences.ports.objects import Bucket
 from audiences.wiring import stores
-from tests.imports_helpers import csv_gz, drain, upload
-from tests.integration.helpers import event
+from tests.imports_helpers import HEADER, csv_gz, drain, upload
+from tests.integration.helpers import event, segment
 
 
 def regulate(client, regulation_type: str, *users: str) -> str:
@@ -140,6 +143,51 @@ def test_a_delete_removes_the_subject_from_snapshots_and_uploads(api, demo, clie
     assert held, "the snapshot is kept"
     assert not any(b"ann" in (gzip.decompress(d) if d[:2] == b"\x1f\x8b" else d) for d in held)
     assert memberships.audience_size("demo", "vip") == 1 and state("ann") == {}
+
+
+def members_listed(audience_key: str) -> list[list[str]]:
+    """The members of each member list of the audience (its snapshots, and joined and left lists kept)."""
+    return [
+        sorted(pl.read_parquet(io.BytesIO(stores().objects.read_object(Bucket.DATA, stored.key)[0]))[MEMBER])
+        for stored in stores().objects.stored_objects(Bucket.DATA, "imports/tenant=demo/")
+        if f"/{audience_key}/" in stored.key and stored.key.endswith(".parquet")
+    ]
+
+
+def test_a_delete_takes_the_subject_out_of_the_lists_of_its_identifier_field_only(api, demo, client, functions, vip):
+    api.call("PUT", "/v3/segments/churn", segment("churn"), key=demo["DEMO_PRIVATE_KEY"])
+    upload(csv_gz(["ann", "bob"]))
+    emails = csv_gz(["ann", "carl"], audience="churn", header=HEADER.replace("fs_user_id", "email"))
+    upload(emails, key="demo/audience-diffs/churn.csv.gz")  # "ann" here is an email, another person's
+    drain(functions)
+    regulate(client, "DELETE_INTERNAL", "ann")  # the user id ann
+    drain(functions)
+    assert members_listed("vip_users") == [["bob"]]
+    assert members_listed("churn") == [["ann", "carl"]]
+
+
+def test_a_text_snapshot_of_an_earlier_release_is_rewritten_not_erased(api, demo, client, functions, vip):
+    key = "imports/tenant=demo/snapshots/vip_users/20261101T000000000Z-0123456789ab.txt.gz"
+    stores().objects.put_data(key, gzip.compress(b"ann\nbob\n"))  # the next import diffs with it: it must stay
+    regulate(client, "DELETE_INTERNAL", "ann")
+    drain(functions)
+    assert gzip.decompress(stores().objects.get_data(key)) == b"bob\n"
+
+
+def test_a_job_without_the_time_a_large_member_list_takes_checkpoints_before_it(client, functions, vip, monkeypatch):
+    from audiences.privacy import jobs, member_lists
+
+    upload(csv_gz(["ann", "bob"]))
+    drain(functions)
+    monkeypatch.setattr(member_lists, "BYTES_PER_SECOND", 1)  # the snapshot's few hundred bytes: minutes
+    regulate_id = regulate(client, "DELETE_INTERNAL", "ann")
+    stores().queues.receive("privacy")  # the job is run by hand below
+    assert jobs.run("demo", regulate_id, seconds_left=lambda: 200) == 0  # time for anything but the list
+    request = stores().privacy.get_request("demo", regulate_id)
+    assert (request.step, request.position) == ("copies", "1|")  # the list is the first object under imports/
+    assert members_listed("vip_users") == [["ann", "bob"]]
+    assert jobs.run("demo", regulate_id, seconds_left=lambda: 900) is None  # a fresh invocation starts it
+    assert members_listed("vip_users") == [["bob"]]
 
 
 def test_a_regulation_deleted_while_initialized_is_cancelled_and_gone(client, functions, members):

@@ -6,11 +6,12 @@ from __future__ import annotations
 import gzip
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audiences.compute import MemberSet, difference, distinct, read_snapshot, values_of
-from audiences.member_files import MEMBER
+from audiences.member_files import IDENTIFIER, MEMBER
 
 VALUES = st.lists(st.text(st.characters(codec="utf-8", categories=["L", "N", "P"]), min_size=1, max_size=8))
 
@@ -90,3 +91,12 @@ def test_snapshots_of_either_format_read_back_and_lists_of_one_identity_merge(tm
     merged = distinct([(("email", "x"), text), (("vuid", "x"), parquet), (("email", "x"), parquet)], tmp_path / "d")
     assert [(identity, size) for identity, _, size in merged] == [(("email", "x"), 3), (("vuid", "x"), 2)]
     assert members_of(merged[0][1]) == ["a", 'b,"quoted"', "c"]
+
+
+@pytest.mark.parametrize("spill_members", [2, 10**6])
+def test_every_result_file_carries_the_metadata_it_is_given(tmp_path, spill_members):
+    previous = filled(tmp_path, "p", [["a", "b"]], spill_members)
+    current = filled(tmp_path, "c", [["b", "c", "d"]], spill_members)
+    result = difference(previous, current, tmp_path, metadata={IDENTIFIER: "email"})
+    for path in (result.joined, result.left, result.snapshot):
+        assert pl.read_parquet_metadata(path)[IDENTIFIER] == "email"

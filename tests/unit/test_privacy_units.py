@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import random
 import secrets
 
-import polars as pl
 import pytest
 
-from audiences.member_files import MEMBER
 from audiences.ports.privacy import Subject
 from audiences.privacy import copies
 from audiences.privacy.requests import REQUEST_ID, new_request_id
@@ -82,14 +79,6 @@ def test_an_upload_names_a_subject_only_in_a_column_of_its_field():
     assert copies.text_rows([rows], frozenset({Subject("email", "bob")}), odp).records == 0
     adobe = b"emailAddr,tier\nann@x.com,gold\n"  # a column the dialect maps to the email field
     assert copies.text_rows([adobe], ANN, frozenset({("emailAddr", "email")})).records == 1
-
-
-def test_member_lists_are_rewritten_without_the_subject():
-    out = io.BytesIO()
-    pl.DataFrame({MEMBER: ["bob@x.com", "ann@x.com"]}).write_parquet(out)
-    handling, found = copies.find("imports/tenant=t/snapshots/vip/1.parquet", out.getvalue(), ANN, rewrite=True)
-    assert (handling, found.records) == (copies.Handling.REWRITE, 1)
-    assert pl.read_parquet(io.BytesIO(found.without))[MEMBER].to_list() == ["bob@x.com"]
 
 
 def test_planned_changes_are_erased_whole_and_their_index_holds_nobody():

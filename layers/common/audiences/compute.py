@@ -123,8 +123,8 @@ class Difference:
 class _Result:
     """One result file assembled from per-partition frames: in memory, or through part files when large."""
 
-    def __init__(self, path: Path, on_disk: bool) -> None:
-        self.path, self.on_disk, self.parts = path, on_disk, []
+    def __init__(self, path: Path, on_disk: bool, metadata: dict[str, str] | None = None) -> None:
+        self.path, self.on_disk, self.parts, self.metadata = path, on_disk, [], metadata
 
     def add(self, frame: pl.DataFrame) -> None:
         if not self.on_disk:
@@ -135,25 +135,32 @@ class _Result:
         self.parts.append(part)
 
     def write(self) -> Path:
+        written = {"compression": "zstd", "statistics": False, "metadata": self.metadata}
         if self.on_disk:
-            pl.scan_parquet(self.parts).sink_parquet(self.path, compression="zstd", statistics=False)
+            pl.scan_parquet(self.parts).sink_parquet(self.path, **written)
             for part in self.parts:
                 part.unlink()
         else:
-            pl.concat([_EMPTY.to_frame(), *self.parts]).write_parquet(self.path, compression="zstd", statistics=False)
+            pl.concat([_EMPTY.to_frame(), *self.parts]).write_parquet(self.path, **written)
         return self.path
 
 
 def difference(
-    previous: MemberSet, current: MemberSet, directory: Path, in_doubt: MemberSet | None = None
+    previous: MemberSet,
+    current: MemberSet,
+    directory: Path,
+    in_doubt: MemberSet | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> Difference:
-    """Diff the lists partition by partition and write the results. Members `in_doubt` (an import
-    applied in part may have changed them) are also set as the current list says: joined if in it,
-    left if not."""
+    """Diff the lists partition by partition and write the results, each with the key-value `metadata`.
+    Members `in_doubt` (an import applied in part may have changed them) are also set as the current
+    list says: joined if in it, left if not."""
     sets = [previous, current, *([in_doubt] if in_doubt is not None else [])]
     assert len({members.partitions for members in sets}) == 1, "the lists must share their partitions"
     on_disk = any(members.spilled for members in sets)
-    results = {name: _Result(directory / f"{name}.parquet", on_disk) for name in ("joined", "left", "snapshot")}
+    results = {
+        name: _Result(directory / f"{name}.parquet", on_disk, metadata) for name in ("joined", "left", "snapshot")
+    }
     counts = DiffCounts()
 
     def diffed(number: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # only the imports function carries the engine (its own layer
 
 MAX_ERRORS = 20
 MEMBER = "member"  # the name of a column of member values
+# A member list's Parquet key-value metadata: the identifier field its values are of, so that an erasure
+# removes only the values of that field (a list written before it was recorded has none).
+IDENTIFIER = "audiences.identifier"
 GZIP_MAGIC = b"\x1f\x8b"
 # A line is refused before it is held past this size, so reading holds at most one block and
 # one such line whatever the file (a member row is at most ~2.2 KB: a 1,024-byte identifier,

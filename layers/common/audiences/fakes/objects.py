@@ -170,6 +170,16 @@ class InMemoryObjects:
             data = self._bucket(bucket).get(key)
         return None if data is None else (data, _etag(data))
 
+    def download_object(self, bucket: Bucket, key: str, path: Path, version_id: str = "") -> str | None:
+        held = self.read_object(bucket, key, version_id)
+        if held is None:
+            return None
+        path.write_bytes(held[0])
+        return held[1]
+
+    def replace_object_with_file(self, bucket: Bucket, key: str, path: Path, etag: str) -> bool:
+        return self.replace_object(bucket, key, path.read_bytes(), etag)
+
     def replace_object(self, bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
         with self._lock:
             held = self._bucket(bucket).get(key)

@@ -22,7 +22,7 @@ from audiences.domain import Audience, AudienceImportState, ImportRecord, Import
 from audiences.importer import records
 from audiences.importer.applying import Plan, planned, queue_chunks
 from audiences.importer.messages import applies_prefix, changes_prefix, snapshot_key
-from audiences.member_files import FileContext, FileRejected, MemberFile
+from audiences.member_files import IDENTIFIER, FileContext, FileRejected, MemberFile
 from audiences.settings import get_settings
 from audiences.wiring import stores
 
@@ -110,7 +110,8 @@ def import_list(listing: MemberList) -> ImportRecord:
                     in_doubt.add_all(compute.read_snapshot(path))
                 else:
                     renamed.append((named, path))
-        difference = compute.difference(before, current, directory, in_doubt)
+        named = {IDENTIFIER: members.identifier}  # whose values the lists are: an erasure matches that field only
+        difference = compute.difference(before, current, directory, in_doubt, metadata=named)
         leavers_renamed = compute.distinct(renamed, directory / "renamed")
         return _plan(listing, difference, leavers_renamed, unsettled, screened.dropped)
 

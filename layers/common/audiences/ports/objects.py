@@ -95,6 +95,11 @@ class ObjectStore(Protocol):
         """The object's bytes and ETag (of one of its noncurrent versions, if named); None if there is none."""
         ...
 
+    def download_object(self, bucket: Bucket, key: str, path: Path, version_id: str = "") -> str | None:
+        """The object (one of its noncurrent versions, if named) written to the file at `path` as it is read,
+        never held whole; its ETag, or None if there is none."""
+        ...
+
     def noncurrent_versions(self, bucket: Bucket, prefix: str) -> Iterator[StoredObject]:
         """Every noncurrent version under `prefix`, where the bucket keeps versions (none where it does not)."""
         ...
@@ -103,6 +108,11 @@ class ObjectStore(Protocol):
 
     def replace_object(self, bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
         """Overwrite the object only if it is still the one of `etag`; whether it was."""
+        ...
+
+    def replace_object_with_file(self, bucket: Bucket, key: str, path: Path, etag: str) -> bool:
+        """Overwrite the object with the file at `path`, sent as it is read, only if the object is still the one
+        of `etag`; whether it was. As replace_object, whatever the file's size."""
         ...
 
     def erase_object(self, bucket: Bucket, key: str) -> None:

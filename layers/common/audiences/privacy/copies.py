@@ -1,11 +1,11 @@
 """Stored copies of subjects: finding them in an object, and the object without them.
 
 Which formats live where (docs/architecture.md, "Privacy"): the event archive is gzip JSON Lines, one
-record per event; snapshots and an import's joined and left lists are Parquet member lists; an import's
-changes are gzip members of JSON back to back; uploads are text files (CSV), gzip or not; access exports are
-ZIPs. Matching is structural: a record names a subject only where it holds that identifier field's value (an
-archived event's `subjects`, as its dialect read them; a file's identifier column; a list's identifier), never
-because some other string of it is equal.
+record per event; an import's changes are gzip members of JSON back to back; uploads are text files (CSV),
+gzip or not; access exports are ZIPs; member lists (snapshots, an import's joined and left lists) are
+privacy/member_lists.py's. Matching is structural: a record names a subject only where it holds that
+identifier field's value (an archived event's `subjects`, as its dialect read them; a file's identifier
+column), never because some other string of it is equal.
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from audiences.member_files import MEMBER
 from audiences.ports.privacy import Subject
 
 _GZIP_MAGIC = b"\x1f\x8b"
 PIECE_BYTES = 1 << 20  # decompressed at a time
 _LONGEST_LINE = 1 << 20  # a member row is at most a few KB, an archived event at most 1,000 KiB
-_PARQUET_MAGIC = b"PAR1"
 
 
 class Handling(StrEnum):
@@ -127,20 +125,6 @@ def _names(line: bytes, subjects: Subjects, received_by: float | None) -> bool:
         return False
 
 
-def member_list(data: bytes, subjects: Subjects, rewrite: bool) -> Found:
-    """A Parquet member list: the members that are subjects, and the list without them."""
-    import polars as pl  # the engine's layer: the imports and privacy functions carry it
-
-    frame = pl.read_parquet(io.BytesIO(data))
-    named = frame[MEMBER].is_in([subject.value for subject in subjects])
-    removed = int(named.sum())
-    if not (rewrite and removed):
-        return Found(removed)
-    out = io.BytesIO()
-    frame.filter(~named).write_parquet(out, compression="zstd", statistics=False)
-    return Found(removed, out.getvalue())
-
-
 def json_members(data: bytes, subjects: Subjects) -> Found:
     """Gzip members of JSON back to back (an import's changes, written by the importer, each of one
     identifier): the values among them that are subjects."""
@@ -196,8 +180,6 @@ def find(
         if key.endswith(".zip"):
             return Handling.ERASE, Found(int(export_names(data, subjects)))
         return Handling.ERASE, json_lines(data, subjects, rewrite=False)
-    if data[:4] == _PARQUET_MAGIC:
-        return Handling.REWRITE, member_list(data, subjects, rewrite)
     if key.endswith("/changes.bin") or key.endswith(".json.gz"):
         return Handling.ERASE, json_members(data, subjects)
     if key.startswith("events/"):

@@ -42,7 +42,7 @@ from audiences import catalog, memberships, screening
 from audiences.domain import DAY_SECONDS, State, UserRef, batched
 from audiences.ports.objects import Bucket, UploadReplaced
 from audiences.ports.privacy import FOREVER, Kind, Mark, PrivacyRequest, Status, Subject
-from audiences.privacy import copies
+from audiences.privacy import copies, member_lists
 from audiences.privacy.requests import queue_job, subjects_of
 from audiences.settings import get_settings
 from audiences.wiring import stores
@@ -272,7 +272,7 @@ def _copies(job: _Job) -> float | None:
     for n in range(start, len(locations)):
         bucket, prefix = locations[n]
         for stored in stores().objects.stored_objects(bucket, prefix, after if n == start else ""):
-            if job.seconds_left() < MIN_SECONDS_LEFT:
+            if job.seconds_left() < MIN_SECONDS_LEFT + member_lists.seconds_needed(stored.key, stored.size):
                 job.save("copies", f"{n}|{after}")
                 return 0
             if not stored.key.startswith(job.export_prefix + "/"):  # not what this request gathers itself
@@ -310,6 +310,9 @@ def _one_upload(job: _Job, key: str, rewrite: bool) -> None:
 def _one_object(job: _Job, bucket: Bucket, key: str, rewrite: bool) -> None:
     if bucket is Bucket.IMPORTS:
         _one_upload(job, key, rewrite)
+        return
+    if member_lists.is_member_list(key):
+        _one_member_list(job, bucket, key, rewrite)
         return
     gathering = job.request.kind is Kind.ACCESS
     for _ in range(5):  # a concurrent rewrite of the same object (another request's) makes the PUT refuse
@@ -351,14 +354,43 @@ def _gather(job: _Job, key: str, lines: tuple[bytes, ...]) -> None:
     _count(job, "events_gathered", min(room, len(lines)))
 
 
+def _one_member_list(job: _Job, bucket: Bucket, key: str, rewrite: bool) -> None:
+    """A member list (10^8 members are gigabytes), streamed through /tmp: rewritten without the subjects only if
+    it names one, from a file, by a PUT conditioned on the ETag read."""
+    for _ in range(5):  # a concurrent rewrite of the same object (another request's) makes the PUT refuse
+        with member_lists.downloaded(bucket, key) as held:
+            if held is None:
+                return
+            path, etag = held
+            _count(job, "objects_read")
+            kept = path.with_name("kept")
+            if not member_lists.without(path, job.subjects, kept if rewrite else None):
+                return
+            _count(job, "import_files")
+            if not rewrite:
+                return
+            if stores().objects.replace_object_with_file(bucket, key, kept, etag):
+                _count(job, "objects_rewritten")
+                return
+    raise RuntimeError("an object kept changing while it was rewritten; the job's retry goes on")
+
+
 def _versions(job: _Job) -> float | None:
     """Where a bucket keeps versions: every noncurrent version under the tenant's prefixes that holds a subject
     is deleted (what an import deleted or a rewrite replaced). One listing pass where none are kept."""
     for bucket, prefix in _locations(job.tenant_id):
         for version in stores().objects.noncurrent_versions(bucket, prefix):
-            if job.seconds_left() < MIN_SECONDS_LEFT:  # the next message lists again: what went is gone
+            needed = MIN_SECONDS_LEFT + member_lists.seconds_needed(version.key, version.size)
+            if job.seconds_left() < needed:  # the next message lists again: what went is gone
                 job.save("versions")
                 return 0
+            if member_lists.is_member_list(version.key):  # streamed, as the current one
+                with member_lists.downloaded(bucket, version.key, version.version_id) as held:
+                    named = held is not None and member_lists.without(held[0], job.subjects)
+                if named:
+                    stores().objects.delete_version(bucket, version.key, version.version_id)
+                    _count(job, "versions_deleted")
+                continue
             held = stores().objects.read_object(bucket, version.key, version.version_id)
             if held is None:
                 continue

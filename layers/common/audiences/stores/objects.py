@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -11,6 +12,12 @@ from botocore.exceptions import ClientError
 from audiences.ports.objects import Bucket, NoSuchUpload, PartsRejected, SourceObject, StoredObject, UploadReplaced
 from audiences.settings import get_settings
 from audiences.stores import clients
+
+SINGLE_PUT_BYTES = 5 * 1024**3  # S3's largest PutObject; a larger file goes in parts
+PART_BYTES = 64 * 1024**2  # a part held at a time; 10,000 parts (S3's most) make 640 GB
+_PIECE_BYTES = 8 * 1024**2  # written to a file at a time
+# What a write conditioned on an ETag answers when the object is another one now, or gone.
+_REFUSED = ("PreconditionFailed", "412", "NoSuchKey", "404", "ConditionalRequestConflict")
 
 
 def open_upload(bucket: str, key: str, etag: str) -> BinaryIO:
@@ -135,18 +142,66 @@ def replace_object(bucket: Bucket, key: str, body: bytes, etag: str) -> bool:
     try:
         written = clients.s3().put_object(Bucket=_name(bucket), Key=key, Body=body, IfMatch=etag)
     except ClientError as error:
-        if error.response["Error"]["Code"] in (
-            "PreconditionFailed",
-            "412",
-            "NoSuchKey",
-            "404",
-            "ConditionalRequestConflict",
-        ):
+        if error.response["Error"]["Code"] in _REFUSED:
             return False
         raise
     if written.get("VersionId"):
         _delete_versions(bucket, key, keep=written["VersionId"])
     return True
+
+
+def download_object(bucket: Bucket, key: str, path: Path, version_id: str = "") -> str | None:
+    """One GET, its body written to the file a piece at a time: the bytes and the ETag are of one version."""
+    version = {"VersionId": version_id} if version_id else {}
+    try:
+        answer = clients.s3().get_object(Bucket=_name(bucket), Key=key, **version)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404"):
+            return None
+        raise
+    with path.open("wb") as out:
+        for piece in answer["Body"].iter_chunks(_PIECE_BYTES):
+            out.write(piece)
+    return answer["ETag"]
+
+
+def replace_object_with_file(bucket: Bucket, key: str, path: Path, etag: str) -> bool:
+    """A PutObject streaming the file, conditioned on the ETag (If-Match); past SINGLE_PUT_BYTES a multipart
+    upload whose completion is conditioned so (S3 checks If-Match on CompleteMultipartUpload too)."""
+    try:
+        if path.stat().st_size <= SINGLE_PUT_BYTES:
+            with path.open("rb") as body:
+                written = clients.s3().put_object(Bucket=_name(bucket), Key=key, Body=body, IfMatch=etag)
+        else:
+            written = _put_in_parts(bucket, key, path, etag)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in _REFUSED:
+            return False
+        raise
+    if written.get("VersionId"):
+        _delete_versions(bucket, key, keep=written["VersionId"])
+    return True
+
+
+def _put_in_parts(bucket: Bucket, key: str, path: Path, etag: str) -> dict:
+    """The file in parts of PART_BYTES, completed only if the object is still the one of `etag`; a refused or
+    failed upload is aborted, so its parts do not stay (the lifecycle rule would take them in days)."""
+    s3, name = clients.s3(), _name(bucket)
+    upload_id = s3.create_multipart_upload(Bucket=name, Key=key)["UploadId"]
+    try:
+        parts = []
+        with path.open("rb") as body:
+            while part := body.read(PART_BYTES):
+                number = len(parts) + 1
+                sent = s3.upload_part(Bucket=name, Key=key, UploadId=upload_id, PartNumber=number, Body=part)
+                parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+        return s3.complete_multipart_upload(
+            Bucket=name, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}, IfMatch=etag
+        )
+    except BaseException:
+        with contextlib.suppress(ClientError):
+            s3.abort_multipart_upload(Bucket=name, Key=key, UploadId=upload_id)
+        raise
 
 
 def _delete_versions(bucket: Bucket, key: str, keep: str = "") -> None:
