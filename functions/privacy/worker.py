@@ -56,4 +56,6 @@ def lambda_handler(event, context):
 @tracer.capture_lambda_handler
 def dead_letter_handler(event, context):
     """A job the privacy queue gave up on ends as FAILED."""
-    return process_partial_response(event=event, record_handler=lambda r: jobs.give_up(*_job(r)), processor=processor)
+    return process_partial_response(
+        event=event, record_handler=lambda record: jobs.give_up(*_job(record)), processor=processor
+    )

@@ -133,3 +133,9 @@ def test_leases_are_counted_by_when_their_holder_first_took_them(stores):
     assert stores.imports.leases_held("t1", taken_by=taken) == 1 and stores.imports.leases_held("t2", taken) == 0
     assert stores.imports.acquire_lease("t1", "old", "b", -5)  # expired: not held
     assert stores.imports.leases_held("t1", taken_by=taken) == 1
+    between = time.time()
+    time.sleep(0.01)
+    assert stores.imports.acquire_lease("t1", "old", "c", 60)  # taken over when expired: taken now, not then
+    assert (
+        stores.imports.leases_held("t1", taken_by=between) == 1 and stores.imports.leases_held("t1", time.time()) == 2
+    )

@@ -67,7 +67,7 @@ def test_queued_bodies_arrive_each_once(stores):
 def test_archived_events_keep_their_upload_index_source_and_subjects(stores):
     events = [{"type": "passthrough", "n": n, "text": "é"} for n in range(3)]
     named = [(UserRef("email", f"u{n}@x.com"),) * (n % 2) for n in range(3)]
-    stores.archive.put_events("t1", 1_764_000_000.0, "u" * 32, [*map(Event, events, named)], "odp-events")
+    stores.archive.put_events("t1", 1_764_000_000.0, "u" * 32, dict(enumerate(map(Event, events, named))), "odp-events")
     records = sorted(archived(stores), key=lambda record: record["index"])
     assert [record["event"] for record in records] == events
     assert [record["subjects"] for record in records] == [[], [["email", "u1@x.com"]], []]

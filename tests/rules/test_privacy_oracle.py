@@ -1382,14 +1382,6 @@ FOUND = [
         Jobs(),
         ExtendTtl(),
     ],
-    # an upload not yet imported that holds the subject is deleted whole: the other members it lists never join
-    [
-        OdpFile("vip_users", ("ann", "bob"), None),
-        Request("core", Kind.DELETE, ANN),
-        Jobs(),
-        Advance(SETTLE_SECONDS + 1),
-        Jobs(),
-    ],
     # another subject's access export holds a call naming the erased subject too, and outlives the erasure
     [
         Track(0, (Call(True, "zqmark1", "ann@x.com", "vip_users", True, -60),)),
@@ -1445,3 +1437,22 @@ def test_privacy_requests_keep_their_promises_over_any_history(functions, oracle
             BROKEN[broken[0]]("\n".join(said))
 
     holds()
+
+
+# Open (issue 37): an upload not yet imported that holds the subject is deleted whole, so the other members it
+# lists never join. Kept here, failing as it does, until pending uploads are rewritten instead of deleted.
+PENDING_UPLOAD = [
+    OdpFile("vip_users", ("ann", "bob"), None),
+    Request("core", Kind.DELETE, ANN),
+    Jobs(),
+    Advance(SETTLE_SECONDS + 1),
+    Jobs(),
+]
+
+
+@pytest.mark.xfail(strict=True, reason="open: an upload not yet imported is deleted whole by an erasure (issue 37)")
+def test_an_erasure_leaves_the_others_of_an_upload_not_yet_imported(functions, oracle_settings):
+    run, with_requests = play(functions, PENDING_UPLOAD, with_requests=True)
+    _, without = play(functions, PENDING_UPLOAD, with_requests=False)
+    compare(run, with_requests, without)
+    assert not run.violations, run.violations

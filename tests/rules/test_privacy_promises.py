@@ -171,3 +171,22 @@ def test_a_job_past_its_deadline_is_a_metric_an_alarm_can_watch(api, demo, clien
     drain(functions, limit=5)
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any(m.get("PrivacyRequestsPastDeadline") == [1.0] for m in metrics), metrics
+
+
+def test_a_job_whose_attempts_ran_out_ends_failed(api, demo, client, functions):
+    regulate_id = regulate(client, "DELETE_ONLY", "ann")
+    body = json.dumps({"tenant": "demo", "request": regulate_id})
+    record = {
+        "messageId": "m1",
+        "receiptHandle": "m1",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "10"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:PrivacyDeadLetterQueue",
+        "awsRegion": "us-east-1",
+    }
+    answer = functions["PrivacyGiveUpFunction"].invoke({"Records": [record]})
+    assert answer == {"batchItemFailures": []}
+    assert regulation(client, regulate_id)["overallStatus"] == "FAILED"

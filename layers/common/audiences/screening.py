@@ -86,16 +86,14 @@ class Screen:
         """The values of a list (of `field`, true as of `as_of`) that are not dropped."""
         return [value for value in values if not self.drops(field, value, as_of)]
 
-    def events(self, events: Sequence[Event]) -> list[Event]:
-        """The events the archive keeps: those naming no subject the marks drop as of the event's time (its
-        change's, else now, its receipt)."""
-        if not self.active:
-            return list(events)
-        return [
-            event
-            for event in events
+    def events(self, events: Sequence[Event]) -> dict[int, Event]:
+        """The events the archive keeps, by their index in the upload: those naming no subject the marks drop as
+        of the event's time (its change's, else now, its receipt)."""
+        return {
+            index: event
+            for index, event in enumerate(events)
             if not any(self.drops(user.field, user.value, event.happened(self.now)) for user in event.subjects)
-        ]
+        }
 
 
 def screen(tenant_id: str, now: float | None = None) -> Screen:

@@ -7,7 +7,7 @@ import gzip
 import itertools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from audiences.ports.archive import MAX_RECORD_BYTES, Event, records
 
@@ -19,7 +19,9 @@ class InMemoryArchive:
         self._numbers = itertools.count()
         self.delivered: list[bytes] = []
 
-    def put_events(self, tenant_id: str, received_at: float, upload_id: str, events: list[Event], source: str) -> None:
+    def put_events(
+        self, tenant_id: str, received_at: float, upload_id: str, events: Mapping[int, Event], source: str
+    ) -> None:
         made = records(tenant_id, received_at, upload_id, events, source)
         if too_large := [record for record in made if len(record) > MAX_RECORD_BYTES]:
             raise ValueError(f"{len(too_large)} records are over the archive's {MAX_RECORD_BYTES} bytes")

@@ -167,9 +167,8 @@ class InMemoryImports:
             lease = self._leases.get((tenant_id, segment_id))
             if lease is not None and lease[1] >= now and lease[0] != holder:
                 return False
-            taken_at = (
-                lease[2] if lease is not None else time.time()
-            )  # kept by a renewal, as the table's update keeps it
+            renewed = lease is not None and lease[0] == holder  # a renewal keeps when it was taken, as the table's
+            taken_at = lease[2] if renewed else time.time()
             self._leases[tenant_id, segment_id] = (holder, now + seconds, taken_at)
             return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -28,10 +29,13 @@ class Event:
         return received_at if self.ts is None else self.ts
 
 
-def records(tenant_id: str, received_at: float, upload_id: str, events: list[Event], source: str) -> list[bytes]:
-    """The archive's records of an upload: one JSON line per event, with its tenant, day, source, upload id,
-    index in the upload (a reader keeps one record per upload id and index) and the subjects it names (what a
-    privacy request matches, never the event's other strings)."""
+def records(
+    tenant_id: str, received_at: float, upload_id: str, events: Mapping[int, Event], source: str
+) -> list[bytes]:
+    """The archive's records of an upload's events (by their index in it, the screened ones left out): one JSON
+    line per event, with its tenant, day, source, upload id, index in the upload (a reader keeps one record per
+    upload id and index) and the subjects it names (what a privacy request matches, never the event's other
+    strings)."""
     received = datetime.fromtimestamp(received_at, UTC)
     common = {"tenant": tenant_id, "date": received.strftime("%Y-%m-%d"), "source": source, "upload_id": upload_id}
     return [
@@ -49,11 +53,14 @@ def records(tenant_id: str, received_at: float, upload_id: str, events: list[Eve
             )
             + "\n"
         ).encode()
-        for index, event in enumerate(events)
+        for index, event in events.items()
     ]
 
 
 class EventArchive(Protocol):
-    def put_events(self, tenant_id: str, received_at: float, upload_id: str, events: list[Event], source: str) -> None:
-        """Archive an upload's events (at most 500); ArchiveUnavailable if some were refused, safe to retry."""
+    def put_events(
+        self, tenant_id: str, received_at: float, upload_id: str, events: Mapping[int, Event], source: str
+    ) -> None:
+        """Archive an upload's events (at most 500) by their index in it; ArchiveUnavailable if some were refused,
+        safe to retry."""
         ...

@@ -159,13 +159,16 @@ def _fields(line: bytes) -> list[str]:
 
 
 def export_names(data: bytes, subjects: Subjects) -> bool:
-    """Whether an access export (a ZIP of one JSON document per request) is of one of the subjects."""
+    """Whether an access export (a ZIP of one JSON document per request) is of one of the subjects, or holds an
+    event naming one."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in archive.namelist():
             document = json.loads(archive.read(name))
             for held in [document, *document.get("others", [])]:
                 subject = held.get("subject", {})
-                if Subject(subject.get("namespace"), subject.get("value")) in subjects:
+                named = {Subject(subject.get("namespace"), subject.get("value"))}
+                named |= {Subject(*pair) for event in held.get("events", []) for pair in event.get("subjects", [])}
+                if not subjects.isdisjoint(named):
                     return True
     return False
 

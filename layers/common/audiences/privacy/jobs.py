@@ -458,7 +458,12 @@ def _held_about(job: _Job, subject: Subject, mark: Mark | None, now: float, even
         "memberships": listed,
         "suppressed": bool(mark and mark.suppressed(now)),
         "events": [
-            {"receivedAt": record["received_at"], "source": record["source"], "event": record["event"]}
+            {
+                "receivedAt": record["received_at"],
+                "source": record["source"],
+                "subjects": record["subjects"],  # whom else the event names: a delete of them erases the export
+                "event": record["event"],
+            }
             for record in events
             if named in record.get("subjects", [])
         ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 
 from audiences.ports.archive import ArchiveUnavailable, Event, records
 from audiences.settings import get_settings
@@ -21,7 +22,7 @@ _ATTEMPTS = 4
 _BASE_BACKOFF_SECONDS = 0.05
 
 
-def put_events(tenant_id: str, received_at: float, upload_id: str, events: list[Event], source: str) -> None:
+def put_events(tenant_id: str, received_at: float, upload_id: str, events: Mapping[int, Event], source: str) -> None:
     """One PutRecordBatch per upload (of up to 500 events); the records Firehose refused are sent
     again, bounded and jittered, and if some are still refused the upload fails, safe to retry."""
     pending = records(tenant_id, received_at, upload_id, events, source)

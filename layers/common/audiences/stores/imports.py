@@ -280,23 +280,23 @@ def advance(tenant_id: str, segment_id: str, new: AudienceImportState, previous_
 
 
 def acquire_lease(tenant_id: str, segment_id: str, holder: str, seconds: int) -> bool:
-    now = int(time.time())
+    now = time.time()
     lease = ImportLeaseItem(tenant_id, f"LEASE#{segment_id}")
-    free = ImportLeaseItem.pk.does_not_exist() | (ImportLeaseItem.expires_at < now) | (ImportLeaseItem.holder == holder)
-    try:  # an update, not a put: a renewal keeps when the lease was first taken (a privacy job waits by it)
-        lease.update(
-            actions=[
-                ImportLeaseItem.holder.set(holder),
-                ImportLeaseItem.expires_at.set(now + seconds),
-                ImportLeaseItem.taken_at.set(ImportLeaseItem.taken_at | time.time()),
-            ],
-            condition=free,
-        )
-        return True
-    except UpdateError as error:
-        if condition_failed(error):
-            return False
-        raise
+    renewed = [ImportLeaseItem.expires_at.set(int(now) + seconds)]
+    taken = [*renewed, ImportLeaseItem.holder.set(holder), ImportLeaseItem.taken_at.set(now)]
+    # Its holder renews it (one request: a chunk's apply does, the most frequent), keeping when it was taken, which
+    # a privacy job waits by; anyone takes it free or expired, as of now (a second request, once an import).
+    for actions, condition in (
+        (renewed, ImportLeaseItem.holder == holder),
+        (taken, ImportLeaseItem.pk.does_not_exist() | (ImportLeaseItem.expires_at < int(now))),
+    ):
+        try:
+            lease.update(actions=actions, condition=condition)
+            return True
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
+    return False
 
 
 def release_lease(tenant_id: str, segment_id: str, holder: str) -> None:
