@@ -115,3 +115,11 @@ def setting(monkeypatch):
 
     yield set_setting
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def privacy_marks_cached(setting):
+    """As deployed: a container keeps its copy of the tenant's privacy marks (the test processes keep none), for
+    the tests that count AWS requests."""
+    setting("PRIVACY_SETTLE_SECONDS", "60")
+    setting("PRIVACY_CACHE_SECONDS", "60")

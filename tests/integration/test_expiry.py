@@ -13,6 +13,7 @@ from tests.aws_calls import AWS_FAULTS
 from tests.rules.test_expiry import NOW, qualify, size, stored, ttl_audience
 
 
+@pytest.mark.usefixtures("privacy_marks_cached")
 def test_the_sweep_reads_only_who_expired(api, demo, adobe, aws_calls):
     ttl_audience(adobe)
     for n in range(3):

@@ -14,6 +14,8 @@ from tests.aws_calls import AWS_CALLS, AWS_FAULTS
 from tests.integration.helpers import event
 from tests.model import expected, observed
 
+pytestmark = pytest.mark.usefixtures("privacy_marks_cached")
+
 T = 1_748_851_070
 ALREADY_STORED = [event("qualify", "u3", "a", T - 2), event("qualify", "u2", "b", T)]
 UPLOAD = [

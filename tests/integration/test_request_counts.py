@@ -15,11 +15,7 @@ T = 1_748_851_070
 TRANSACT, ARCHIVE = "dynamodb.TransactWriteItems", "firehose.PutRecordBatch"
 
 
-@pytest.fixture(autouse=True)
-def warm_containers_keep_the_privacy_marks(setting):
-    """As deployed: a container keeps its copy of the tenant's marks (the test processes' default is 0)."""
-    setting("PRIVACY_SETTLE_SECONDS", "60")
-    setting("PRIVACY_CACHE_SECONDS", "60")
+pytestmark = pytest.mark.usefixtures("privacy_marks_cached")
 
 
 def upload(api, demo, aws_calls, batch) -> Counter:
