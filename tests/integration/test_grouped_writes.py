@@ -21,6 +21,8 @@ from tests.aws_calls import AWS_CALLS, AWS_FAULTS, DYNAMODB_CONFLICTS, InjectedF
 from tests.conftest import PLAN
 from tests.model import expected, observed
 
+pytestmark = pytest.mark.usefixtures("privacy_marks_cached")
+
 TRANSACT = "dynamodb.TransactWriteItems"
 
 
